@@ -1,0 +1,1 @@
+// HATEval: placeholder until its issue lands.

@@ -1,0 +1,1 @@
+// HATGenerate: placeholder until its issue lands.

@@ -1,0 +1,1 @@
+// HATIO: placeholder until its issue lands.

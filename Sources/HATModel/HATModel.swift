@@ -1,0 +1,1 @@
+// HATModel: placeholder until its issue lands.

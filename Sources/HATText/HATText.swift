@@ -1,0 +1,1 @@
+// HATText: placeholder until its issue lands.

@@ -1,0 +1,1 @@
+// HATEvalTests: placeholder until its issue lands.

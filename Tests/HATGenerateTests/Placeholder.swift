@@ -1,0 +1,1 @@
+// HATGenerateTests: placeholder until its issue lands.

@@ -1,0 +1,1 @@
+// HATIOTests: placeholder until its issue lands.

@@ -1,0 +1,1 @@
+// HATModelTests: placeholder until its issue lands.

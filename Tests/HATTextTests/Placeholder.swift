@@ -1,0 +1,1 @@
+// HATTextTests: placeholder until its issue lands.

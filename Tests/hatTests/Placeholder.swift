@@ -1,0 +1,1 @@
+// hat CLI tests: placeholder.
