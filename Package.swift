@@ -1,6 +1,7 @@
 // swift-tools-version:6.1
 // hat: hierarchical byte-level language models (HAT) in Swift.
-// Targets import one way: CBLAS/CICU ← HATTensor ← HATText ← HATModel ← HATIO ← HATGenerate ← HATEval ← hat.
+// Targets import one way: CBLAS ← HATTensor ← HATLayers ← HATModel ← HATGenerate ← HATEval ← hat,
+// with CICU ← HATText (words) and HATTensor ← HATIO (file formats) feeding HATModel.
 import PackageDescription
 
 /// Release builds of numeric targets: no bounds checks in hot loops and AVX2/FMA code.
@@ -15,6 +16,7 @@ let package = Package(
     products: [
         .executable(name: "hat", targets: ["hat"]),
         .library(name: "HATModel", targets: ["HATModel"]),
+        .library(name: "HATText", targets: ["HATText"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -31,9 +33,10 @@ let package = Package(
 
         // Libraries
         .target(name: "HATTensor", dependencies: ["CBLAS"], swiftSettings: kernelSettings),
+        .target(name: "HATLayers", dependencies: ["HATTensor"], swiftSettings: kernelSettings),
         .target(name: "HATText", dependencies: ["CICU"], swiftSettings: kernelSettings),
-        .target(name: "HATModel", dependencies: ["HATTensor", "HATText"], swiftSettings: kernelSettings),
-        .target(name: "HATIO", dependencies: ["HATTensor", "HATModel"], swiftSettings: kernelSettings),
+        .target(name: "HATIO", dependencies: ["HATTensor"], swiftSettings: kernelSettings),
+        .target(name: "HATModel", dependencies: ["HATTensor", "HATLayers", "HATText", "HATIO"], swiftSettings: kernelSettings),
         .target(name: "HATGenerate", dependencies: ["HATTensor", "HATText", "HATModel", "HATIO"], swiftSettings: kernelSettings),
         .target(name: "HATEval", dependencies: ["CICU", "HATTensor", "HATText", "HATModel", "HATIO", "HATGenerate"], swiftSettings: kernelSettings),
 
@@ -41,16 +44,17 @@ let package = Package(
         .executableTarget(
             name: "hat",
             dependencies: [
-                "HATTensor", "HATText", "HATModel", "HATIO", "HATGenerate", "HATEval",
+                "HATTensor", "HATLayers", "HATText", "HATIO", "HATModel", "HATGenerate", "HATEval",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         // Tests (numeric ones are meant to run in release: `swift test -c release`)
         .testTarget(name: "HATTensorTests", dependencies: ["HATTensor", "CBLAS"]),
+        .testTarget(name: "HATLayersTests", dependencies: ["HATTensor", "HATLayers"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HATTextTests", dependencies: ["HATText"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "HATModelTests", dependencies: ["HATTensor", "HATModel"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "HATIOTests", dependencies: ["HATTensor", "HATModel", "HATIO"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "HATModelTests", dependencies: ["HATTensor", "HATLayers", "HATIO", "HATModel"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "HATIOTests", dependencies: ["HATTensor", "HATIO"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HATGenerateTests", dependencies: ["HATTensor", "HATModel", "HATIO", "HATGenerate"]),
         .testTarget(name: "HATEvalTests", dependencies: ["HATText", "HATModel", "HATIO", "HATGenerate", "HATEval"]),
         .testTarget(name: "hatTests", dependencies: ["hat"]),

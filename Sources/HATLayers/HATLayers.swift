@@ -1,0 +1,1 @@
+// HATLayers: placeholder until the numerics issue lands.
