@@ -51,7 +51,7 @@ let package = Package(
 
         // Tests (numeric ones are meant to run in release: `swift test -c release`)
         .testTarget(name: "HATTensorTests", dependencies: ["HATTensor", "CBLAS"]),
-        .testTarget(name: "HATLayersTests", dependencies: ["HATTensor", "HATLayers"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "HATLayersTests", dependencies: ["HATTensor", "HATLayers", "HATIO"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HATTextTests", dependencies: ["HATText"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HATModelTests", dependencies: ["HATTensor", "HATLayers", "HATIO", "HATModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HATIOTests", dependencies: ["HATTensor", "HATIO"], resources: [.copy("Fixtures")]),
