@@ -1,1 +1,0 @@
-// HATIOTests: placeholder until its issue lands.
