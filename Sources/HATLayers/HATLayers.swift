@@ -1,1 +1,0 @@
-// HATLayers: placeholder until the numerics issue lands.
