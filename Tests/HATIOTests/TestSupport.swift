@@ -66,3 +66,56 @@ func expectIOError(_ kind: HATIOError.Kind, _ body: () throws -> Void) -> HATIOE
 }
 
 import Testing
+
+/// A hand-built GGUF (little-endian) for hostile-input tests.
+struct GGUFBuilder {
+    struct Tensor { var name: String; var dims: [UInt64]; var type: UInt32; var offset: UInt64 }
+    var magic: [UInt8] = Array("GGUF".utf8)
+    var version: UInt32 = 3
+    var metadata: [(String, (inout Bytes) -> Void)] = []
+    var tensors: [Tensor] = []
+    var alignment = 32
+    var data: [UInt8] = []
+    var tensorCountOverride: UInt64? = nil
+    var kvCountOverride: UInt64? = nil
+
+    mutating func string(_ key: String, _ value: String) {
+        metadata.append((key, { b in b.u32(8); b.u64(UInt64(value.utf8.count)); b.raw(value) }))
+    }
+    mutating func u32(_ key: String, _ value: UInt32) {
+        metadata.append((key, { b in b.u32(4); b.u32(value) }))
+    }
+
+    func bytes() -> [UInt8] {
+        var b = Bytes()
+        b.b += magic
+        b.u32(version)
+        b.u64(tensorCountOverride ?? UInt64(tensors.count))
+        b.u64(kvCountOverride ?? UInt64(metadata.count))
+        for (k, write) in metadata {
+            b.u64(UInt64(k.utf8.count)); b.raw(k)
+            write(&b)
+        }
+        for t in tensors {
+            b.u64(UInt64(t.name.utf8.count)); b.raw(t.name)
+            b.u32(UInt32(t.dims.count))
+            for d in t.dims { b.u64(d) }
+            b.u32(t.type)
+            b.u64(t.offset)
+        }
+        while b.b.count % alignment != 0 { b.u8(0) }
+        b.b += data
+        return b.b
+    }
+
+    /// A valid file: one F32 [2, 4] tensor "w" holding 0…7.
+    static func valid() -> GGUFBuilder {
+        var g = GGUFBuilder()
+        g.string("general.architecture", "test")
+        g.tensors = [Tensor(name: "w", dims: [4, 2], type: 0, offset: 0)]
+        var d = Bytes()
+        for i in 0..<8 { d.f32(Float(i)) }
+        g.data = d.b
+        return g
+    }
+}

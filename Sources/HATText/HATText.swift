@@ -1,1 +1,0 @@
-// HATText: placeholder until its issue lands.

@@ -1,1 +1,0 @@
-// HATEvalTests: placeholder until its issue lands.

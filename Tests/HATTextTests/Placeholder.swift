@@ -1,1 +1,0 @@
-// HATTextTests: placeholder until its issue lands.
