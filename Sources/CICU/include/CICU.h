@@ -4,6 +4,7 @@
 #define CICU_H
 #include <stdint.h>
 #include <stddef.h>
+#include "wordbreak.h" // word-break property table and ICU word iterator (wordbreak.c)
 
 /// ICU's version string, e.g. "72.1".
 const char *hat_icu_version(void);
