@@ -11,7 +11,13 @@ struct HAT: ParsableCommand {
         abstract: "Hierarchical byte-level language models: split, train, evaluate, generate.",
         version: version,
         subcommands: [
+            Train.self,
+            Eval.self,
+            Info.self,
+            Export.self,
+            GraftCommand.self,
             Bench.self,
+            ConvertBackbone.self,
         ]
     )
 }

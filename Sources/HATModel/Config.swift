@@ -1,0 +1,349 @@
+// HATConfig: the model's config.json (ARCHITECTURE.md §4). Snake_case keys with Hugging Face
+// names where the concept exists; one block each for encoder, backbone and decoder.
+// Unknown keys and inconsistent values are errors that name the field (e.g.
+// "decoder_config.hidden_size"), so a typo never silently falls back to a default.
+
+import Foundation
+import HATLayers
+
+/// A config problem, always with the dotted path of the field it concerns.
+public struct ConfigError: Error, CustomStringConvertible, Equatable {
+    public let field: String
+    public let message: String
+    public init(field: String, _ message: String) {
+        self.field = field
+        self.message = message
+    }
+    public var description: String { "config field \(field): \(message)" }
+}
+
+/// Attention between two streams (pooling: word queries over bytes; decoder: bytes over words).
+public struct CrossAttentionConfig: Codable, Equatable, Sendable {
+    /// Inner width A = heads × head size.
+    public var hiddenSize: Int
+    public var numAttentionHeads: Int
+    public var numKeyValueHeads: Int
+
+    public init(hiddenSize: Int, numAttentionHeads: Int, numKeyValueHeads: Int) {
+        self.hiddenSize = hiddenSize
+        self.numAttentionHeads = numAttentionHeads
+        self.numKeyValueHeads = numKeyValueHeads
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case hiddenSize = "hidden_size"
+        case numAttentionHeads = "num_attention_heads"
+        case numKeyValueHeads = "num_key_value_heads"
+    }
+
+    public init(from decoder: Decoder) throws {
+        try rejectUnknownKeys(decoder, CodingKeys.allCases.map(\.rawValue))
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        hiddenSize = try c.decode(Int.self, forKey: .hiddenSize)
+        numAttentionHeads = try c.decode(Int.self, forKey: .numAttentionHeads)
+        numKeyValueHeads = try c.decodeIfPresent(Int.self, forKey: .numKeyValueHeads) ?? numAttentionHeads
+    }
+
+    public var headDim: Int { hiddenSize / max(numAttentionHeads, 1) }
+
+    func validate(_ path: String) throws {
+        try require(hiddenSize > 0, path + ".hidden_size", "must be positive, found \(hiddenSize)")
+        try require(numAttentionHeads > 0, path + ".num_attention_heads", "must be positive, found \(numAttentionHeads)")
+        try require(hiddenSize % numAttentionHeads == 0, path + ".hidden_size",
+                    "\(hiddenSize) is not divisible by num_attention_heads \(numAttentionHeads)")
+        try require(numKeyValueHeads > 0 && numAttentionHeads % numKeyValueHeads == 0, path + ".num_key_value_heads",
+                    "must divide num_attention_heads \(numAttentionHeads), found \(numKeyValueHeads)")
+    }
+}
+
+/// One stack of Llama blocks (encoder, backbone or decoder).
+public struct TransformerConfig: Codable, Equatable, Sendable {
+    public var hiddenSize: Int
+    public var numHiddenLayers: Int
+    public var numAttentionHeads: Int
+    public var numKeyValueHeads: Int
+    /// Head size D; defaults to hidden_size / num_attention_heads.
+    public var headDim: Int
+    public var intermediateSize: Int
+    public var rmsNormEps: Float
+    public var ropeTheta: Float
+    /// Keys i-window+1 … i are visible to query i; nil means no window.
+    public var slidingWindow: Int?
+    /// Vocabulary of the byte embedding / head (encoder and decoder only): 256.
+    public var vocabSize: Int?
+    /// Pooling (encoder) or byte-to-word attention (decoder); absent in the backbone.
+    public var crossAttentionConfig: CrossAttentionConfig?
+    /// Decoder only: cross-attention in every layer instead of layer 0 only.
+    public var crossAttnEveryLayer: Bool?
+
+    public init(hiddenSize: Int, numHiddenLayers: Int, numAttentionHeads: Int, numKeyValueHeads: Int,
+                headDim: Int? = nil, intermediateSize: Int, rmsNormEps: Float = 1e-5, ropeTheta: Float = 10000,
+                slidingWindow: Int? = nil, vocabSize: Int? = nil,
+                crossAttentionConfig: CrossAttentionConfig? = nil, crossAttnEveryLayer: Bool? = nil) {
+        self.hiddenSize = hiddenSize
+        self.numHiddenLayers = numHiddenLayers
+        self.numAttentionHeads = numAttentionHeads
+        self.numKeyValueHeads = numKeyValueHeads
+        self.headDim = headDim ?? hiddenSize / max(numAttentionHeads, 1)
+        self.intermediateSize = intermediateSize
+        self.rmsNormEps = rmsNormEps
+        self.ropeTheta = ropeTheta
+        self.slidingWindow = slidingWindow
+        self.vocabSize = vocabSize
+        self.crossAttentionConfig = crossAttentionConfig
+        self.crossAttnEveryLayer = crossAttnEveryLayer
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case hiddenSize = "hidden_size"
+        case numHiddenLayers = "num_hidden_layers"
+        case numAttentionHeads = "num_attention_heads"
+        case numKeyValueHeads = "num_key_value_heads"
+        case headDim = "head_dim"
+        case intermediateSize = "intermediate_size"
+        case rmsNormEps = "rms_norm_eps"
+        case ropeTheta = "rope_theta"
+        case slidingWindow = "sliding_window"
+        case vocabSize = "vocab_size"
+        case crossAttentionConfig = "cross_attention_config"
+        case crossAttnEveryLayer = "cross_attn_every_layer"
+    }
+
+    public init(from decoder: Decoder) throws {
+        try rejectUnknownKeys(decoder, CodingKeys.allCases.map(\.rawValue))
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        hiddenSize = try c.decode(Int.self, forKey: .hiddenSize)
+        numHiddenLayers = try c.decode(Int.self, forKey: .numHiddenLayers)
+        numAttentionHeads = try c.decode(Int.self, forKey: .numAttentionHeads)
+        numKeyValueHeads = try c.decodeIfPresent(Int.self, forKey: .numKeyValueHeads) ?? numAttentionHeads
+        headDim = try c.decodeIfPresent(Int.self, forKey: .headDim) ?? hiddenSize / max(numAttentionHeads, 1)
+        intermediateSize = try c.decode(Int.self, forKey: .intermediateSize)
+        rmsNormEps = try c.decodeIfPresent(Float.self, forKey: .rmsNormEps) ?? 1e-5
+        ropeTheta = try c.decodeIfPresent(Float.self, forKey: .ropeTheta) ?? 10000
+        slidingWindow = try c.decodeIfPresent(Int.self, forKey: .slidingWindow)
+        vocabSize = try c.decodeIfPresent(Int.self, forKey: .vocabSize)
+        crossAttentionConfig = try c.decodeIfPresent(CrossAttentionConfig.self, forKey: .crossAttentionConfig)
+        crossAttnEveryLayer = try c.decodeIfPresent(Bool.self, forKey: .crossAttnEveryLayer)
+    }
+
+    /// The per-block hyperparameters the layers need.
+    public var block: LlamaBlockConfig {
+        LlamaBlockConfig(hidden: hiddenSize, heads: numAttentionHeads, kvHeads: numKeyValueHeads, headDim: headDim,
+                         intermediate: intermediateSize, rmsEps: rmsNormEps, ropeTheta: ropeTheta, window: slidingWindow)
+    }
+
+    func validate(_ path: String) throws {
+        try require(hiddenSize > 0, path + ".hidden_size", "must be positive, found \(hiddenSize)")
+        try require(numHiddenLayers >= 0, path + ".num_hidden_layers", "must be ≥ 0, found \(numHiddenLayers)")
+        try require(numAttentionHeads > 0, path + ".num_attention_heads", "must be positive, found \(numAttentionHeads)")
+        try require(numKeyValueHeads > 0 && numAttentionHeads % numKeyValueHeads == 0, path + ".num_key_value_heads",
+                    "must divide num_attention_heads \(numAttentionHeads), found \(numKeyValueHeads)")
+        try require(headDim > 0 && headDim % 2 == 0, path + ".head_dim", "must be positive and even (rotary pairs), found \(headDim)")
+        try require(intermediateSize > 0, path + ".intermediate_size", "must be positive, found \(intermediateSize)")
+        try require(rmsNormEps > 0 && rmsNormEps.isFinite, path + ".rms_norm_eps", "must be positive, found \(rmsNormEps)")
+        try require(ropeTheta > 1 && ropeTheta.isFinite, path + ".rope_theta", "must be > 1, found \(ropeTheta)")
+        if let window = slidingWindow {
+            try require(window >= 1, path + ".sliding_window", "must be ≥ 1 or absent, found \(window)")
+        }
+    }
+}
+
+/// Which splitter turns text into words, and its options.
+public struct SplitterConfig: Codable, Equatable, Sendable {
+    /// "hat" (the default, causal) or "icu-dictionary".
+    public var name: String
+    public init(name: String = "hat") { self.name = name }
+    enum CodingKeys: String, CodingKey, CaseIterable { case name }
+    public init(from decoder: Decoder) throws {
+        try rejectUnknownKeys(decoder, CodingKeys.allCases.map(\.rawValue))
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+    }
+}
+
+/// Where the weights came from.
+public struct Provenance: Codable, Equatable, Sendable {
+    /// The converted backbone's recorded source (path, format, architecture, sha256, …), if grafted.
+    public var graftedFrom: [String: String]?
+    /// What the model was trained on.
+    public var trainingData: String?
+    public var trainingSteps: Int?
+    public var trainingBytes: Int?
+    public var createdBy: String?
+    public var notes: String?
+
+    public init(graftedFrom: [String: String]? = nil, trainingData: String? = nil, trainingSteps: Int? = nil,
+                trainingBytes: Int? = nil, createdBy: String? = nil, notes: String? = nil) {
+        self.graftedFrom = graftedFrom
+        self.trainingData = trainingData
+        self.trainingSteps = trainingSteps
+        self.trainingBytes = trainingBytes
+        self.createdBy = createdBy
+        self.notes = notes
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case graftedFrom = "grafted_from"
+        case trainingData = "training_data"
+        case trainingSteps = "training_steps"
+        case trainingBytes = "training_bytes"
+        case createdBy = "created_by"
+        case notes
+    }
+
+    public init(from decoder: Decoder) throws {
+        try rejectUnknownKeys(decoder, CodingKeys.allCases.map(\.rawValue))
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        graftedFrom = try c.decodeIfPresent([String: String].self, forKey: .graftedFrom)
+        trainingData = try c.decodeIfPresent(String.self, forKey: .trainingData)
+        trainingSteps = try c.decodeIfPresent(Int.self, forKey: .trainingSteps)
+        trainingBytes = try c.decodeIfPresent(Int.self, forKey: .trainingBytes)
+        createdBy = try c.decodeIfPresent(String.self, forKey: .createdBy)
+        notes = try c.decodeIfPresent(String.self, forKey: .notes)
+    }
+}
+
+/// The whole model configuration (config.json beside model.safetensors).
+public struct HATConfig: Codable, Equatable, Sendable {
+    public var modelType: String
+    public var encoderConfig: TransformerConfig
+    public var backboneConfig: TransformerConfig
+    public var decoderConfig: TransformerConfig
+    /// Longest word in bytes; longer words are cut (ARCHITECTURE.md §2 rule 6).
+    public var maxWordSize: Int
+    public var splitter: SplitterConfig
+    /// The byte that ends a sequence (192, never valid in UTF-8).
+    public var eosTokenId: Int
+    public var provenance: Provenance
+
+    public init(encoderConfig: TransformerConfig, backboneConfig: TransformerConfig, decoderConfig: TransformerConfig,
+                maxWordSize: Int = 100, splitter: SplitterConfig = SplitterConfig(), eosTokenId: Int = 192,
+                provenance: Provenance = Provenance()) {
+        modelType = "hat"
+        self.encoderConfig = encoderConfig
+        self.backboneConfig = backboneConfig
+        self.decoderConfig = decoderConfig
+        self.maxWordSize = maxWordSize
+        self.splitter = splitter
+        self.eosTokenId = eosTokenId
+        self.provenance = provenance
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case modelType = "model_type"
+        case encoderConfig = "encoder_config"
+        case backboneConfig = "backbone_config"
+        case decoderConfig = "decoder_config"
+        case maxWordSize = "max_word_size"
+        case splitter
+        case eosTokenId = "eos_token_id"
+        case provenance
+    }
+
+    public init(from decoder: Decoder) throws {
+        try rejectUnknownKeys(decoder, CodingKeys.allCases.map(\.rawValue))
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        modelType = try c.decodeIfPresent(String.self, forKey: .modelType) ?? "hat"
+        encoderConfig = try c.decode(TransformerConfig.self, forKey: .encoderConfig)
+        backboneConfig = try c.decode(TransformerConfig.self, forKey: .backboneConfig)
+        decoderConfig = try c.decode(TransformerConfig.self, forKey: .decoderConfig)
+        maxWordSize = try c.decodeIfPresent(Int.self, forKey: .maxWordSize) ?? 100
+        splitter = try c.decodeIfPresent(SplitterConfig.self, forKey: .splitter) ?? SplitterConfig()
+        eosTokenId = try c.decodeIfPresent(Int.self, forKey: .eosTokenId) ?? 192
+        provenance = try c.decodeIfPresent(Provenance.self, forKey: .provenance) ?? Provenance()
+    }
+
+    /// Checks every field and the relations between the three stacks.
+    public func validate() throws {
+        try require(modelType == "hat", "model_type", "must be \"hat\", found \"\(modelType)\"")
+        try encoderConfig.validate("encoder_config")
+        try backboneConfig.validate("backbone_config")
+        try decoderConfig.validate("decoder_config")
+        for (path, stack) in [("encoder_config", encoderConfig), ("decoder_config", decoderConfig)] {
+            try require(stack.vocabSize ?? 256 == 256, path + ".vocab_size", "must be 256 (bytes), found \(stack.vocabSize ?? 256)")
+            guard let cross = stack.crossAttentionConfig else {
+                throw ConfigError(field: path + ".cross_attention_config", "is required (\(path == "encoder_config" ? "word pooling" : "byte-to-word attention"))")
+            }
+            try cross.validate(path + ".cross_attention_config")
+        }
+        try require(encoderConfig.numHiddenLayers >= 1, "encoder_config.num_hidden_layers", "needs at least 1 layer")
+        try require(decoderConfig.numHiddenLayers >= 1, "decoder_config.num_hidden_layers",
+                    "needs at least 1 layer (layer 0 holds the cross-attention)")
+        try require(backboneConfig.crossAttentionConfig == nil, "backbone_config.cross_attention_config",
+                    "the backbone is plain Llama blocks; remove this field")
+        try require(backboneConfig.vocabSize == nil, "backbone_config.vocab_size",
+                    "the backbone has no token embedding or head; remove this field")
+        try require(encoderConfig.crossAttnEveryLayer == nil, "encoder_config.cross_attn_every_layer", "is a decoder option")
+        try require(decoderConfig.hiddenSize == encoderConfig.hiddenSize, "decoder_config.hidden_size",
+                    "must equal encoder_config.hidden_size \(encoderConfig.hiddenSize) (the decoder reads the encoder's byte states), found \(decoderConfig.hiddenSize)")
+        try require(maxWordSize >= 1 && maxWordSize <= 65535, "max_word_size", "must be in 1…65535, found \(maxWordSize)")
+        try require(splitter.name == "hat" || splitter.name == "icu-dictionary", "splitter.name",
+                    "must be \"hat\" or \"icu-dictionary\", found \"\(splitter.name)\"")
+        try require(eosTokenId == 0xC0 || eosTokenId == 0xC1 || (0xF5...0xFF).contains(eosTokenId), "eos_token_id",
+                    "must be a byte that never occurs in UTF-8 (192, 193 or 245…255), found \(eosTokenId)")
+    }
+
+    // MARK: JSON
+
+    /// Reads and validates a config.json.
+    public static func load(path: String) throws -> HATConfig {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigError(field: "(file)", "cannot read \(path)")
+        }
+        return try decode(data, source: path)
+    }
+
+    /// Decodes and validates config JSON; `source` names it in errors.
+    public static func decode(_ data: Data, source: String) throws -> HATConfig {
+        let config: HATConfig
+        do {
+            config = try JSONDecoder().decode(HATConfig.self, from: data)
+        } catch let error as ConfigError {
+            throw error
+        } catch let DecodingError.keyNotFound(key, context) {
+            throw ConfigError(field: dotted(context.codingPath + [key]), "is missing in \(source)")
+        } catch let DecodingError.typeMismatch(type, context) {
+            throw ConfigError(field: dotted(context.codingPath), "expected \(type) in \(source)")
+        } catch let DecodingError.valueNotFound(type, context) {
+            throw ConfigError(field: dotted(context.codingPath), "expected \(type), found null in \(source)")
+        } catch let DecodingError.dataCorrupted(context) {
+            throw ConfigError(field: dotted(context.codingPath), "\(context.debugDescription) in \(source)")
+        }
+        try config.validate()
+        return config
+    }
+
+    /// Pretty JSON with sorted keys, so diffs stay readable.
+    public func encoded() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(self)
+    }
+}
+
+// MARK: - Helpers
+
+private struct AnyKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { return nil }
+}
+
+private func dotted(_ path: [CodingKey]) -> String {
+    path.isEmpty ? "(top level)" : path.map(\.stringValue).joined(separator: ".")
+}
+
+/// Throws `ConfigError` for the first key of the object being decoded that is not in `known`.
+func rejectUnknownKeys(_ decoder: Decoder, _ known: [String]) throws {
+    let container = try decoder.container(keyedBy: AnyKey.self)
+    let allowed = Set(known)
+    for key in container.allKeys.sorted(by: { $0.stringValue < $1.stringValue }) where !allowed.contains(key.stringValue) {
+        throw ConfigError(field: dotted(decoder.codingPath + [key]),
+                          "unknown field (known: \(known.sorted().joined(separator: ", ")))")
+    }
+}
+
+private func require(_ condition: Bool, _ field: String, _ message: @autoclosure () -> String) throws {
+    if !condition { throw ConfigError(field: field, message()) }
+}

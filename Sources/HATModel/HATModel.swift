@@ -1,1 +1,0 @@
-// HATModel: placeholder until its issue lands.

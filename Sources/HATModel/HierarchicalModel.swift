@@ -1,0 +1,358 @@
+// HierarchicalModel: the HAT model of ARCHITECTURE.md §1 for training and evaluation, with
+// forward and backward through all of it. It follows TFree-HAT (Aleph Alpha) module by module:
+//
+//   bytes ─► encoder (Llama blocks over bytes, sliding window) ─► e        [N, Dl]
+//   e ─► pooling: one learned query per word cross-attends to that word's bytes ─► [W, Db]
+//   ─► backbone (Llama blocks over words; no embedding, final norm or head) ─► h [W, Db]
+//   shift right one word (row starts get first_word_embedding) ─► p          [W, Db]
+//   e ─► decoder: layer 0 (or every layer) adds cross-attention of each byte to its word's p,
+//        then a Llama block over bytes ─► final RMSNorm ─► lm_head ─► logits [N, 256]
+//
+// Departures from the classic design, as in TFree-HAT: rotary embeddings are applied inside the
+// cross-attentions too (query positions and key positions of the two streams); the decoder's
+// query_norm/kv_norm exist only in layers that have cross-attention.
+//
+// Shapes: N bytes, W words (both flattened over the batch rows), Dl local width (encoder =
+// decoder), Db backbone width, V = 256.
+
+import HATLayers
+import HATTensor
+
+public final class HierarchicalModel {
+    public let config: HATConfig
+    public let parameters: ParameterSet
+    public let maxBytes: Int
+    public let maxWords: Int
+
+    // Layers, in the order data flows through them.
+    let embedding: Embedding
+    let encoderBlocks: [LlamaBlock]
+    let pooling: CrossAttention
+    let backboneBlocks: [LlamaBlock]
+    let decoderLayers: [DecoderLayer]
+    let finalNorm: RMSNorm
+    let head: Linear
+
+    // Activations (sized once for maxBytes / maxWords).
+    let arena: Arena
+    let encoderStream: Tensor     // [N, Dl] encoder residual stream; after the encoder: e
+    let poolingQueries: Tensor    // [W, Db] latent_query repeated per word
+    let wordStream: Tensor        // [W, Db] pooled words, then backbone stream; after it: h
+    let predictive: Tensor        // [W, Db] p: h shifted right by one word
+    let decoderStream: Tensor     // [N, Dl] decoder residual stream
+    let finalNormOut: Tensor      // [N, Dl]
+    let logits: Tensor            // [N, V]; backward overwrites it with dLogits
+    // Gradients of activations.
+    let dDecoder: Tensor          // [N, Dl]
+    let dFinalNormOut: Tensor     // [N, Dl]
+    let dPredictive: Tensor       // [W, Db]
+    let dWords: Tensor            // [W, Db]
+    let dPoolingQueries: Tensor   // [W, Db]
+
+    /// Names of the two learned vectors.
+    public static let latentQueryName = "encoder_connector.latent_query"
+    public static let firstWordEmbeddingName = "decoder_connector.first_word_embedding"
+
+    /// Creates the layers over `parameters` (which must hold `parameterSpecs(config)`) with
+    /// activation buffers for batches of up to `maxBytes` bytes and `maxWords` words.
+    public init(config: HATConfig, parameters: ParameterSet, maxBytes: Int, maxWords: Int) {
+        self.config = config
+        self.parameters = parameters
+        self.maxBytes = maxBytes
+        self.maxWords = maxWords
+        let enc = config.encoderConfig, bb = config.backboneConfig, dec = config.decoderConfig
+        let arena = Arena(name: "activations")
+        self.arena = arena
+        let dl = enc.hiddenSize, db = bb.hiddenSize
+
+        embedding = Embedding(parameters: parameters, name: "encoder.embedding_layer.weight")
+        encoderBlocks = (0..<enc.numHiddenLayers).map {
+            LlamaBlock(prefix: "encoder.layers.\($0)", config: enc.block, parameters: parameters, maxRows: maxBytes, arena: arena)
+        }
+        let poolingConfig = enc.crossAttentionConfig!
+        pooling = CrossAttention(
+            prefix: "encoder_connector.cross_attention_encoder_connector", queryWidth: db, keyValueWidth: dl,
+            heads: poolingConfig.numAttentionHeads, kvHeads: poolingConfig.numKeyValueHeads, headDim: poolingConfig.headDim,
+            ropeTheta: enc.ropeTheta, maxQueries: maxWords, maxKeys: maxBytes, arena: arena, parameters: parameters)
+        backboneBlocks = (0..<bb.numHiddenLayers).map {
+            LlamaBlock(prefix: "backbone.layers.\($0)", config: bb.block, parameters: parameters, maxRows: maxWords, arena: arena)
+        }
+        decoderLayers = (0..<dec.numHiddenLayers).map {
+            DecoderLayer(index: $0, config: config, parameters: parameters, maxBytes: maxBytes, maxWords: maxWords, arena: arena)
+        }
+        finalNorm = RMSNorm(parameters: parameters, name: "layer_norm.weight", eps: dec.rmsNormEps, maxRows: maxBytes, arena: arena)
+        head = Linear(parameters: parameters, name: "lm_head.weight")
+
+        encoderStream = arena.tensor(rows: maxBytes, cols: dl)
+        poolingQueries = arena.tensor(rows: maxWords, cols: db)
+        wordStream = arena.tensor(rows: maxWords, cols: db)
+        predictive = arena.tensor(rows: maxWords, cols: db)
+        decoderStream = arena.tensor(rows: maxBytes, cols: dl)
+        finalNormOut = arena.tensor(rows: maxBytes, cols: dl)
+        logits = arena.tensor(rows: maxBytes, cols: 256)
+        dDecoder = arena.tensor(rows: maxBytes, cols: dl)
+        dFinalNormOut = arena.tensor(rows: maxBytes, cols: dl)
+        dPredictive = arena.tensor(rows: maxWords, cols: db)
+        dWords = arena.tensor(rows: maxWords, cols: db)
+        dPoolingQueries = arena.tensor(rows: maxWords, cols: db)
+    }
+
+    /// Freezing the backbone skips its weight gradients; gradients still flow through it.
+    public var isBackboneFrozen: Bool = false {
+        didSet { for block in backboneBlocks { block.isFrozen = isBackboneFrozen } }
+    }
+
+    // MARK: Parameters
+
+    /// Every parameter of a model with this config, named by its checkpoint key (ARCHITECTURE.md §3).
+    public static func parameterSpecs(_ config: HATConfig) -> [ParameterSpec] {
+        let enc = config.encoderConfig, bb = config.backboneConfig, dec = config.decoderConfig
+        let dl = enc.hiddenSize, db = bb.hiddenSize
+        var specs: [ParameterSpec] = [ParameterSpec("encoder.embedding_layer.weight", [256, dl])]
+        for i in 0..<enc.numHiddenLayers {
+            specs += LlamaBlock.parameterSpecs(prefix: "encoder.layers.\(i)", config: enc.block)
+        }
+        specs.append(ParameterSpec(latentQueryName, [db]))
+        specs += crossAttentionSpecs(prefix: "encoder_connector.cross_attention_encoder_connector",
+                                     queryWidth: db, keyValueWidth: dl, config: enc.crossAttentionConfig!)
+        for i in 0..<bb.numHiddenLayers {
+            specs += LlamaBlock.parameterSpecs(prefix: "backbone.layers.\(i)", config: bb.block)
+        }
+        specs.append(ParameterSpec(firstWordEmbeddingName, [db]))
+        for i in 0..<dec.numHiddenLayers {
+            let prefix = "decoder.decoder_layers.\(i)"
+            if DecoderLayer.hasCrossAttention(index: i, config: config) {
+                specs.append(ParameterSpec("\(prefix).query_norm.weight", [dl]))
+                specs.append(ParameterSpec("\(prefix).kv_norm.weight", [db]))
+                specs += crossAttentionSpecs(prefix: "\(prefix).cross_attention", queryWidth: dl, keyValueWidth: db,
+                                             config: dec.crossAttentionConfig!)
+            }
+            specs += LlamaBlock.parameterSpecs(prefix: "\(prefix).llama_layer", config: dec.block)
+        }
+        specs.append(ParameterSpec("layer_norm.weight", [dl]))
+        specs.append(ParameterSpec("lm_head.weight", [256, dl]))
+        return specs
+    }
+
+    static func crossAttentionSpecs(prefix: String, queryWidth: Int, keyValueWidth: Int,
+                                    config: CrossAttentionConfig) -> [ParameterSpec] {
+        CrossAttention.parameterSpecs(prefix: prefix, queryWidth: queryWidth, keyValueWidth: keyValueWidth,
+                                      heads: config.numAttentionHeads, kvHeads: config.numKeyValueHeads,
+                                      headDim: config.headDim)
+    }
+
+    /// Fresh weights: every matrix N(0, std²), norm gains 1, the two learned vectors N(0, std²).
+    /// Names in `keep` (e.g. a grafted backbone) are left as they are.
+    public static func initialize(_ parameters: ParameterSet, rng: inout RandomGenerator, std: Float = 0.02,
+                                  keep: (String) -> Bool = { _ in false }) {
+        for entry in parameters.entries where !keep(entry.name) {
+            let values = parameters.value(entry.name)
+            if entry.name.hasSuffix("norm.weight") || entry.name.hasSuffix("layernorm.weight") {
+                values.fill(1)
+            } else {
+                rng.fillNormal(values, std: std)
+            }
+        }
+    }
+
+    // MARK: Forward
+
+    /// Runs the whole model on `batch` and returns the summed next-byte cross-entropy (nats)
+    /// over the bytes that have a target, and their number. Saves what `backward` needs.
+    @discardableResult
+    public func forward(_ batch: Batch) -> (lossSum: Double, count: Int) {
+        let n = batch.byteCount, w = batch.wordCount
+        precondition(n <= maxBytes && w <= maxWords, "batch [\(n) bytes, \(w) words] exceeds the model's capacity")
+
+        // Encoder over bytes.
+        let e = encoderStream.rows(0..<n)                                   // [N, Dl]
+        embedding.forward(out: e, ids: batch.bytes)
+        for block in encoderBlocks {
+            block.forward(e, positions: batch.bytePositions, ranges: batch.encoderRanges)
+        }
+
+        // Pooling: the latent query of each word attends to the word's bytes.
+        let queries = poolingQueries.rows(0..<w)                            // [W, Db]
+        let latent = parameters.value(Self.latentQueryName).row(0)
+        for i in 0..<w { queries.row(i).update(from: latent, count: queries.cols) }
+        let words = wordStream.rows(0..<w)                                  // [W, Db]
+        pooling.forward(out: words, queries: queries, keyValues: e,
+                        queryPositions: batch.wordPositions, keyPositions: batch.bytePositions,
+                        ranges: batch.poolingRanges)
+
+        // Backbone over words.
+        for block in backboneBlocks {
+            block.forward(words, positions: batch.wordPositions, ranges: batch.backboneRanges)
+        }
+
+        // Shift right by one word within each row: p_i = h_{i-1}, p_row-start = first_word_embedding.
+        let p = predictive.rows(0..<w)                                      // [W, Db]
+        let first = parameters.value(Self.firstWordEmbeddingName).row(0)
+        for i in 0..<w {
+            p.row(i).update(from: batch.isRowStart(word: i) ? first : words.row(i - 1), count: p.cols)
+        }
+
+        // Decoder over bytes, starting from the encoder's byte states.
+        let x = decoderStream.rows(0..<n)                                   // [N, Dl]
+        x.copy(from: e)
+        for layer in decoderLayers {
+            layer.forward(x, predictive: p, batch: batch)
+        }
+
+        // Head and loss.
+        let normed = finalNormOut.rows(0..<n)
+        finalNorm.forward(out: normed, input: x)
+        let z = logits.rows(0..<n)                                          // [N, V]
+        head.forward(out: z, input: normed)
+        return CrossEntropy.forward(logits: z, targets: batch.targets, mask: batch.targetMask)
+    }
+
+    /// The logits of the last forward (valid until `backward`, which overwrites them).
+    public func lastLogits(rows: Int) -> Tensor { logits.rows(0..<rows) }
+
+    // MARK: Backward
+
+    /// Accumulates into `parameters.grads` the gradient of `lossScale · lossSum` of the last
+    /// `forward` on the same batch (e.g. lossScale = 1 / count for the mean).
+    public func backward(_ batch: Batch, lossScale: Float) {
+        let n = batch.byteCount, w = batch.wordCount
+        let e = encoderStream.rows(0..<n), x = decoderStream.rows(0..<n)
+        let p = predictive.rows(0..<w)
+
+        // Head: dLogits = (softmax − onehot) · mask · scale, written over the logits.
+        let z = logits.rows(0..<n)
+        CrossEntropy.backward(dLogits: z, logits: z, targets: batch.targets, mask: batch.targetMask, scale: lossScale)
+        let dNormed = dFinalNormOut.rows(0..<n)
+        head.backward(dInput: dNormed, dOut: z, input: finalNormOut.rows(0..<n))
+        let dx = dDecoder.rows(0..<n)                                       // [N, Dl]
+        finalNorm.backward(dInput: dx, dOut: dNormed, input: x)
+
+        // Decoder layers in reverse; each adds its share of dp.
+        let dp = dPredictive.rows(0..<w)                                    // [W, Db]
+        dp.zero()
+        for layer in decoderLayers.reversed() {
+            layer.backward(dx, predictive: p, dPredictive: dp, batch: batch)
+        }
+        // dx is now d(encoder output) through the decoder input; pooling adds its part below.
+
+        // Shift: dh_{i-1} += dp_i; row starts feed first_word_embedding.
+        let dh = dWords.rows(0..<w)                                         // [W, Db]
+        let dFirst = parameters.grad(Self.firstWordEmbeddingName).row(0)
+        for i in 0..<w {
+            let last = i + 1 == w || batch.isRowStart(word: i + 1)
+            if last {
+                dh.row(i).update(repeating: 0, count: dh.cols)
+            } else {
+                dh.row(i).update(from: dp.row(i + 1), count: dh.cols)
+            }
+            if batch.isRowStart(word: i) {
+                let g = dp.row(i)
+                for c in 0..<dp.cols { dFirst[c] += g[c] }
+            }
+        }
+
+        // Backbone in reverse, then pooling (adds into dx = d e).
+        for block in backboneBlocks.reversed() {
+            block.backward(dh, positions: batch.wordPositions, ranges: batch.backboneRanges)
+        }
+        let dQueries = dPoolingQueries.rows(0..<w)
+        pooling.backward(dQueries: dQueries, dKeyValues: dx, dOut: dh,
+                         queries: poolingQueries.rows(0..<w), keyValues: e,
+                         queryPositions: batch.wordPositions, keyPositions: batch.bytePositions,
+                         ranges: batch.poolingRanges, accumulateQueries: false, accumulateKeyValues: true)
+        let dLatent = parameters.grad(Self.latentQueryName).row(0)
+        for i in 0..<w {
+            let g = dQueries.row(i)
+            for c in 0..<dQueries.cols { dLatent[c] += g[c] }
+        }
+
+        // Encoder in reverse, then the byte embedding.
+        for block in encoderBlocks.reversed() {
+            block.backward(dx, positions: batch.bytePositions, ranges: batch.encoderRanges)
+        }
+        embedding.backward(dOut: dx, ids: batch.bytes)
+    }
+}
+
+/// One decoder layer: optional cross-attention of bytes to their word's predictive vector
+/// (x ← x + cross(query_norm(x), kv_norm(p))), then a Llama block over bytes.
+final class DecoderLayer {
+    let cross: CrossAttention?
+    let queryNorm: RMSNorm?
+    let keyValueNorm: RMSNorm?
+    let block: LlamaBlock
+    // Saved for backward (only when the layer has cross-attention).
+    let crossInput: Tensor?      // [N, Dl] stream before the cross-attention
+    let normedQueries: Tensor?   // [N, Dl] query_norm(x)
+    let normedKeyValues: Tensor? // [W, Db] kv_norm(p)
+    let dNormedQueries: Tensor?  // [N, Dl] backward: d query_norm(x)
+    let dKeyValues: Tensor?      // [W, Db]
+
+    static func hasCrossAttention(index: Int, config: HATConfig) -> Bool {
+        index == 0 || config.decoderConfig.crossAttnEveryLayer == true
+    }
+
+    init(index: Int, config: HATConfig, parameters: ParameterSet, maxBytes: Int, maxWords: Int, arena: Arena) {
+        let dec = config.decoderConfig
+        let prefix = "decoder.decoder_layers.\(index)"
+        let dl = dec.hiddenSize, db = config.backboneConfig.hiddenSize
+        if DecoderLayer.hasCrossAttention(index: index, config: config) {
+            let crossConfig = dec.crossAttentionConfig!
+            cross = CrossAttention(
+                prefix: "\(prefix).cross_attention", queryWidth: dl, keyValueWidth: db,
+                heads: crossConfig.numAttentionHeads, kvHeads: crossConfig.numKeyValueHeads, headDim: crossConfig.headDim,
+                ropeTheta: dec.ropeTheta, maxQueries: maxBytes, maxKeys: maxWords, arena: arena, parameters: parameters)
+            queryNorm = RMSNorm(parameters: parameters, name: "\(prefix).query_norm.weight", eps: dec.rmsNormEps,
+                                maxRows: maxBytes, arena: arena)
+            keyValueNorm = RMSNorm(parameters: parameters, name: "\(prefix).kv_norm.weight", eps: dec.rmsNormEps,
+                                   maxRows: maxWords, arena: arena)
+            crossInput = arena.tensor(rows: maxBytes, cols: dl)
+            normedQueries = arena.tensor(rows: maxBytes, cols: dl)
+            normedKeyValues = arena.tensor(rows: maxWords, cols: db)
+            dNormedQueries = arena.tensor(rows: maxBytes, cols: dl)
+            dKeyValues = arena.tensor(rows: maxWords, cols: db)
+        } else {
+            cross = nil
+            queryNorm = nil
+            keyValueNorm = nil
+            crossInput = nil
+            normedQueries = nil
+            normedKeyValues = nil
+            dNormedQueries = nil
+            dKeyValues = nil
+        }
+        block = LlamaBlock(prefix: "\(prefix).llama_layer", config: dec.block, parameters: parameters,
+                           maxRows: maxBytes, arena: arena)
+    }
+
+    /// x [N, Dl] in place; p [W, Db].
+    func forward(_ x: Tensor, predictive p: Tensor, batch: Batch) {
+        if let cross {
+            let n = x.rows, w = p.rows
+            let saved = crossInput!.rows(0..<n), q = normedQueries!.rows(0..<n)
+            let kv = normedKeyValues!.rows(0..<w)
+            saved.copy(from: x)
+            queryNorm!.forward(out: q, input: x)
+            keyValueNorm!.forward(out: kv, input: p)
+            cross.forward(out: x, queries: q, keyValues: kv,
+                          queryPositions: batch.bytePositions, keyPositions: batch.wordPositions,
+                          ranges: batch.decoderCrossRanges, accumulate: true)
+        }
+        block.forward(x, positions: batch.bytePositions, ranges: batch.decoderRanges)
+    }
+
+    /// dx [N, Dl] in place (d output → d input); accumulates into dp [W, Db].
+    func backward(_ dx: Tensor, predictive p: Tensor, dPredictive dp: Tensor, batch: Batch) {
+        block.backward(dx, positions: batch.bytePositions, ranges: batch.decoderRanges)
+        guard let cross else { return }
+        let n = dx.rows, w = p.rows
+        let q = normedQueries!.rows(0..<n), kv = normedKeyValues!.rows(0..<w)
+        let dq = dNormedQueries!.rows(0..<n), dkv = dKeyValues!.rows(0..<w)
+        // x_out = x_in + cross(query_norm(x_in), kv_norm(p)): the residual passes dx through unchanged.
+        cross.backward(dQueries: dq, dKeyValues: dkv, dOut: dx, queries: q, keyValues: kv,
+                       queryPositions: batch.bytePositions, keyPositions: batch.wordPositions,
+                       ranges: batch.decoderCrossRanges, accumulateQueries: false, accumulateKeyValues: false)
+        queryNorm!.backward(dInput: dx, dOut: dq, input: crossInput!.rows(0..<n), accumulateInput: true)
+        keyValueNorm!.backward(dInput: dp, dOut: dkv, input: p, accumulateInput: true)
+    }
+}

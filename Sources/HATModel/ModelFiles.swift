@@ -1,0 +1,91 @@
+// ModelFiles: a model directory is `config.json` (HATConfig) beside `model.safetensors`
+// (tensors named as in ARCHITECTURE.md §3, f32 or bf16). Loading checks the weights against
+// the config: every expected tensor present with its shape, nothing extra; errors list the
+// missing and extra names and name the file. Files are written to a temporary name, then renamed.
+
+import Foundation
+import HATIO
+import HATTensor
+
+public struct ModelFileError: Error, CustomStringConvertible {
+    public let path: String
+    public let message: String
+    public init(path: String, _ message: String) {
+        self.path = path
+        self.message = message
+    }
+    public var description: String { "\(path): \(message)" }
+}
+
+public enum ModelFiles {
+    public static let configName = "config.json"
+    public static let weightsName = "model.safetensors"
+
+    /// Writes `config.json` and `model.safetensors` into `directory` (created if needed).
+    public static func save(config: HATConfig, parameters: ParameterSet, to directory: String, dtype: DType = .f32,
+                            metadata: [String: String] = [:]) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try writeWeights(parameters, to: (directory as NSString).appendingPathComponent(weightsName), dtype: dtype,
+                         metadata: metadata.merging(["format": "pt", "producer": "hat"]) { a, _ in a })
+        try AtomicFile.write(Array(try config.encoded()), to: (directory as NSString).appendingPathComponent(configName))
+    }
+
+    /// Writes every entry of `parameters` to one safetensors file (atomically).
+    public static func writeWeights(_ parameters: ParameterSet, to path: String, dtype: DType,
+                                    metadata: [String: String]) throws {
+        let writer = try SafeTensorsWriter(path: path, tensors: parameters.entries.map { ($0.name, $0.shape) },
+                                           dtype: dtype, metadata: metadata)
+        for entry in parameters.entries {
+            try writer.write(entry.name, from: parameters.values + entry.offset, count: entry.count)
+        }
+        try writer.finish()
+    }
+
+    /// Reads a model directory: the config (validated) and its parameters.
+    public static func load(from directory: String) throws -> (config: HATConfig, parameters: ParameterSet) {
+        let configPath = (directory as NSString).appendingPathComponent(configName)
+        guard FileManager.default.fileExists(atPath: configPath) else {
+            throw ModelFileError(path: directory, "no \(configName) here: not a model directory")
+        }
+        let config = try HATConfig.load(path: configPath)
+        let parameters = ParameterSet(HierarchicalModel.parameterSpecs(config))
+        try readWeights(into: parameters, from: (directory as NSString).appendingPathComponent(weightsName))
+        return (config, parameters)
+    }
+
+    /// Fills `parameters` from a safetensors file. The file must hold exactly the names
+    /// `parameters` has, except names for which `optional` is true (those may be absent and
+    /// keep their values), with the same shapes.
+    public static func readWeights(into parameters: ParameterSet, from path: String,
+                                   optional: (String) -> Bool = { _ in false },
+                                   ignoreExtra: (String) -> Bool = { _ in false }) throws {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ModelFileError(path: path, "file not found")
+        }
+        let file = try SafeTensorsFile(path: path)
+        let present = Set(file.names)
+        let expected = Set(parameters.entries.map(\.name))
+        let missing = expected.subtracting(present).filter { !optional($0) }.sorted()
+        let extra = present.subtracting(expected).filter { !ignoreExtra($0) }.sorted()
+        if !missing.isEmpty || !extra.isEmpty {
+            var lines: [String] = ["the tensors do not match the config"]
+            if !missing.isEmpty { lines.append("missing (\(missing.count)): " + summarize(missing)) }
+            if !extra.isEmpty { lines.append("extra (\(extra.count)): " + summarize(extra)) }
+            throw ModelFileError(path: path, lines.joined(separator: "\n  "))
+        }
+        for entry in parameters.entries where present.contains(entry.name) {
+            let info = try file.info(entry.name)
+            guard info.shape == entry.shape else {
+                throw ModelFileError(path: path, "tensor \(entry.name) has shape \(info.shape), the config needs \(entry.shape)")
+            }
+            try file.read(entry.name, into: parameters.values + entry.offset, count: entry.count)
+            for i in 0..<entry.count where !parameters.values[entry.offset + i].isFinite {
+                throw ModelFileError(path: path, "tensor \(entry.name) holds a non-finite value at element \(i)")
+            }
+        }
+    }
+
+    private static func summarize(_ names: [String]) -> String {
+        names.count <= 12 ? names.joined(separator: ", ") : names.prefix(12).joined(separator: ", ") + ", …"
+    }
+}

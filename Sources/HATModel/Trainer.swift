@@ -1,0 +1,412 @@
+// Trainer: the training loop of ARCHITECTURE.md §7 with everything a long CPU run needs:
+// AdamW, warm-up + cosine schedule, clipping, gradient accumulation, freezing a part and a
+// separate backbone learning rate (grafting), validation and checkpoints every N steps,
+// exact resume (weights in f32, optimizer moments, step, data position; the data order is the
+// only randomness and derives from the seed and epoch), stop on request
+// (SIGINT/SIGTERM handled by the caller setting `stopRequested`) and on a non-finite loss.
+//
+// Run directory:   options.json, metrics.jsonl (one JSON object per line),
+//                  checkpoints/step-NNNNNNNN/{config.json, model.safetensors, optimizer.safetensors, state.json}
+
+import Foundation
+import HATIO
+import HATTensor
+import HATText
+
+/// Everything that determines a run besides the model; saved as options.json.
+public struct TrainingOptions: Codable, Equatable, Sendable {
+    public var data: [String]
+    public var validationFraction: Double = 0.05
+    public var seed: UInt64 = 1
+    public var rowsPerBatch: Int = 8
+    public var wordsPerRow: Int = 256
+    public var maxRowBytes: Int = 2048
+    public var accumulation: Int = 1
+    public var steps: Int = 1000
+    public var learningRate: Float = 1e-3
+    /// Learning rate of the backbone; nil means the same as `learningRate`.
+    public var backboneLearningRate: Float?
+    public var warmupSteps: Int = 100
+    public var adamw = AdamWSettings()
+    public var clipNorm: Float = 1
+    /// Parts whose weights do not move: "encoder", "pooling", "backbone", "decoder", "head".
+    public var freeze: [String] = []
+    public var validateEvery: Int = 100
+    /// Most validation rows evaluated each time (nil = all).
+    public var validationRows: Int?
+    public var checkpointEvery: Int = 100
+    public var keepCheckpoints: Int = 3
+    public var threads: Int = 2
+
+    public init(data: [String]) { self.data = data }
+
+    enum CodingKeys: String, CodingKey {
+        case data, validationFraction = "validation_fraction", seed, rowsPerBatch = "rows_per_batch"
+        case wordsPerRow = "words_per_row", maxRowBytes = "max_row_bytes", accumulation, steps
+        case learningRate = "learning_rate", backboneLearningRate = "backbone_learning_rate"
+        case warmupSteps = "warmup_steps", adamw, clipNorm = "clip_norm", freeze
+        case validateEvery = "validate_every", validationRows = "validation_rows"
+        case checkpointEvery = "checkpoint_every", keepCheckpoints = "keep_checkpoints", threads
+    }
+
+    public static let parts = ["encoder", "pooling", "backbone", "decoder", "head"]
+
+    public func validate(maxWordSize: Int) throws {
+        func check(_ ok: Bool, _ message: String) throws { if !ok { throw TrainingError.invalidOption(message) } }
+        try check(!data.isEmpty, "no training data given")
+        try check(rowsPerBatch >= 1, "rows per batch must be ≥ 1")
+        try check(wordsPerRow >= 2, "words per row must be ≥ 2")
+        try check(maxRowBytes >= maxWordSize, "max row bytes (\(maxRowBytes)) must be ≥ the model's max_word_size (\(maxWordSize))")
+        try check(accumulation >= 1, "accumulation must be ≥ 1")
+        try check(steps >= 1, "steps must be ≥ 1")
+        try check(learningRate > 0 && learningRate.isFinite, "learning rate must be positive")
+        try check((backboneLearningRate ?? 1) >= 0, "backbone learning rate must be ≥ 0")
+        try check(warmupSteps >= 0, "warm-up steps must be ≥ 0")
+        try check(validateEvery >= 1 && checkpointEvery >= 1, "validate/checkpoint intervals must be ≥ 1")
+        try check(keepCheckpoints >= 1, "keep at least one checkpoint")
+        try check((0..<1).contains(validationFraction), "validation fraction must be in [0, 1)")
+        try check(threads >= 1, "threads must be ≥ 1")
+        for part in freeze {
+            try check(Self.parts.contains(part), "cannot freeze '\(part)': parts are \(Self.parts.joined(separator: ", "))")
+        }
+    }
+
+    /// The part a parameter belongs to.
+    public static func part(of name: String) -> String {
+        if name.hasPrefix("encoder_connector.") { return "pooling" }
+        if name.hasPrefix("encoder.") { return "encoder" }
+        if name.hasPrefix("backbone.") { return "backbone" }
+        if name.hasPrefix("decoder") { return "decoder" }
+        return "head"
+    }
+}
+
+/// Where the run stands; saved as state.json in each checkpoint.
+public struct TrainerState: Codable, Equatable, Sendable {
+    public var step = 0
+    /// Data position: epoch and the index of the next row in that epoch's order.
+    public var epoch = 0
+    public var cursor = 0
+    public var bytesSeen = 0
+    public var elapsedSeconds = 0.0
+    public var optimizerStep = 0
+    public var schedule: LearningRateSchedule
+    public var lastValidationBitsPerByte: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case step, epoch, cursor, bytesSeen = "bytes_seen", elapsedSeconds = "elapsed_seconds"
+        case optimizerStep = "optimizer_step", schedule
+        case lastValidationBitsPerByte = "last_validation_bits_per_byte"
+    }
+}
+
+public enum TrainingError: Error, CustomStringConvertible {
+    case invalidOption(String)
+    case nonFiniteLoss(step: Int, loss: Double, lastCheckpoint: String?)
+    case resume(String)
+
+    public var description: String {
+        switch self {
+        case .invalidOption(let message): return "invalid training option: \(message)"
+        case .nonFiniteLoss(let step, let loss, let checkpoint):
+            return "training stopped: non-finite loss (\(loss)) at step \(step); the last good checkpoint is "
+                + (checkpoint ?? "none (no checkpoint was written yet)")
+        case .resume(let message): return "cannot resume: \(message)"
+        }
+    }
+}
+
+/// What the loop reports as it goes.
+public enum TrainingEvent {
+    case started(trainBytes: Int, trainRows: Int, validationRows: Int, parameters: Int, resumedAt: Int?)
+    case step(TrainStepMetrics)
+    case validation(step: Int, result: EvaluationResult)
+    case checkpoint(step: Int, path: String)
+    case stopped(step: Int, reason: String)
+}
+
+public struct TrainStepMetrics: Codable, Sendable {
+    public var step: Int
+    public var loss: Double
+    public var bitsPerByte: Double
+    public var learningRate: Float
+    public var gradientNorm: Float
+    public var bytesSeen: Int
+    public var bytesPerSecond: Double
+    public var elapsedSeconds: Double
+    public var totalSteps: Int
+}
+
+public final class Trainer {
+    public let runDirectory: String
+    public let options: TrainingOptions
+    public let config: HATConfig
+    public let parameters: ParameterSet
+    public let model: HierarchicalModel
+    public let optimizer: AdamW
+    public private(set) var state: TrainerState
+    let trainStream: WordStream
+    let validationStream: WordStream
+    let trainRows: [Range<Int>]
+    let validationRows: [Range<Int>]
+    let batch: Batch
+    /// Set from a signal handler (or a test): the loop saves a checkpoint and returns.
+    nonisolated(unsafe) public static var stopRequested: Int32 = 0
+
+    var checkpointsDirectory: String { (runDirectory as NSString).appendingPathComponent("checkpoints") }
+    var metricsPath: String { (runDirectory as NSString).appendingPathComponent("metrics.jsonl") }
+
+    /// A new run in `runDirectory` (must not hold checkpoints) starting from `config` and `parameters`.
+    public convenience init(runDirectory: String, options: TrainingOptions, config: HATConfig, parameters: ParameterSet) throws {
+        let fm = FileManager.default
+        let checkpoints = (runDirectory as NSString).appendingPathComponent("checkpoints")
+        if let existing = try? fm.contentsOfDirectory(atPath: checkpoints), existing.contains(where: { $0.hasPrefix("step-") }) {
+            throw TrainingError.invalidOption("\(runDirectory) already holds checkpoints: use --resume \(runDirectory) or another --out")
+        }
+        try fm.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try AtomicFile.write(Array(try encoder.encode(options)), to: (runDirectory as NSString).appendingPathComponent("options.json"))
+        try? fm.removeItem(atPath: (runDirectory as NSString).appendingPathComponent("metrics.jsonl"))
+        try self.init(runDirectory: runDirectory, options: options, config: config, parameters: parameters, resumeFrom: nil)
+    }
+
+    /// Continues the run in `runDirectory` from its newest checkpoint, with the saved options.
+    public static func resume(runDirectory: String) throws -> Trainer {
+        let optionsPath = (runDirectory as NSString).appendingPathComponent("options.json")
+        guard let data = FileManager.default.contents(atPath: optionsPath) else {
+            throw TrainingError.resume("\(optionsPath) not found: is \(runDirectory) a training run?")
+        }
+        let options = try JSONDecoder().decode(TrainingOptions.self, from: data)
+        guard let checkpoint = try newestCheckpoint(in: (runDirectory as NSString).appendingPathComponent("checkpoints")) else {
+            throw TrainingError.resume("no checkpoint in \(runDirectory)/checkpoints")
+        }
+        let (config, parameters) = try ModelFiles.load(from: checkpoint)
+        return try Trainer(runDirectory: runDirectory, options: options, config: config, parameters: parameters,
+                           resumeFrom: checkpoint)
+    }
+
+    init(runDirectory: String, options: TrainingOptions, config: HATConfig, parameters: ParameterSet, resumeFrom checkpoint: String?) throws {
+        try options.validate(maxWordSize: config.maxWordSize)
+        self.runDirectory = runDirectory
+        self.options = options
+        self.config = config
+        self.parameters = parameters
+        Threads.count = options.threads
+
+        // Data: split by document, words, rows.
+        let documents = try Corpus.documents(paths: options.data)
+        let (train, validation) = Corpus.split(documents, validationFraction: options.validationFraction, seed: options.seed)
+        let splitter = try WordSplitter(options: SplitterOptions(mode: SplitterMode(rawValue: config.splitter.name) ?? .hat,
+                                                                 maxWordBytes: config.maxWordSize))
+        let eos = UInt8(config.eosTokenId)
+        trainStream = Corpus.wordStream(train, splitter: splitter, endOfSequence: eos)
+        validationStream = Corpus.wordStream(validation, splitter: splitter, endOfSequence: eos)
+        trainRows = trainStream.rows(wordsPerRow: options.wordsPerRow, maxRowBytes: options.maxRowBytes)
+        var allValidationRows = validationStream.rows(wordsPerRow: options.wordsPerRow, maxRowBytes: options.maxRowBytes)
+        if let limit = options.validationRows, allValidationRows.count > limit {
+            allValidationRows = Array(allValidationRows.prefix(limit))
+        }
+        validationRows = allValidationRows
+        if trainRows.count < options.rowsPerBatch {
+            throw TrainingError.invalidOption("only \(trainRows.count) training rows, fewer than one batch of \(options.rowsPerBatch)")
+        }
+
+        let maxBytes = options.rowsPerBatch * options.maxRowBytes
+        let maxWords = options.rowsPerBatch * options.wordsPerRow
+        batch = Batch(maxBytes: maxBytes, maxWords: maxWords, config: config)
+        model = HierarchicalModel(config: config, parameters: parameters, maxBytes: maxBytes, maxWords: maxWords)
+        model.isBackboneFrozen = options.freeze.contains("backbone")
+        optimizer = AdamW(parameters: parameters, settings: options.adamw)
+
+        let schedule = LearningRateSchedule(peak: options.learningRate, warmupSteps: options.warmupSteps, totalSteps: options.steps)
+        trainOrder = []
+        if let checkpoint {
+            let data = try Data(contentsOf: URL(fileURLWithPath: (checkpoint as NSString).appendingPathComponent("state.json")))
+            state = try JSONDecoder().decode(TrainerState.self, from: data)
+            let moments = try SafeTensorsFile(path: (checkpoint as NSString).appendingPathComponent("optimizer.safetensors"))
+            try moments.read("adamw.m", into: optimizer.m, count: parameters.count)
+            try moments.read("adamw.v", into: optimizer.v, count: parameters.count)
+            optimizer.step = state.optimizerStep
+            try truncateMetrics(afterStep: state.step)
+        } else {
+            state = TrainerState(schedule: schedule)
+        }
+        trainOrder = Trainer.order(rows: trainRows.count, seed: options.seed, epoch: state.epoch)
+    }
+
+    private var trainOrder: [Int]
+
+    /// The order of the training rows in `epoch`: a permutation drawn from a generator seeded
+    /// with (seed, epoch). Training draws no other random numbers, so (epoch, cursor) is the
+    /// whole random state a resumed run needs.
+    static func order(rows: Int, seed: UInt64, epoch: Int) -> [Int] {
+        var rng = RandomGenerator(seed: seed &* 0x9E37_79B9 &+ UInt64(epoch) &+ 1)
+        var order = Array(0..<rows)
+        order.shuffle(using: &rng)
+        return order
+    }
+
+    /// Fills the batch with the next rows of the training order.
+    private func nextBatch() {
+        batch.reset()
+        for _ in 0..<options.rowsPerBatch {
+            if state.cursor >= trainOrder.count {
+                state.epoch += 1
+                state.cursor = 0
+                trainOrder = Trainer.order(rows: trainRows.count, seed: options.seed, epoch: state.epoch)
+            }
+            let row = trainRows[trainOrder[state.cursor]]
+            batch.appendRow(trainStream, words: row)
+            state.cursor += 1
+        }
+        batch.finish()
+    }
+
+    private func rateMultiplier(_ entry: ParameterSet.Entry) -> Float {
+        let part = TrainingOptions.part(of: entry.name)
+        if options.freeze.contains(part) { return 0 }
+        if part == "backbone", let backboneRate = options.backboneLearningRate {
+            return backboneRate / options.learningRate
+        }
+        return 1
+    }
+
+    /// Trains until `options.steps`, a stop request, or an error. Returns the final state.
+    @discardableResult
+    public func run(report: (TrainingEvent) -> Void) throws -> TrainerState {
+        report(.started(trainBytes: trainStream.byteCount, trainRows: trainRows.count, validationRows: validationRows.count,
+                        parameters: parameters.scalarCount, resumedAt: state.step > 0 ? state.step : nil))
+        var lastCheckpoint = try Trainer.newestCheckpoint(in: checkpointsDirectory)
+        while state.step < options.steps {
+            if Trainer.stopRequested != 0 {
+                let path = try saveCheckpoint()
+                report(.checkpoint(step: state.step, path: path))
+                report(.stopped(step: state.step, reason: "stop requested"))
+                return state
+            }
+            let started = Date()
+            parameters.zeroGrads()
+            var lossSum = 0.0, count = 0, bytes = 0
+            for _ in 0..<options.accumulation {
+                nextBatch()
+                let (microLoss, microCount) = model.forward(batch)
+                model.backward(batch, lossScale: 1 / Float(max(microCount, 1) * options.accumulation))
+                lossSum += microLoss
+                count += microCount
+                bytes += batch.byteCount
+            }
+            let loss = lossSum / Double(max(count, 1))
+            let norm = clipGradientNorm(parameters, maxNorm: options.clipNorm) { rateMultiplier($0) != 0 }
+            if !loss.isFinite || !norm.isFinite {
+                throw TrainingError.nonFiniteLoss(step: state.step, loss: loss.isFinite ? Double(norm) : loss, lastCheckpoint: lastCheckpoint)
+            }
+            let rate = state.schedule.rate(at: state.step)
+            optimizer.update(learningRate: rate) { rateMultiplier($0) }
+            state.optimizerStep = optimizer.step
+            state.step += 1
+            state.bytesSeen += bytes
+            let seconds = Date().timeIntervalSince(started)
+            state.elapsedSeconds += seconds
+            let metrics = TrainStepMetrics(step: state.step, loss: loss, bitsPerByte: loss / log(2), learningRate: rate,
+                                           gradientNorm: norm, bytesSeen: state.bytesSeen,
+                                           bytesPerSecond: Double(bytes) / max(seconds, 1e-9),
+                                           elapsedSeconds: state.elapsedSeconds, totalSteps: options.steps)
+            try appendMetrics(["split": "train", "step": state.step, "loss": loss, "bits_per_byte": metrics.bitsPerByte,
+                               "learning_rate": Double(rate), "gradient_norm": Double(norm), "bytes_seen": state.bytesSeen,
+                               "bytes_per_second": metrics.bytesPerSecond, "elapsed_seconds": state.elapsedSeconds])
+            report(.step(metrics))
+
+            let last = state.step == options.steps
+            if !validationRows.isEmpty && (state.step % options.validateEvery == 0 || last) {
+                let result = validate()
+                state.lastValidationBitsPerByte = result.bitsPerByte
+                try appendMetrics(["split": "validation", "step": state.step, "bits_per_byte": result.bitsPerByte,
+                                   "loss": result.lossNats / Double(max(result.predictedBytes, 1)),
+                                   "bytes_per_position": result.bytesPerPosition, "bytes_seen": state.bytesSeen,
+                                   "elapsed_seconds": state.elapsedSeconds])
+                report(.validation(step: state.step, result: result))
+            }
+            if state.step % options.checkpointEvery == 0 || last {
+                let path = try saveCheckpoint()
+                lastCheckpoint = path
+                report(.checkpoint(step: state.step, path: path))
+            }
+        }
+        return state
+    }
+
+    /// Bits per byte on the validation rows.
+    public func validate() -> EvaluationResult {
+        Evaluator.evaluate(model: model, stream: validationStream, rows: validationRows, batch: batch)
+    }
+
+    // MARK: Checkpoints
+
+    /// Writes checkpoints/step-NNNNNNNN (via a temporary directory and a rename) and prunes
+    /// old ones beyond `keepCheckpoints`. Returns the checkpoint's path.
+    @discardableResult
+    public func saveCheckpoint() throws -> String {
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: checkpointsDirectory, withIntermediateDirectories: true)
+        let name = String(format: "step-%08d", state.step)
+        let final = (checkpointsDirectory as NSString).appendingPathComponent(name)
+        let temporary = (checkpointsDirectory as NSString).appendingPathComponent(".tmp-" + name)
+        try? fm.removeItem(atPath: temporary)
+        var saved = config
+        saved.provenance.trainingSteps = state.step
+        saved.provenance.trainingBytes = state.bytesSeen
+        if saved.provenance.trainingData == nil { saved.provenance.trainingData = options.data.joined(separator: ", ") }
+        try ModelFiles.save(config: saved, parameters: parameters, to: temporary, dtype: .f32)
+        let moments = try SafeTensorsWriter(path: (temporary as NSString).appendingPathComponent("optimizer.safetensors"),
+                                            tensors: [("adamw.m", [parameters.count]), ("adamw.v", [parameters.count])],
+                                            dtype: .f32, metadata: ["step": String(optimizer.step)])
+        try moments.write("adamw.m", from: optimizer.m, count: parameters.count)
+        try moments.write("adamw.v", from: optimizer.v, count: parameters.count)
+        try moments.finish()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(Array(try encoder.encode(state)), to: (temporary as NSString).appendingPathComponent("state.json"))
+        if fm.fileExists(atPath: final) { try fm.removeItem(atPath: final) }
+        try fm.moveItem(atPath: temporary, toPath: final)
+        // Keep the newest `keepCheckpoints`.
+        let all = try fm.contentsOfDirectory(atPath: checkpointsDirectory).filter { $0.hasPrefix("step-") }.sorted()
+        for old in all.dropLast(options.keepCheckpoints) {
+            try? fm.removeItem(atPath: (checkpointsDirectory as NSString).appendingPathComponent(old))
+        }
+        return final
+    }
+
+    /// The newest complete checkpoint directory, if any.
+    public static func newestCheckpoint(in directory: String) throws -> String? {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return nil }
+        guard let newest = names.filter({ $0.hasPrefix("step-") }).sorted().last else { return nil }
+        return (directory as NSString).appendingPathComponent(newest)
+    }
+
+    // MARK: Metrics log
+
+    private func appendMetrics(_ fields: [String: Any]) throws {
+        var line = try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
+        line.append(0x0A)
+        if let handle = FileHandle(forWritingAtPath: metricsPath) {
+            defer { try? handle.close() }
+            try handle.seekToEnd()
+            try handle.write(contentsOf: line)
+        } else {
+            try line.write(to: URL(fileURLWithPath: metricsPath))
+        }
+    }
+
+    /// After a crash the log may hold steps past the checkpoint we resume from: drop them,
+    /// so the log describes exactly one history.
+    private func truncateMetrics(afterStep step: Int) throws {
+        guard let data = FileManager.default.contents(atPath: metricsPath) else { return }
+        let kept = String(decoding: data, as: UTF8.self).split(separator: "\n").filter { line in
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let lineStep = object["step"] as? Int else { return false }
+            return lineStep <= step
+        }
+        try AtomicFile.write(Array((kept.joined(separator: "\n") + (kept.isEmpty ? "" : "\n")).utf8), to: metricsPath)
+    }
+}

@@ -1,0 +1,28 @@
+// hat export: copy a model (or a training checkpoint) to a clean model directory, optionally
+// in bf16 — how a trained run becomes a shippable model.
+
+import ArgumentParser
+import Foundation
+import HATIO
+import HATModel
+
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a model directory (config.json + model.safetensors) from a model or checkpoint.")
+
+    @Argument(help: "Model or checkpoint directory.") var source: String
+    @Option(help: "Output model directory.") var out: String
+    @Option(help: "Weight dtype: f32 or bf16.") var dtype = "bf16"
+    @Option(help: "Notes to record in the config's provenance.") var notes: String?
+
+    func validate() throws {
+        guard dtype == "f32" || dtype == "bf16" else { throw ValidationError("--dtype must be f32 or bf16, found \(dtype)") }
+    }
+
+    func run() throws {
+        var (config, parameters) = try ModelFiles.load(from: source)
+        if let notes { config.provenance.notes = notes }
+        try ModelFiles.save(config: config, parameters: parameters, to: out, dtype: dtype == "bf16" ? .bf16 : .f32)
+        print("wrote \(out)/\(ModelFiles.configName) and \(ModelFiles.weightsName) (\(dtype))")
+    }
+}

@@ -1,0 +1,28 @@
+// hat graft: a HAT model around a converted pretrained backbone (see hat convert-backbone):
+// fresh encoder, pooling, decoder and head from a local preset; the backbone untouched.
+
+import ArgumentParser
+import HATModel
+
+struct GraftCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "graft",
+        abstract: "Build a HAT model whose backbone is a converted Llama (then train it with hat train --init-from).",
+        discussion: """
+        Stage 1 (backbone frozen):  hat train --init-from MODEL --freeze backbone …
+        Stage 2 (everything):       hat train --init-from STAGE1_CHECKPOINT --backbone-learning-rate 1e-4 …
+        """)
+
+    @Option(help: "Directory written by hat convert-backbone.") var backbone: String
+    @Option(help: "Preset or config.json for the local parts (its backbone_config is replaced).") var config: String
+    @Option(help: "Output model directory.") var out: String
+    @Option(help: "Seed for the fresh local weights.") var seed: UInt64 = 1
+
+    func run() throws {
+        let preset = try HATConfig.load(path: try Locations.config(config))
+        let (grafted, parameters) = try Graft.make(backboneDirectory: backbone, preset: preset, seed: seed)
+        try ModelFiles.save(config: grafted, parameters: parameters, to: out, dtype: .f32)
+        let b = grafted.backboneConfig
+        print("wrote \(out): backbone \(b.numHiddenLayers) layers × width \(b.hiddenSize) from \(backbone), \(parameters.scalarCount) parameters")
+    }
+}

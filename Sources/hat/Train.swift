@@ -1,0 +1,169 @@
+// hat train: train a HAT model from a preset (fresh weights) or from a model directory
+// (e.g. a graft), or resume a run exactly. Progress bar on a terminal, plain lines otherwise;
+// metrics go to RUN/metrics.jsonl. SIGINT/SIGTERM save a checkpoint before exiting.
+
+import ArgumentParser
+import Foundation
+import HATIO
+import HATModel
+import HATTensor
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a model (AdamW, warm-up + cosine, clipping, checkpoints, exact resume).",
+        discussion: """
+        Start fresh:   hat train --config small --data data/english --out runs/small --steps 20000
+        From a graft:  hat train --init runs/graft --data data/english --out runs/stage1 --freeze backbone
+        Resume:        hat train --resume runs/small
+        """)
+
+    @Option(help: "Preset name (Models/configs/NAME.json) or config.json path for fresh weights.")
+    var config: String?
+    @Option(help: "Model directory to start from instead of fresh weights (e.g. the output of hat graft).")
+    var initFrom: String?
+    @Option(help: "Continue the run in this directory from its newest checkpoint, with its saved options.")
+    var resume: String?
+    @Option(help: "Run directory for checkpoints and metrics.")
+    var out: String?
+    @Option(parsing: .upToNextOption, help: "Training text: files or directories of *.txt (one file = one document).")
+    var data: [String] = []
+
+    @Option(help: "Optimizer steps.") var steps = 1000
+    @Option(help: "Rows per batch.") var rowsPerBatch = 8
+    @Option(help: "Words per row.") var wordsPerRow = 256
+    @Option(help: "Most bytes per row.") var maxRowBytes = 2048
+    @Option(help: "Micro-batches per optimizer step (gradient accumulation).") var accumulation = 1
+    @Option(help: "Peak learning rate.") var learningRate: Float = 1e-3
+    @Option(help: "Peak learning rate of the backbone (default: the same as --learning-rate).") var backboneLearningRate: Float?
+    @Option(help: "Warm-up steps.") var warmupSteps = 100
+    @Option(help: "AdamW weight decay (matrices only).") var weightDecay: Float = 0.1
+    @Option(help: "Gradient clipping (global L2 norm; 0 = off).") var clipNorm: Float = 1
+    @Option(parsing: .upToNextOption, help: "Parts to freeze: encoder, pooling, backbone, decoder, head.")
+    var freeze: [String] = []
+    @Option(help: "Share of documents held out for validation.") var validationFraction = 0.05
+    @Option(help: "Validate every N steps.") var validateEvery = 100
+    @Option(help: "Most validation rows per validation (default: all).") var validationRows: Int?
+    @Option(help: "Checkpoint every N steps.") var checkpointEvery = 100
+    @Option(help: "Checkpoints kept.") var keepCheckpoints = 3
+    @Option(help: "Seed for weights and data order.") var seed: UInt64 = 1
+    @Option(help: "Threads (OpenBLAS and ours).") var threads = 2
+    @Option(help: "Print a plain progress line every N steps when not on a terminal.") var logEvery = 10
+
+    func validate() throws {
+        let sources = [config != nil, initFrom != nil, resume != nil].filter { $0 }.count
+        guard sources == 1 else { throw ValidationError("give exactly one of --config, --init-from, --resume") }
+        if resume == nil {
+            guard out != nil else { throw ValidationError("--out RUN_DIR is required for a new run") }
+            guard !data.isEmpty else { throw ValidationError("--data is required for a new run") }
+        }
+        if logEvery < 1 { throw ValidationError("--log-every must be ≥ 1") }
+    }
+
+    func run() throws {
+        let trainer: Trainer
+        if let resume {
+            trainer = try Trainer.resume(runDirectory: resume)
+        } else {
+            var options = TrainingOptions(data: data)
+            options.steps = steps
+            options.rowsPerBatch = rowsPerBatch
+            options.wordsPerRow = wordsPerRow
+            options.maxRowBytes = maxRowBytes
+            options.accumulation = accumulation
+            options.learningRate = learningRate
+            options.backboneLearningRate = backboneLearningRate
+            options.warmupSteps = warmupSteps
+            options.adamw.weightDecay = weightDecay
+            options.clipNorm = clipNorm
+            options.freeze = freeze
+            options.validationFraction = validationFraction
+            options.validateEvery = validateEvery
+            options.validationRows = validationRows
+            options.checkpointEvery = checkpointEvery
+            options.keepCheckpoints = keepCheckpoints
+            options.seed = seed
+            options.threads = threads
+            let modelConfig: HATConfig
+            let parameters: ParameterSet
+            if let config {
+                modelConfig = try HATConfig.load(path: try Locations.config(config))
+                parameters = ParameterSet(HierarchicalModel.parameterSpecs(modelConfig))
+                var rng = RandomGenerator(seed: seed)
+                HierarchicalModel.initialize(parameters, rng: &rng)
+            } else {
+                (modelConfig, parameters) = try ModelFiles.load(from: initFrom!)
+            }
+            trainer = try Trainer(runDirectory: out!, options: options, config: modelConfig, parameters: parameters)
+        }
+
+        signal(SIGINT) { _ in Trainer.stopRequested = 1 }
+        signal(SIGTERM) { _ in Trainer.stopRequested = 1 }
+        let display = ProgressDisplay(logEvery: logEvery)
+        do {
+            try trainer.run { display.show($0) }
+        } catch {
+            display.finishLine()
+            throw error
+        }
+        display.finishLine()
+    }
+}
+
+/// Turns training events into a progress bar (terminal) or plain lines (pipes, logs).
+final class ProgressDisplay {
+    let onTerminal = isatty(STDOUT_FILENO) != 0
+    let logEvery: Int
+    private var lineOpen = false
+
+    init(logEvery: Int) { self.logEvery = logEvery }
+
+    func show(_ event: TrainingEvent) {
+        switch event {
+        case let .started(trainBytes, trainRows, validationRows, parameters, resumedAt):
+            let resumed = resumedAt.map { ", resuming at step \($0)" } ?? ""
+            say("training: \(parameters) parameters, \(trainBytes) training bytes in \(trainRows) rows, \(validationRows) validation rows\(resumed)")
+        case .step(let m):
+            let remaining = Double(m.totalSteps - m.step) * m.elapsedSeconds / Double(max(m.step, 1))
+            let text = String(format: "step %d/%d  loss %.4f  bpb %.3f  lr %.2e  |g| %.2f  %.0f B/s  ETA %@",
+                              m.step, m.totalSteps, m.loss, m.bitsPerByte, m.learningRate, m.gradientNorm,
+                              m.bytesPerSecond, formatDuration(remaining))
+            if onTerminal {
+                let width = 24, filled = Int(Double(width) * Double(m.step) / Double(max(m.totalSteps, 1)))
+                let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+                print("\r\u{1B}[2K[\(bar)] " + text, terminator: "")
+                fflush(nil)
+                lineOpen = true
+            } else if m.step % logEvery == 0 || m.step == m.totalSteps {
+                print(text)
+            }
+        case let .validation(step, result):
+            say(String(format: "validation at step %d: %.4f bits per byte, %.2f bytes per position (%d bytes, %.1f s)",
+                       step, result.bitsPerByte, result.bytesPerPosition, result.predictedBytes, result.seconds))
+        case let .checkpoint(step, path):
+            say("checkpoint at step \(step): \(path)")
+        case let .stopped(step, reason):
+            say("stopped at step \(step): \(reason)")
+        }
+    }
+
+    private func say(_ text: String) {
+        finishLine()
+        print(text)
+        fflush(nil)
+    }
+
+    func finishLine() {
+        if lineOpen {
+            print("")
+            lineOpen = false
+        }
+    }
+}
+
+func formatDuration(_ seconds: Double) -> String {
+    guard seconds.isFinite && seconds >= 0 else { return "?" }
+    let s = Int(seconds)
+    if s >= 3600 { return String(format: "%dh%02dm", s / 3600, (s % 3600) / 60) }
+    if s >= 60 { return String(format: "%dm%02ds", s / 60, s % 60) }
+    return "\(s)s"
+}

@@ -1,0 +1,103 @@
+// Parity of the whole HAT model with an independent PyTorch implementation
+// (scripts/hat_reference.py, fixtures by scripts/make_model_fixtures.py): the logits and loss on
+// a fixed batch, the gradient of every parameter, and the loss over ten AdamW steps.
+// Tolerances (issue 4): logits max-abs ≤ 1e-4; each gradient ≤ 1e-3 of its tensor's max |value|;
+// losses ≤ 1e-4 per step.
+
+import Foundation
+import HATIO
+import HATModel
+import HATTensor
+import Testing
+
+/// The fixture model, its batch and PyTorch's results.
+struct TinyFixture {
+    let config: HATConfig
+    let parameters: ParameterSet
+    let stream: WordStream
+    let rows: [Range<Int>]
+    let expected: SafeTensorsFile
+    let learningRate: Float
+    let steps: Int
+
+    init() throws {
+        let directory = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!
+            .appendingPathComponent("hat-tiny").path
+        (config, parameters) = try ModelFiles.load(from: directory)
+        expected = try SafeTensorsFile(path: directory + "/expected.safetensors")
+        let batchData = try Data(contentsOf: URL(fileURLWithPath: directory + "/batch.json"))
+        let info = try JSONSerialization.jsonObject(with: batchData) as! [String: Any]
+        let bytes = (info["bytes"] as! [Int]).map { UInt8($0) }
+        stream = WordStream(bytes: bytes, ends: info["word_ends"] as! [Int])
+        var rows: [Range<Int>] = []
+        var start = 0
+        for count in info["row_words"] as! [Int] {
+            rows.append(start..<(start + count))
+            start += count
+        }
+        self.rows = rows
+        learningRate = Float(info["learning_rate"] as! Double)
+        steps = info["steps"] as! Int
+    }
+
+    func makeBatch() -> Batch {
+        let batch = Batch(maxBytes: stream.byteCount, maxWords: stream.wordCount, config: config)
+        for row in rows { batch.appendRow(stream, words: row) }
+        batch.finish()
+        return batch
+    }
+}
+
+/// Largest |a - b| and where, with a few leading values for the failure message.
+func compare(_ actual: [Float], _ expected: [Float]) -> (maxDifference: Float, scale: Float, detail: String) {
+    precondition(actual.count == expected.count)
+    var worst: Float = 0, index = 0, scale: Float = 0
+    for i in 0..<actual.count {
+        let d = abs(actual[i] - expected[i])
+        if d > worst { worst = d; index = i }
+        scale = max(scale, abs(expected[i]))
+    }
+    let head = (0..<min(4, actual.count)).map { String(format: "%.6g/%.6g", actual[$0], expected[$0]) }.joined(separator: " ")
+    return (worst, scale, "max |Δ| \(worst) at \(index) (ours \(actual[index]), torch \(expected[index])); first ours/torch: \(head)")
+}
+
+@Suite(.serialized) struct HATParityTests {
+    @Test func logitsLossAndEveryGradientMatchPyTorch() throws {
+        let fixture = try TinyFixture()
+        let batch = fixture.makeBatch()
+        let model = HierarchicalModel(config: fixture.config, parameters: fixture.parameters,
+                                      maxBytes: batch.byteCount, maxWords: batch.wordCount)
+        let (lossSum, count) = model.forward(batch)
+        let logits = compare(model.lastLogits(rows: batch.byteCount).toArray(), try fixture.expected.floats("logits"))
+        #expect(logits.maxDifference <= 1e-4, "logits: \(logits.detail)")
+        let loss = Float(lossSum / Double(count))
+        let expectedLoss = try fixture.expected.floats("loss")[0]
+        #expect(abs(loss - expectedLoss) <= 1e-4, "loss \(loss), torch \(expectedLoss)")
+
+        fixture.parameters.zeroGrads()
+        model.backward(batch, lossScale: 1 / Float(count))
+        for entry in fixture.parameters.entries {
+            let ours = fixture.parameters.grad(entry.name).toArray()
+            let result = compare(ours, try fixture.expected.floats("grad." + entry.name))
+            #expect(result.maxDifference <= 1e-3 * max(result.scale, 1e-12), "gradient of \(entry.name): \(result.detail)")
+        }
+    }
+
+    @Test func tenAdamWStepsFollowPyTorchLossForLoss() throws {
+        let fixture = try TinyFixture()
+        let batch = fixture.makeBatch()
+        let model = HierarchicalModel(config: fixture.config, parameters: fixture.parameters,
+                                      maxBytes: batch.byteCount, maxWords: batch.wordCount)
+        let optimizer = AdamW(parameters: fixture.parameters, settings: AdamWSettings())
+        let expected = try fixture.expected.floats("adamw_losses")
+        for step in 0..<fixture.steps {
+            fixture.parameters.zeroGrads()
+            let (lossSum, count) = model.forward(batch)
+            model.backward(batch, lossScale: 1 / Float(count))
+            clipGradientNorm(fixture.parameters, maxNorm: 1) { _ in true }
+            optimizer.update(learningRate: fixture.learningRate) { _ in 1 }
+            let loss = Float(lossSum / Double(count))
+            #expect(abs(loss - expected[step]) <= 1e-4, "step \(step): loss \(loss), torch \(expected[step])")
+        }
+    }
+}

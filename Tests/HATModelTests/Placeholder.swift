@@ -1,1 +1,0 @@
-// HATModelTests: placeholder until its issue lands.
