@@ -16,7 +16,9 @@
 // ---------------------------------------------------------------------------------------------
 // Property table
 
-static uint16_t *table;               // [HAT_PROP_COUNT], built once
+static uint16_t *table;               // [HAT_PROP_COUNT], flat, only while building
+static uint16_t *stage_index;         // [HAT_PROP_COUNT >> HAT_PROP_BLOCK_SHIFT]
+static uint16_t *stage_blocks;        // [distinct blocks * HAT_PROP_BLOCK_SIZE]
 static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 
 static uint16_t word_break_class(int32_t icu_value) {
@@ -99,6 +101,40 @@ static int apply_binary(UProperty property, uint16_t flag) {
     return 1;
 }
 
+// Splits the flat table into blocks of HAT_PROP_BLOCK_SIZE and stores each distinct block once.
+static void compress_table(void) {
+    enum { BLOCKS = HAT_PROP_COUNT >> HAT_PROP_BLOCK_SHIFT, SIZE = HAT_PROP_BLOCK_SIZE };
+    uint16_t *index = malloc(BLOCKS * sizeof(uint16_t));
+    uint16_t *blocks = malloc((size_t)BLOCKS * SIZE * sizeof(uint16_t));
+    // Open-addressing hash of block contents → distinct block number.
+    enum { SLOTS = 8192 };
+    int32_t *slots = malloc(SLOTS * sizeof(int32_t));
+    if (index == NULL || blocks == NULL || slots == NULL) { free(index); free(blocks); free(slots); return; }
+    for (int i = 0; i < SLOTS; i++) slots[i] = -1;
+    int32_t distinct = 0;
+    for (int32_t b = 0; b < BLOCKS; b++) {
+        const uint16_t *block = table + (size_t)b * SIZE;
+        uint64_t h = 1469598103934665603ull; // FNV-1a
+        for (int k = 0; k < SIZE; k++) { h ^= block[k]; h *= 1099511628211ull; }
+        uint32_t slot = (uint32_t)(h % SLOTS);
+        for (;;) {
+            int32_t d = slots[slot];
+            if (d < 0) {
+                memcpy(blocks + (size_t)distinct * SIZE, block, SIZE * sizeof(uint16_t));
+                slots[slot] = distinct;
+                index[b] = (uint16_t)distinct++;
+                break;
+            }
+            if (memcmp(blocks + (size_t)d * SIZE, block, SIZE * sizeof(uint16_t)) == 0) { index[b] = (uint16_t)d; break; }
+            slot = (slot + 1) % SLOTS;
+        }
+    }
+    free(slots);
+    uint16_t *shrunk = realloc(blocks, (size_t)distinct * SIZE * sizeof(uint16_t));
+    stage_index = index;
+    stage_blocks = shrunk ? shrunk : blocks;
+}
+
 static void build_table(void) {
     uint16_t *t = calloc(HAT_PROP_COUNT, sizeof(uint16_t));
     if (t == NULL) return;
@@ -109,16 +145,25 @@ static void build_table(void) {
           && for_each_range(UCHAR_SCRIPT, apply_script)
           && apply_binary(UCHAR_EXTENDED_PICTOGRAPHIC, HAT_PROP_EXTENDED_PICTOGRAPHIC)
           && apply_binary(UCHAR_WHITE_SPACE, HAT_PROP_WHITE_SPACE);
-    if (!ok) { table = NULL; free(t); return; }
-    // Word_Break=Katakana includes a few Common-script marks (U+30FC prolonged sound mark,
-    // U+309B/U+309C voicing marks) that belong to Japanese dictionary runs too.
-    for (UChar32 c = 0; c < HAT_PROP_COUNT; c++)
-        if ((t[c] & HAT_PROP_WB_MASK) == HAT_WB_KATAKANA) t[c] |= HAT_PROP_DICTIONARY;
+    if (ok) {
+        // Word_Break=Katakana includes a few Common-script marks (U+30FC prolonged sound mark,
+        // U+309B/U+309C voicing marks) that belong to Japanese dictionary runs too.
+        for (UChar32 c = 0; c < HAT_PROP_COUNT; c++)
+            if ((t[c] & HAT_PROP_WB_MASK) == HAT_WB_KATAKANA) t[c] |= HAT_PROP_DICTIONARY;
+        compress_table();
+    }
+    table = NULL;
+    free(t);
 }
 
-const uint16_t *hat_wb_properties(void) {
+const uint16_t *hat_wb_property_index(void) {
     pthread_once(&table_once, build_table);
-    return table;
+    return stage_index;
+}
+
+const uint16_t *hat_wb_property_blocks(void) {
+    pthread_once(&table_once, build_table);
+    return stage_blocks;
 }
 
 int32_t hat_wb_icu_word_break(uint32_t c) {

@@ -1,5 +1,5 @@
-// Per-code-point properties for the splitter, read from ICU once (CICU/wordbreak.c builds a flat
-// table of 0x110000 UInt16 entries): the UAX #29 Word_Break class (Unicode 15.0 in ICU 72) in
+// Per-code-point properties for the splitter, read from ICU once (CICU/wordbreak.c builds a
+// two-stage table of UInt16 entries, blocks of 128 code points stored once each): the UAX #29 Word_Break class (Unicode 15.0 in ICU 72) in
 // the low 5 bits, then \p{Extended_Pictographic}, \p{P}, \p{Ll}, \p{Lu}, \p{White_Space} and
 // "dictionary script" flags. The values mirror wordbreak.h (UnicodePropertiesTests checks them).
 import CICU
@@ -53,14 +53,19 @@ package enum Prop {
 
 /// The shared, immutable property table (built on first use, never freed).
 package struct UnicodeProperties: @unchecked Sendable {
-    package let entries: UnsafePointer<UInt16> // [0x110000]
+    let index: UnsafePointer<UInt16>  // [0x110000 >> 7] block of each 128 code points
+    let blocks: UnsafePointer<UInt16> // [distinct blocks * 128]
 
     package static let shared: UnicodeProperties? = {
-        guard let table = hat_wb_properties() else { return nil }
-        return UnicodeProperties(entries: table)
+        guard let index = hat_wb_property_index(), let blocks = hat_wb_property_blocks() else { return nil }
+        return UnicodeProperties(index: index, blocks: blocks)
     }()
 
-    @inline(__always) package func entry(_ c: UInt32) -> UInt32 { UInt32(entries[Int(c)]) }
+    /// Property entry of scalar `c` (< 0x110000).
+    @inline(__always) package func entry(_ c: UInt32) -> UInt32 {
+        let block = Int(index[Int(c >> 7)]) << 7
+        return UInt32(blocks[block | Int(c & 0x7F)])
+    }
 }
 
 /// Result of decoding one UTF-8 sequence at an offset.

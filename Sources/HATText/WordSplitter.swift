@@ -223,6 +223,7 @@ struct SplitPass {
         self.base = base; self.n = n; self.props = props; self.cap = cap; self.dictionary = dictionary
     }
 
+    @inline(__always)
     mutating func run(splitter: WordSplitter, ends: inout [Int]) {
         let p = base
         var i = 0

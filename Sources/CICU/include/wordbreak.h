@@ -38,12 +38,18 @@ enum {
     HAT_PROP_DICTIONARY = 0x400,           // Han, Hiragana, Katakana, or Line_Break=Complex_Context
 };
 
-/// Number of entries of the property table (0x110000, one per code point).
+/// Number of code points (0x110000). The table has two stages: entry(c) =
+/// blocks[index[c >> HAT_PROP_BLOCK_SHIFT] * HAT_PROP_BLOCK_SIZE + (c & (HAT_PROP_BLOCK_SIZE - 1))],
+/// with identical blocks stored once (Han, Hangul and unassigned planes share a few blocks,
+/// which keeps the table in cache).
 #define HAT_PROP_COUNT 0x110000
+#define HAT_PROP_BLOCK_SHIFT 7
+#define HAT_PROP_BLOCK_SIZE 128
 
-/// The property table, built from ICU on first use (thread-safe) and never freed.
-/// Returns NULL if ICU could not provide a property map.
-const uint16_t *hat_wb_properties(void);
+/// The two stages, built from ICU on first use (thread-safe) and never freed.
+/// Return NULL if ICU could not provide a property map.
+const uint16_t *hat_wb_property_index(void);  // [HAT_PROP_COUNT >> HAT_PROP_BLOCK_SHIFT]
+const uint16_t *hat_wb_property_blocks(void); // [number of distinct blocks * HAT_PROP_BLOCK_SIZE]
 
 /// The raw ICU Word_Break value (UWordBreakValues) of `c`, for tests.
 int32_t hat_wb_icu_word_break(uint32_t c);
