@@ -1,0 +1,49 @@
+// Embedding: row lookup in a table weight [V, C] (byte embedding, V = 256), as torch
+// nn.Embedding. Forward copies rows; backward adds each output-gradient row to its id's row.
+//
+// Shapes: N rows, V vocabulary, C channels.
+
+import HATTensor
+
+public final class Embedding {
+    public let name: String
+    public let weight: Tensor       // [V, C]
+    public let weightGrad: Tensor   // [V, C]
+    /// Skip the weight gradient (backward then does nothing).
+    public var isFrozen = false
+
+    public var vocabulary: Int { weight.rows }
+    public var channels: Int { weight.cols }
+
+    public init(parameters: ParameterSet, name: String) {
+        self.name = name
+        weight = parameters.value(name)
+        weightGrad = parameters.grad(name)
+    }
+
+    public static func parameterSpecs(name: String, vocabulary: Int, channels: Int) -> [ParameterSpec] {
+        [ParameterSpec(name, [vocabulary, channels])]
+    }
+
+    /// out[i] = W[ids[i]]. Ids must be in 0..<V (the caller validates its input).
+    public func forward(out: Tensor /*[N, C]*/, ids: UnsafePointer<Int32> /*[N]*/) {
+        precondition(out.cols == channels, "Embedding \(name): out \(out.shapeDescription), table [\(vocabulary), \(channels)]")
+        let c = channels, weight = weight
+        parallelChunks(out.rows, minChunk: 256) { range in
+            for i in range { out.row(i).update(from: weight.row(Int(ids[i])), count: c) }
+        }
+    }
+
+    /// dW[ids[i]] += dOut[i]. Split over columns so that no two workers touch one float.
+    public func backward(dOut: Tensor /*[N, C]*/, ids: UnsafePointer<Int32>) {
+        if isFrozen { return }
+        precondition(dOut.cols == channels, "Embedding \(name): dOut \(dOut.shapeDescription), table [\(vocabulary), \(channels)]")
+        let grad = weightGrad, n = dOut.rows
+        parallelChunks(channels, minChunk: 16) { cols in
+            for i in 0..<n {
+                let src = dOut.row(i), dst = grad.row(Int(ids[i]))
+                for j in cols { dst[j] += src[j] }
+            }
+        }
+    }
+}

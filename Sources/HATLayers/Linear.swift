@@ -1,0 +1,43 @@
+// Linear: y = x Wᵀ with weight [out, in] and no bias (torch nn.Linear(bias=False)).
+// Both products are single sgemm calls on OpenBLAS's threads.
+//
+// Shapes: N rows, I input width, O output width.
+
+import HATTensor
+
+public final class Linear {
+    public let name: String
+    public let weight: Tensor       // [O, I]
+    public let weightGrad: Tensor   // [O, I]
+    /// Skip dW (the input gradient still flows).
+    public var isFrozen = false
+
+    public var inputWidth: Int { weight.cols }
+    public var outputWidth: Int { weight.rows }
+
+    public init(parameters: ParameterSet, name: String) {
+        self.name = name
+        weight = parameters.value(name)
+        weightGrad = parameters.grad(name)
+    }
+
+    public static func parameterSpecs(name: String, input: Int, output: Int) -> [ParameterSpec] {
+        [ParameterSpec(name, [output, input])]
+    }
+
+    /// y = x Wᵀ, or y += x Wᵀ with `accumulate` (a residual add for free).
+    public func forward(out y: Tensor /*[N, O]*/, input x: Tensor /*[N, I]*/, accumulate: Bool = false) {
+        gemm(x, weight, transposeB: true, into: y, beta: accumulate ? 1 : 0)
+    }
+
+    /// dW += dyᵀ x (unless frozen); dx = dy W, or dx += dy W with `accumulateInput`; dx nil skips it.
+    public func backward(dInput dx: Tensor? /*[N, I]*/, dOut dy: Tensor /*[N, O]*/, input x: Tensor /*[N, I]*/,
+                         accumulateInput: Bool = false) {
+        if !isFrozen {
+            gemm(dy, transposeA: true, x, into: weightGrad, beta: 1)
+        }
+        if let dx {
+            gemm(dy, weight, into: dx, beta: accumulateInput ? 1 : 0)
+        }
+    }
+}

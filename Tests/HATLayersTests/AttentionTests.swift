@@ -1,0 +1,137 @@
+// AttentionCore, SelfAttention and CrossAttention against the Double reference with the same
+// key ranges: causal, sliding window with segments, pooling-style spans with an empty range,
+// and arbitrary ranges; small query blocks and key chunks force the multi-block, multi-chunk
+// (online softmax) paths. Gradients against central finite differences (ε = 1e-2); tolerances
+// as in BasicLayerTests: forward 2e-6 absolute, gradients 1e-3 × max + 5e-5.
+
+import HATLayers
+import HATTensor
+import Testing
+
+extension LayerTests {
+    @Suite struct Attention {
+        static let gradientTolerance = 1e-3
+
+        struct Case: CustomTestStringConvertible, Sendable {
+            let name: String
+            let nq: Int, nk: Int
+            let lo: [Int32], hi: [Int32]
+            let queryBlock: Int, keyChunk: Int
+            var testDescription: String { "\(name) Bq \(queryBlock) Kc \(keyChunk)" }
+        }
+
+        static func causalCase(_ name: String, n: Int, window: Int?, segments: [Int32]?, bq: Int, kc: Int) -> Case {
+            let r = TestRanges.causal(n, window: window, segmentStarts: segments)
+            return Case(name: name, nq: n, nk: n, lo: r.lo, hi: r.hi, queryBlock: bq, keyChunk: kc)
+        }
+
+        static let cases: [Case] = {
+            let segments: [Int32] = (0..<23).map { $0 < 9 ? 0 : ($0 < 17 ? 9 : 17) }
+            var rng = RandomGenerator(seed: 77)
+            var lo: [Int32] = [], hi: [Int32] = []
+            for _ in 0..<11 {
+                let a = rng.nextInt(below: 15), b = a + rng.nextInt(below: 6)
+                lo.append(Int32(a)); hi.append(Int32(min(b, 17)))
+            }
+            return [
+                causalCase("causal", n: 23, window: nil, segments: nil, bq: 64, kc: 1024),
+                causalCase("causal", n: 23, window: nil, segments: nil, bq: 4, kc: 5),
+                causalCase("window 5 + segments", n: 23, window: 5, segments: segments, bq: 64, kc: 1024),
+                causalCase("window 5 + segments", n: 23, window: 5, segments: segments, bq: 3, kc: 4),
+                // pooling-like: query w sees keys of its span; query 2 sees nothing
+                Case(name: "spans", nq: 6, nk: 20, lo: [0, 3, 7, 7, 12, 15], hi: [3, 7, 7, 12, 15, 20], queryBlock: 4, keyChunk: 6),
+                Case(name: "arbitrary", nq: 11, nk: 17, lo: lo, hi: hi, queryBlock: 4, keyChunk: 3),
+            ]
+        }()
+
+        @Test(arguments: cases)
+        func coreMatchesReferenceAndFiniteDifferences(_ c: Case) {
+            var rng = RandomGenerator(seed: 11)
+            let arena = Arena(name: "test")
+            let (h, g, d) = (4, 2, 6)
+            let core = AttentionCore(heads: h, kvHeads: g, headDim: d, maxQueries: c.nq, maxKeys: c.nk, arena: arena,
+                                     queryBlock: c.queryBlock, keyChunk: c.keyChunk)
+            let ranges = TestRanges(lo: c.lo, hi: c.hi)
+            let q = randomTensor(arena, c.nq, h * d, &rng, bound: 2), k = randomTensor(arena, c.nk, g * d, &rng, bound: 2)
+            let v = randomTensor(arena, c.nk, g * d, &rng), out = arena.tensor(rows: c.nq, cols: h * d)
+            core.forward(out: out, q: q, k: k, v: v, ranges: ranges.ranges)
+            let expected = Reference.attention(q: doubles(q), k: doubles(k), v: doubles(v), queries: c.nq, heads: h, kvHeads: g,
+                                               headDim: d, lo: c.lo, hi: c.hi)
+            expectClose("\(c.testDescription) out", out.toArray(), expected, absolute: 2e-6)
+
+            // Sequential items with OpenBLAS threads give the same result.
+            let serialOut = arena.tensor(rows: c.nq, cols: h * d)
+            core.parallelOverBlocks = false
+            core.forward(out: serialOut, q: q, k: k, v: v, ranges: ranges.ranges)
+            core.parallelOverBlocks = true
+            expectClose("\(c.testDescription) serial out", serialOut.toArray(), doubles(out), absolute: 1e-6)
+
+            let r = randomTensor(arena, c.nq, h * d, &rng)
+            let dq = arena.tensor(rows: c.nq, cols: h * d), dk = arena.tensor(rows: c.nk, cols: g * d), dv = arena.tensor(rows: c.nk, cols: g * d)
+            dk.fill(99)   // written, not accumulated
+            core.forward(out: out, q: q, k: k, v: v, ranges: ranges.ranges)
+            core.backward(dQ: dq, dK: dk, dV: dv, dOut: r, q: q, k: k, v: v, out: out, ranges: ranges.ranges)
+            let loss = { core.forward(out: out, q: q, k: k, v: v, ranges: ranges.ranges); return dotLoss(out, r) }
+            expectRelativeClose("\(c.testDescription) dQ", dq.toArray(), finiteDifferences(q, epsilon: 1e-2, loss: loss), relative: Self.gradientTolerance)
+            expectRelativeClose("\(c.testDescription) dK", dk.toArray(), finiteDifferences(k, epsilon: 1e-2, loss: loss), relative: Self.gradientTolerance)
+            expectRelativeClose("\(c.testDescription) dV", dv.toArray(), finiteDifferences(v, epsilon: 1e-2, loss: loss), relative: Self.gradientTolerance)
+        }
+
+        @Test func fillCausalWindowAndSegments() {
+            let segments: [Int32] = [0, 0, 0, 0, 0, 5, 5, 5, 5, 5, 5]
+            let r = TestRanges.causal(11, window: 3, segmentStarts: segments)
+            #expect(r.lo == [0, 0, 0, 1, 2, 5, 5, 5, 6, 7, 8])
+            #expect(r.hi == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11])
+            let full = TestRanges.causal(4, window: nil)
+            #expect(full.lo == [0, 0, 0, 0] && full.hi == [1, 2, 3, 4])
+            #expect(full.ranges.pairCount(queries: 4) == 10)
+        }
+
+        @Test func crossAttentionMatchesReferenceAndFiniteDifferences() {
+            var rng = RandomGenerator(seed: 12)
+            let arena = Arena(name: "test")
+            let (nq, nk, cq, ckv, h, g, d) = (5, 14, 10, 8, 4, 2, 4)
+            let prefix = "encoder_connector.cross_attention_encoder_connector"
+            let p = randomParameters(CrossAttention.parameterSpecs(prefix: prefix, queryWidth: cq, keyValueWidth: ckv, heads: h, kvHeads: g, headDim: d), &rng, bound: 0.5)
+            let layer = CrossAttention(prefix: prefix, queryWidth: cq, keyValueWidth: ckv, heads: h, kvHeads: g, headDim: d, ropeTheta: 1000,
+                                       maxQueries: nq, maxKeys: nk, arena: arena, parameters: p)
+            let ranges = TestRanges(lo: [0, 2, 5, 5, 9], hi: [2, 5, 5, 9, 14])
+            let qPos: [Int32] = [0, 1, 2, 3, 4], kPos: [Int32] = (0..<Int32(nk)).map { $0 }
+            let queries = randomTensor(arena, nq, cq, &rng), keyValues = randomTensor(arena, nk, ckv, &rng)
+            let out = arena.tensor(rows: nq, cols: cq), r = randomTensor(arena, nq, cq, &rng)
+            func run() {
+                qPos.withUnsafeBufferPointer { qp in
+                    kPos.withUnsafeBufferPointer { kp in
+                        layer.forward(out: out, queries: queries, keyValues: keyValues, queryPositions: qp.baseAddress!,
+                                      keyPositions: kp.baseAddress!, ranges: ranges.ranges)
+                    }
+                }
+            }
+            run()
+            func w(_ n: String) -> [Double] { doubles(p.value("\(prefix).\(n)_proj.weight")) }
+            let expected = Reference.projectedAttention(queries: doubles(queries), keyValues: doubles(keyValues), nq: nq, nk: nk, cq: cq, ckv: ckv,
+                                                        heads: h, kvHeads: g, headDim: d, theta: 1000, qPos: qPos, kPos: kPos,
+                                                        lo: ranges.lo, hi: ranges.hi, wq: w("q"), wk: w("k"), wv: w("v"), wo: w("o"))
+            expectClose("cross-attention out", out.toArray(), expected, absolute: 2e-6)
+            let dQueries = arena.tensor(rows: nq, cols: cq), dKeyValues = arena.tensor(rows: nk, cols: ckv)
+            dKeyValues.fill(1)   // accumulated into
+            qPos.withUnsafeBufferPointer { qp in
+                kPos.withUnsafeBufferPointer { kp in
+                    layer.backward(dQueries: dQueries, dKeyValues: dKeyValues, dOut: r, queries: queries, keyValues: keyValues,
+                                   queryPositions: qp.baseAddress!, keyPositions: kp.baseAddress!, ranges: ranges.ranges,
+                                   accumulateQueries: false, accumulateKeyValues: true)
+                }
+            }
+            let loss = { run(); return dotLoss(out, r) }
+            expectRelativeClose("cross-attention dQueries", dQueries.toArray(), finiteDifferences(queries, epsilon: 1e-2, loss: loss),
+                                relative: Self.gradientTolerance)
+            expectRelativeClose("cross-attention dKeyValues", dKeyValues.toArray().map { $0 - 1 },
+                                finiteDifferences(keyValues, epsilon: 1e-2, loss: loss), relative: Self.gradientTolerance)
+            for name in ["q", "k", "v", "o"] {
+                let full = "\(prefix).\(name)_proj.weight"
+                expectRelativeClose("cross-attention d\(full)", p.grad(full).toArray(), finiteDifferences(p.value(full), epsilon: 1e-2, loss: loss),
+                                    relative: Self.gradientTolerance)
+            }
+        }
+    }
+}
