@@ -382,7 +382,7 @@ public final class GGUFCheckpoint: LlamaCheckpoint {
         if vocab == nil { vocab = try int("vocab_size") }
         let headDim = try int("attention.key_length") ?? (heads > 0 ? hidden / heads : 0)
         var config = LlamaSourceConfig(
-            architecture: "llama (GGUF)", hiddenSize: hidden, numLayers: try required("block_count"), numHeads: heads,
+            architecture: arch, hiddenSize: hidden, numLayers: try required("block_count"), numHeads: heads,
             numKVHeads: try int("attention.head_count_kv") ?? heads, headDim: headDim,
             intermediateSize: try required("feed_forward_length"),
             rmsNormEps: try double("attention.layer_norm_rms_epsilon") ?? 1e-5,
