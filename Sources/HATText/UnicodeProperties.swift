@@ -115,6 +115,13 @@ func decodeMultibyte(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int, _ b0: UInt32
     return Decoded(scalar: scalar, length: count)
 }
 
+/// Length of the well-formed UTF-8 character that starts at `bytes[i]`, or 0 when no
+/// character starts there (an invalid byte, or a sequence cut off by the end of `bytes`).
+public func utf8CharacterLength(_ bytes: UnsafeBufferPointer<UInt8>, at i: Int) -> Int {
+    guard let p = bytes.baseAddress, i >= 0, i < bytes.count else { return 0 }
+    return max(0, decodeUTF8(p, i, bytes.count).length)
+}
+
 /// Whether `bytes` is well-formed UTF-8.
 public func isValidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
     guard let p = bytes.baseAddress else { return true }

@@ -85,8 +85,13 @@ public final class WordSplitter {
     /// Dictionary runs longer than this many bytes are cut (at a character boundary) before ICU sees them.
     public static let maxDictionaryRunBytes = 32 * 1024
 
-    /// Number of words longer than the cap in the last `split` call (each was cut into pieces).
+    /// Number of words longer than the cap in the last `split` call (each was cut into pieces)...
     public private(set) var lastCappedWords = 0
+    /// ...and the number of pieces they were cut into.
+    public private(set) var lastCapPieces = 0
+
+    /// ICU's version, e.g. "72.1" (the Unicode data behind the splitter).
+    public static var icuVersion: String { String(cString: hat_icu_version()) }
 
     public init(options: SplitterOptions = SplitterOptions()) throws {
         if let m = options.maxWordBytes, m < 1 { throw SplitterError.invalidMaxWordBytes(m) }
@@ -113,16 +118,18 @@ public final class WordSplitter {
 
     /// Word boundaries of `bytes`: appends the end offset (exclusive) of each word to `ends`
     /// (cleared first); word i is `bytes[ends[i-1]..<ends[i]]` with `ends[-1] = 0`.
-    /// Allocation-free when `ends` has capacity (about bytes.count / 3 is always enough... see
-    /// `suggestedCapacity`).
+    /// Allocation-free when `ends` has room for every word (there are at most `bytes.count`;
+    /// text averages 3–7 bytes per word) and, in `icu-dictionary` mode, after the first runs.
     public func split(_ bytes: UnsafeBufferPointer<UInt8>, into ends: inout [Int]) {
         ends.removeAll(keepingCapacity: true)
         lastCappedWords = 0
+        lastCapPieces = 0
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
         var pass = SplitPass(base: base, n: bytes.count, props: props, cap: cap,
                              dictionary: iterator != nil)
         pass.run(splitter: self, ends: &ends)
         lastCappedWords = pass.cappedWords
+        lastCapPieces = pass.capPieces
     }
 
     /// Word ranges of `bytes` (convenience; allocates).
@@ -225,6 +232,7 @@ struct SplitPass {
     var runBreakCount = 0
     var runBreakIndex = 0
     var cappedWords = 0
+    var capPieces = 0
 
     init(base: UnsafePointer<UInt8>, n: Int, props: UnicodeProperties, cap: Int, dictionary: Bool) {
         self.base = base; self.n = n; self.props = props; self.cap = cap; self.dictionary = dictionary
@@ -365,6 +373,7 @@ struct SplitPass {
                 if b > start { end = b }
             }
             ends.append(end)
+            capPieces += 1
             start = end
         }
     }

@@ -16,6 +16,7 @@ struct HAT: ParsableCommand {
             Info.self,
             Export.self,
             GraftCommand.self,
+            Segment.self,
             Bench.self,
             ConvertBackbone.self,
         ]
