@@ -56,7 +56,7 @@ let package = Package(
         .testTarget(name: "HATModelTests", dependencies: ["HATTensor", "HATLayers", "HATIO", "HATModel"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HATIOTests", dependencies: ["HATTensor", "HATIO"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HATGenerateTests", dependencies: ["HATTensor", "HATModel", "HATIO", "HATGenerate"]),
-        .testTarget(name: "HATEvalTests", dependencies: ["HATText", "HATModel", "HATIO", "HATGenerate", "HATEval"]),
+        .testTarget(name: "HATEvalTests", dependencies: ["HATText", "HATModel", "HATIO", "HATGenerate", "HATEval"], resources: [.copy("Fixtures")]),
         .testTarget(name: "hatTests", dependencies: ["hat"]),
     ]
 )
