@@ -50,7 +50,7 @@ struct Segment: ParsableCommand {
         } else {
             input = FileHandle.standardInput
         }
-        var output = OutputBuffer()
+        var output = SegmentOutput()
         var summary = SegmentSummary()
         var first = true
         if !stats && format == .json { output.append("[") }
@@ -136,7 +136,7 @@ struct SegmentSummary {
         self.capPieces += capPieces
     }
 
-    func print(cap: Int?, to output: inout OutputBuffer) {
+    func print(cap: Int?, to output: inout SegmentOutput) {
         let perWord = words > 0 ? Double(bytes) / Double(words) : 0
         let before = words - capPieces + cappedWords // words before the cap cut any
         let share = before > 0 ? 100 * Double(cappedWords) / Double(before) : 0
@@ -153,7 +153,7 @@ struct SegmentSummary {
 }
 
 /// Buffered standard output.
-struct OutputBuffer {
+struct SegmentOutput {
     var bytes: [UInt8] = []
 
     init() { bytes.reserveCapacity(1 << 20) }
@@ -223,7 +223,7 @@ struct OutputBuffer {
 }
 
 extension String {
-    func leftPadded(_ width: Int) -> String {
+    fileprivate func leftPadded(_ width: Int) -> String {
         count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }
