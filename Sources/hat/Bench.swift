@@ -7,7 +7,6 @@ struct Bench: ParsableCommand {
         abstract: "Measure speed and memory; every figure in Reports/ comes from one of these.",
         subcommands: [
             BenchBLAS.self,
-            BenchKernels.self,
             BenchSegment.self,
         ]
     )
