@@ -48,7 +48,27 @@ public final class SwiGLU {
         let g = gate.rows(0..<n), u = up.rows(0..<n), h = hidden.rows(0..<n)
         gateProj.forward(out: g, input: x)
         upProj.forward(out: u, input: x)
-        let count = n * g.cols
+        SwiGLU.activate(gate: g, up: u, into: h)
+        downProj.forward(out: out, input: h, accumulate: accumulate)
+    }
+
+    /// dInput = (or += with `accumulateInput`) ∂L/∂x, weight gradients accumulate.
+    public func backward(dInput dx: Tensor, dOut dy: Tensor, input x: Tensor, accumulateInput: Bool = false) {
+        let n = x.rows
+        let g = gate.rows(0..<n), u = up.rows(0..<n), h = hidden.rows(0..<n)
+        downProj.backward(dInput: nil, dOut: dy, input: h)          // dWd += dyᵀ h
+        gemm(dy, downProj.weight, into: h)                            // dh = dy Wd, over h
+        SwiGLU.activationBackward(gate: g, up: u, dHidden: h)         // gate ← dgate, up ← dup
+        gateProj.backward(dInput: dx, dOut: g, input: x, accumulateInput: accumulateInput)
+        upProj.backward(dInput: dx, dOut: u, input: x, accumulateInput: true)
+    }
+
+    // MARK: element-wise kernels (contiguous [N, F] tensors)
+
+    /// h = silu(gate) ⊙ up.
+    public static func activate(gate g: Tensor, up u: Tensor, into h: Tensor) {
+        precondition(g.isContiguous && u.isContiguous && h.isContiguous && g.count == u.count && g.count == h.count)
+        let count = g.count
         let gp = g.data, up = u.data, hp = h.data
         parallelChunks(count / 16, minChunk: 1024) { range in
             for i in range {
@@ -61,18 +81,13 @@ public final class SwiGLU {
             let gv = VectorMath.V(repeating: gp[o])
             hp[o] = (gv * VectorMath.sigmoid(gv))[0] * up[o]
         }
-        downProj.forward(out: out, input: h, accumulate: accumulate)
     }
 
-    /// dInput = (or += with `accumulateInput`) ∂L/∂x, weight gradients accumulate.
-    public func backward(dInput dx: Tensor, dOut dy: Tensor, input x: Tensor, accumulateInput: Bool = false) {
-        let n = x.rows
-        let g = gate.rows(0..<n), u = up.rows(0..<n), h = hidden.rows(0..<n)
-        downProj.backward(dInput: nil, dOut: dy, input: h)          // dWd += dyᵀ h
-        gemm(dy, downProj.weight, into: h)                            // dh = dy Wd, over h
-        let count = n * g.cols
+    /// From dh: gate ← dgate = dh ⊙ up ⊙ silu'(gate), up ← dup = dh ⊙ silu(gate).
+    public static func activationBackward(gate g: Tensor, up u: Tensor, dHidden h: Tensor) {
+        precondition(g.isContiguous && u.isContiguous && h.isContiguous && g.count == u.count && g.count == h.count)
+        let count = g.count
         let gp = g.data, up = u.data, hp = h.data
-        // dgate = dh ⊙ up ⊙ silu'(gate) over gate, dup = dh ⊙ silu(gate) over up.
         @inline(__always) func step(_ gv: VectorMath.V, _ uv: VectorMath.V, _ dh: VectorMath.V)
             -> (VectorMath.V, VectorMath.V) {
             let s = VectorMath.sigmoid(gv)
@@ -92,7 +107,5 @@ public final class SwiGLU {
             gp[o] = dg[0]
             up[o] = du[0]
         }
-        gateProj.backward(dInput: dx, dOut: g, input: x, accumulateInput: accumulateInput)
-        upProj.backward(dInput: dx, dOut: u, input: x, accumulateInput: true)
     }
 }

@@ -14,7 +14,10 @@ public enum VectorMath {
     /// ≈1.2e-38 rather than 0; far above, ≈2.4e38 rather than +∞.
     @inlinable @inline(__always)
     public static func exp(_ x: V) -> V {
-        let xc = x.clamped(lowerBound: V(repeating: -87.33654), upperBound: V(repeating: 88.37626))
+        // (replacing(with:where:) compiles to blends; the stdlib's clamped/pointwiseMax do not vectorise)
+        let lo = V(repeating: -87.33654), hi = V(repeating: 88.37626)
+        var xc = x.replacing(with: lo, where: x .< lo)
+        xc = xc.replacing(with: hi, where: xc .> hi)
         // n = round(x / ln2) by the 1.5·2²³ trick: the integer lands in the low mantissa bits.
         let magic = V(repeating: 12_582_912)
         let shifted = xc * V(repeating: 1.442_695_04) + magic
@@ -78,8 +81,15 @@ public enum VectorMath {
     public static func max(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
         var m = V(repeating: -.infinity)
         var i = 0
-        while i + 16 <= n { m = pointwiseMax(m, load(p + i)); i += 16 }
-        if i < n { m = pointwiseMax(m, loadPartial(p + i, n - i, fill: -.infinity)) }
+        while i + 16 <= n {
+            let x = load(p + i)
+            m = m.replacing(with: x, where: x .> m)
+            i += 16
+        }
+        if i < n {
+            let x = loadPartial(p + i, n - i, fill: -.infinity)
+            m = m.replacing(with: x, where: x .> m)
+        }
         return m.max()
     }
 

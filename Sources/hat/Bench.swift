@@ -7,6 +7,7 @@ struct Bench: ParsableCommand {
         abstract: "Measure speed and memory; every figure in Reports/ comes from one of these.",
         subcommands: [
             BenchBLAS.self,
+            BenchKernels.self,
             BenchSegment.self,
         ]
     )
