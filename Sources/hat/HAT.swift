@@ -19,6 +19,7 @@ struct HAT: ParsableCommand {
             Segment.self,
             Bench.self,
             ConvertBackbone.self,
+            Perturb.self,
         ]
     )
 }
