@@ -5,6 +5,7 @@ Run: /work/venv/bin/python scripts/make_io_fixtures.py
 Requirements (pip): numpy==2.4.6 safetensors==0.8.0 torch==2.13.0 transformers==5.24.0 gguf==0.19.0
 Seeds are fixed, so rerunning gives identical files (MANIFEST.json records versions and seeds).
 """
+import copy
 import json
 import os
 import sys
@@ -176,8 +177,8 @@ def tiny_llama_fixtures():
     f32_dir = os.path.join(OUT, "tiny_llama_f32")
     bf16_dir = os.path.join(OUT, "tiny_llama_bf16_sharded")
     model.save_pretrained(f32_dir)
-    model.to(torch.bfloat16).save_pretrained(bf16_dir, max_shard_size="60KB")
-    model.to(torch.float32)
+    # a copy: .to(bfloat16) would also round the rotary inv_freq buffer of `model`
+    copy.deepcopy(model).to(torch.bfloat16).save_pretrained(bf16_dir, max_shard_size="60KB")
     shards = sorted(n for n in os.listdir(bf16_dir) if n.endswith(".safetensors"))
     assert len(shards) >= 2 and os.path.exists(os.path.join(bf16_dir, "model.safetensors.index.json")), shards
     note("tiny_llama_f32/", "LlamaForCausalLM (hidden 64, 2 layers, 4 heads, 2 kv heads, FFN 96, rope_theta 5e4, eps 1e-6, vocab 32), F32, one file")
