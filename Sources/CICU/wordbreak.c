@@ -102,6 +102,7 @@ static int apply_binary(UProperty property, uint16_t flag) {
 }
 
 // Splits the flat table into blocks of HAT_PROP_BLOCK_SIZE and stores each distinct block once.
+// Block 0 (ASCII) comes first, so entry(c) = blocks[c] for c < 128 (HATText relies on it).
 static void compress_table(void) {
     enum { BLOCKS = HAT_PROP_COUNT >> HAT_PROP_BLOCK_SHIFT, SIZE = HAT_PROP_BLOCK_SIZE };
     uint16_t *index = malloc(BLOCKS * sizeof(uint16_t));

@@ -63,6 +63,7 @@ package struct UnicodeProperties: @unchecked Sendable {
 
     /// Property entry of scalar `c` (< 0x110000).
     @inline(__always) package func entry(_ c: UInt32) -> UInt32 {
+        if c < 0x80 { return UInt32(blocks[Int(c)]) } // ASCII is always the first distinct block
         let block = Int(index[Int(c >> 7)]) << 7
         return UInt32(blocks[block | Int(c & 0x7F)])
     }
@@ -87,7 +88,7 @@ func decodeUTF8(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int) -> Decoded {
     return decodeMultibyte(p, i, n, b0)
 }
 
-@inline(never)
+@inline(__always)
 func decodeMultibyte(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int, _ b0: UInt32) -> Decoded {
     // Sequence length and the allowed range of the second byte.
     var count = 0

@@ -14,22 +14,26 @@ struct WordBreakState {
     var atStart: Bool { prevRaw == WB.none }
 
     /// Whether there is a boundary before a character of class `w` (not the first character).
-    /// `nextX()` gives the class of the next character after this one that WB4 does not ignore
-    /// (`WB.none` at the end); it is called only for WB6, WB7b and WB12.
+    /// `p[next..<n]` is the text after it, read only for WB6, WB7b and WB12 (the class of the
+    /// next character that WB4 does not ignore).
     @inline(__always)
-    func isBoundary(before w: UInt32, extendedPictographic: Bool, nextX: () -> UInt32) -> Bool {
+    func isBoundary(before w: UInt32, extendedPictographic: Bool,
+                    _ p: UnsafePointer<UInt8>, _ next: Int, _ n: Int, _ props: UnicodeProperties) -> Bool {
+        let x = prevX
+        // The common case first: letter after letter (WB5). prevX is a letter only if the raw
+        // previous character is a letter or an ignorable that followed one, so WB3–WB4 agree.
+        if WB.isIn(x, WB.ahLetter) && WB.isIn(w, WB.ahLetter) { return false }
         if prevRaw == WB.cr && w == WB.lf { return false }                         // WB3
         if WB.isIn(prevRaw, WB.newlines) || WB.isIn(w, WB.newlines) { return true } // WB3a, WB3b
         if prevRaw == WB.zwj && extendedPictographic { return false }              // WB3c
         if prevRaw == WB.wSegSpace && w == WB.wSegSpace { return false }           // WB3d
         if WB.isIn(w, WB.ignorable) { return false }                               // WB4
-        let x = prevX
         if WB.isIn(x, WB.ahLetter) {
-            if WB.isIn(w, WB.ahLetter) { return false }                            // WB5
-            if WB.isIn(w, WB.midLetterQ) && WB.isIn(nextX(), WB.ahLetter) { return false } // WB6
+            // (WB5 above)
+            if WB.isIn(w, WB.midLetterQ) && WB.isIn(nextNonIgnorableClass(p, next, n, props), WB.ahLetter) { return false } // WB6
             if x == WB.hebrewLetter {
                 if w == WB.singleQuote { return false }                            // WB7a
-                if w == WB.doubleQuote && nextX() == WB.hebrewLetter { return false } // WB7b
+                if w == WB.doubleQuote && nextNonIgnorableClass(p, next, n, props) == WB.hebrewLetter { return false } // WB7b
             }
             if w == WB.numeric { return false }                                    // WB9
         }
@@ -42,7 +46,7 @@ struct WordBreakState {
             if x == WB.numeric { return false }                                    // WB8
             if prevPrevX == WB.numeric && WB.isIn(x, WB.midNumQ) { return false }   // WB11
         }
-        if x == WB.numeric && WB.isIn(w, WB.midNumQ) && nextX() == WB.numeric { return false } // WB12
+        if x == WB.numeric && WB.isIn(w, WB.midNumQ) && nextNonIgnorableClass(p, next, n, props) == WB.numeric { return false } // WB12
         if x == WB.katakana && w == WB.katakana { return false }                   // WB13
         if w == WB.extendNumLet && WB.isIn(x, WB.beforeExtendNumLet) { return false } // WB13a
         if x == WB.extendNumLet && WB.isIn(w, WB.afterExtendNumLet) { return false } // WB13b
@@ -66,9 +70,20 @@ struct WordBreakState {
     }
 }
 
+extension WordBreakState {
+    /// `advance` for a letter (ALetter or Hebrew_Letter) that follows a letter.
+    @inline(__always)
+    mutating func advanceLetter(_ w: UInt32) {
+        prevPrevX = prevX
+        prevX = w
+        prevRaw = w
+        riOdd = false
+    }
+}
+
 /// Class of the first character at or after `j` that WB4 does not ignore; `WB.none` at the end
 /// of the text or at a byte that is not well-formed UTF-8.
-@inline(__always)
+@inline(never)
 func nextNonIgnorableClass(_ p: UnsafePointer<UInt8>, _ j: Int, _ n: Int, _ props: UnicodeProperties) -> UInt32 {
     var j = j
     while j < n {

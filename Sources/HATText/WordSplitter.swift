@@ -170,9 +170,8 @@ public final class WordSplitter {
             let e = props.entry(d.scalar)
             let w = e & Prop.wbMask
             if !state.atStart {
-                let next = i + d.length
                 if state.isBoundary(before: w, extendedPictographic: e & Prop.extendedPictographic != 0,
-                                    nextX: { nextNonIgnorableClass(p, next, n, props) }) {
+                                    p, i + d.length, n, props) {
                     ends.append(i)
                 }
             }
@@ -273,10 +272,8 @@ struct SplitPass {
                         if b == i { boundary = !WB.isIn(w, WB.ignorable) }
                     }
                 } else {
-                    let next = i + d.length
-                    let props = self.props
                     boundary = wb.isBoundary(before: w, extendedPictographic: e & Prop.extendedPictographic != 0,
-                                             nextX: { nextNonIgnorableClass(p, next, n, props) })
+                                             p, i + d.length, n, props)
                 }
                 // HAT cuts: after punctuation, and between a lowercase and an uppercase letter.
                 if boundary || prevFlags & Prop.punctuation != 0
@@ -295,6 +292,23 @@ struct SplitPass {
             if d.scalar != 0x20 { pieceAllSpace = false }
             prevFlags = e
             i += d.length
+            // Fast path inside a word of letters: letter after letter is never a boundary (WB5)
+            // unless camelCase cuts it, and letters are not punctuation, white space or
+            // dictionary characters, so only the state moves.
+            if WB.isIn(w, WB.ahLetter) && e & Prop.punctuation == 0 {
+                while i < n {
+                    let d = decodeUTF8(p, i, n)
+                    if d.length <= 0 { break }
+                    let e = props.entry(d.scalar)
+                    let w = e & Prop.wbMask
+                    if !WB.isIn(w, WB.ahLetter) || e & Prop.punctuation != 0
+                        || (prevFlags & Prop.lowercase != 0 && e & Prop.uppercase != 0) { break }
+                    wb.advanceLetter(w)
+                    pieceChars += 1
+                    prevFlags = e
+                    i += d.length
+                }
+            }
         }
         finishDocument(at: n, ends: &ends)
     }
