@@ -70,6 +70,8 @@ public final class LlamaBlock {
     let normed2: Tensor         // [N, C] post_attention_layernorm(x1)
     // Backward scratch.
     let dNormed: Tensor         // [N, C]
+    // Key ranges of the rows of an inference step (KVCache.swift).
+    let stepRanges: KeyRanges   // [N]
 
     public static func parameterSpecs(prefix: String, config: LlamaBlockConfig) -> [ParameterSpec] {
         RMSNorm.parameterSpecs(name: "\(prefix).input_layernorm.weight", channels: config.hidden)
@@ -96,6 +98,7 @@ public final class LlamaBlock {
         afterAttention = arena.tensor(rows: maxRows, cols: c)
         normed2 = arena.tensor(rows: maxRows, cols: c)
         dNormed = arena.tensor(rows: maxRows, cols: c)
+        stepRanges = KeyRanges(capacity: maxRows, arena: arena)
     }
 
     /// x ← block(x), in place. positions [N] for RoPE; ranges [N] the keys each row may see.

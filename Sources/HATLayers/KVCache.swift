@@ -1,0 +1,124 @@
+// KVCache and LlamaBlock.step: cached inference for generation. The cache keeps the rotated keys
+// and the values of the last `capacity` positions of one attention layer; `step` appends n ≥ 1
+// new rows and runs the block on them in place, each row attending causally to the cached and
+// new keys inside the window — the same numbers as `forward` over the whole sequence.
+// Storage is 2·capacity rows used as a sliding buffer: new rows go after the kept ones, and
+// when the end is reached the last capacity − 1 rows move to the front (amortised O(1) per
+// row), so the keys a step sees are always one contiguous view for AttentionCore.
+//
+// Shapes: n new rows, C channels, G kv heads, D head size, K = G·D cache width.
+
+import HATTensor
+
+public final class KVCache {
+    /// Positions kept: the window for sliding-window layers, the longest context otherwise.
+    public let capacity: Int
+    public let kvWidth: Int                           // K = G·D
+    let storageRows: Int                              // 2·capacity
+    let keys: Tensor                                  // [storageRows, K] after RoPE
+    let values: Tensor                                // [storageRows, K]
+    private let memory: UnsafeMutablePointer<Float>
+    /// Storage row of the oldest kept position.
+    public private(set) var start = 0
+    /// Positions kept (≤ capacity).
+    public private(set) var count = 0
+    /// Positions appended since creation or `reset` (stream index of the next row).
+    public private(set) var total = 0
+
+    public init(capacity: Int, kvWidth: Int) {
+        precondition(capacity >= 1 && kvWidth >= 1, "KVCache: capacity \(capacity) and width \(kvWidth) must be ≥ 1")
+        self.capacity = capacity
+        self.kvWidth = kvWidth
+        storageRows = 2 * capacity
+        let floats = 2 * storageRows * kvWidth
+        memory = .allocate(capacity: floats)
+        memory.initialize(repeating: 0, count: floats)
+        keys = Tensor(data: memory, rows: storageRows, cols: kvWidth)
+        values = Tensor(data: memory + storageRows * kvWidth, rows: storageRows, cols: kvWidth)
+    }
+
+    deinit { memory.deallocate() }
+
+    /// Forget every position (a new sequence).
+    public func reset() {
+        start = 0
+        count = 0
+        total = 0
+    }
+
+    /// Makes room for m ≤ capacity + 1 new rows after the kept ones; returns their first storage row.
+    /// Only the last capacity − 1 kept rows are needed by the new ones, so older rows may be dropped.
+    func prepareAppend(_ m: Int) -> Int {
+        precondition(m >= 1 && m <= capacity + 1, "KVCache: append \(m) rows into capacity \(capacity)")
+        if start + count + m > storageRows {
+            let keep = min(count, capacity - 1)
+            let from = start + count - keep
+            for t in [keys, values] {   // regions may overlap: copyMemory is a memmove
+                UnsafeMutableRawPointer(t.data).copyMemory(from: t.row(from), byteCount: keep * kvWidth * MemoryLayout<Float>.stride)
+            }
+            start = 0
+            count = keep
+        }
+        return start + count
+    }
+
+    /// Records m rows appended by the last `prepareAppend`, dropping the oldest beyond capacity.
+    func commitAppend(_ m: Int) {
+        count += m
+        total += m
+        if count > capacity {
+            start += count - capacity
+            count = capacity
+        }
+    }
+}
+
+extension LlamaBlock {
+    /// Runs the block in place on n new rows x [n, C] at `positions` [n], appending their keys
+    /// and values to `cache` (which must have width G·D and, for a windowed block, capacity ≥
+    /// window). Each row sees the cached rows and the new rows up to itself, within the window
+    /// (or within `cache.capacity` positions for a block without window). Uses the block's
+    /// activation buffers: do not call between a training forward and its backward.
+    public func step(_ x: Tensor /*[n, C]*/, positions: UnsafePointer<Int32>, cache: KVCache) {
+        let cfg = config
+        precondition(x.cols == cfg.hidden && cache.kvWidth == cfg.kvHeads * cfg.headDim,
+                     "\(prefix).step: x \(x.shapeDescription), cache width \(cache.kvWidth), block C \(cfg.hidden) G·D \(cfg.kvHeads * cfg.headDim)")
+        precondition(cfg.window.map { cache.capacity >= $0 } ?? true,
+                     "\(prefix).step: cache capacity \(cache.capacity) is smaller than the window \(cfg.window!)")
+        let window = min(cfg.window ?? cache.capacity, cache.capacity)
+        let chunk = min(maxRows, cache.capacity)
+        let attn = attention.attention
+        var s = 0
+        while s < x.rows {
+            let m = min(chunk, x.rows - s)
+            let xs = x.rows(s..<(s + m)), pos = positions + s
+            let base = cache.prepareAppend(m)
+            let oldest = cache.total - cache.count            // stream index of the first kept row
+            let n1 = normed1.rows(0..<m)
+            inputNorm.forward(out: n1, input: xs)
+            let q = attn.q.rows(0..<m)
+            let kNew = cache.keys.rows(base..<(base + m)), vNew = cache.values.rows(base..<(base + m))
+            attn.qProj.forward(out: q, input: n1)
+            attn.kProj.forward(out: kNew, input: n1)
+            attn.vProj.forward(out: vNew, input: n1)
+            attn.rotary.apply(q, heads: cfg.heads, positions: pos)
+            attn.rotary.apply(kNew, heads: cfg.kvHeads, positions: pos)
+            // Keys in view: storage rows start ..< base + m, i.e. stream indices oldest ..< total + m.
+            let kAll = cache.keys.rows(cache.start..<(base + m)), vAll = cache.values.rows(cache.start..<(base + m))
+            for j in 0..<m {
+                let t = cache.total + j                        // stream index of new row j
+                let lo = max(t - window + 1, oldest)
+                stepRanges.lo[j] = Int32(lo - oldest)
+                stepRanges.hi[j] = Int32(t + 1 - oldest)
+            }
+            let a = attn.attended.rows(0..<m)
+            attn.core.forward(out: a, q: q, k: kAll, v: vAll, ranges: stepRanges)
+            attn.oProj.forward(out: xs, input: a, accumulate: true)            // x = x0 + attn
+            let n2 = normed2.rows(0..<m)
+            postAttentionNorm.forward(out: n2, input: xs)
+            mlp.forward(out: xs, input: n2, accumulate: true)                  // x = x1 + mlp
+            cache.commitAppend(m)
+            s += m
+        }
+    }
+}
