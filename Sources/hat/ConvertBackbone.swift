@@ -11,11 +11,13 @@ struct ConvertBackbone: ParsableCommand {
         commandName: "convert-backbone",
         abstract: "Extract the transformer blocks of a pretrained Llama as a HAT backbone.",
         discussion: """
-        SRC is a GGUF file (architecture llama; F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K),
-        a Hugging Face directory (config.json + model.safetensors or model.safetensors.index.json;
-        LlamaForCausalLM or MistralForCausalLM), or a .safetensors file with config.json beside it.
+        SRC is a GGUF file (architecture llama; F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K), \
+        a Hugging Face directory (config.json + model.safetensors or model.safetensors.index.json; \
+        LlamaForCausalLM or MistralForCausalLM; F32, F16, BF16), or a .safetensors file with config.json beside it. \
         The token embedding, final norm and LM head are dropped; GGUF q/k rows are un-permuted.
-        Writes DIR/model.safetensors and DIR/config.json (the source's file, architecture and SHA-256 recorded).
+
+        Writes DIR/model.safetensors (backbone.layers.{i}.*) and DIR/config.json (sizes, RoPE, and the source's \
+        path, architecture and SHA-256).
         """
     )
 
@@ -67,29 +69,33 @@ struct ConvertBackbone: ParsableCommand {
     }
 }
 
-/// One line per tensor, or a redrawn bar when stderr is a terminal; bytes/s of source data.
+/// One line per tensor, or a redrawn bar when stderr is a terminal; MB/s of source data converted.
 private final class ProgressMeter {
     let tty = isatty(2) != 0
-    let start = Date()
+    var convertStart: Date? = nil
     var lastDraw = Date.distantPast
     var drewBar = false
 
     func show(_ p: BackboneConversion.Progress) {
-        let elapsed = max(1e-6, Date().timeIntervalSince(start))
-        let rate = Double(p.bytesDone) / elapsed / 1e6
+        let mb = { (b: Int) in Double(b) / 1e6 }
         switch p.phase {
         case .hashing:
             if tty, Date().timeIntervalSince(lastDraw) > 0.1 {
-                draw(String(format: "hashing %@ %3.0f%%", p.item, 100 * Double(p.bytesDone) / Double(max(1, p.bytesTotal))))
+                draw(String(format: "sha256 %@ %3.0f%%", p.item, 100 * Double(p.bytesDone) / Double(max(1, p.bytesTotal))))
             }
         case .converting:
+            let start = convertStart ?? Date()
+            convertStart = start
+            let rate = mb(p.bytesDone) / max(1e-3, Date().timeIntervalSince(start))
             if tty {
                 let width = 30
                 let filled = width * (p.index + 1) / max(1, p.total)
                 let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-                draw(String(format: "[%@] %d/%d %.0f MB/s %@", bar, p.index + 1, p.total, rate, p.item))
+                draw(String(format: "[%@] %d/%d %.0f/%.0f MB %.0f MB/s %@", bar, p.index + 1, p.total,
+                            mb(p.bytesDone), mb(p.bytesTotal), rate, p.item))
             } else {
-                printError(String(format: "[%d/%d] %@ (%.0f MB/s)", p.index + 1, p.total, p.item, rate))
+                printError(String(format: "[%d/%d] %@ (%.1f/%.1f MB, %.0f MB/s)", p.index + 1, p.total, p.item,
+                                  mb(p.bytesDone), mb(p.bytesTotal), rate))
             }
         case .done:
             break

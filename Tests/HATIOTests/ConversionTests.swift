@@ -226,6 +226,33 @@ import HATIO
         #expect(try BackboneFileConfig.read(dir.file("out/config.json")).warnings?.isEmpty == false)
     }
 
+    @Test func mistralWithSlidingWindowAndTransformers4Spelling() throws {
+        let dir = ScratchDirectory()
+        let d = try copy(f32Dir, in: dir)
+        try editConfig(d + "/config.json") {
+            $0["architectures"] = ["MistralForCausalLM"]
+            $0["model_type"] = "mistral"
+            $0["sliding_window"] = 4096
+            $0.removeValue(forKey: "rope_parameters")
+            $0["rope_theta"] = 1e6                         // transformers 4.x spelling
+            $0["torch_dtype"] = "float32"
+            $0.removeValue(forKey: "head_dim")             // defaults to hidden / heads
+        }
+        let report = try BackboneConversion.convert(try openLlamaCheckpoint(d), outDir: dir.file("out"), dtype: .f32, convertedBy: "t")
+        #expect(report.config.source.architecture == "MistralForCausalLM")
+        #expect(report.config.slidingWindow == 4096)
+        #expect(report.config.ropeTheta == 1e6)
+        #expect(report.config.headDim == 16)
+        #expect(report.warnings.contains { $0.contains("sliding") })
+    }
+
+    @Test func backboneConfigReadRejectsOtherJSON() throws {
+        let dir = ScratchDirectory()
+        let p = dir.write("config.json", Array("{\"hidden_size\": 64}".utf8))
+        expectIOError(.badConfig) { _ = try BackboneFileConfig.read(p) }
+        expectIOError(.io) { _ = try BackboneFileConfig.read(dir.file("none.json")) }
+    }
+
     @Test func missingShard() throws {
         let dir = ScratchDirectory()
         let d = try copy(bf16Dir, in: dir)
