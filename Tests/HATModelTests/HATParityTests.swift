@@ -1,8 +1,8 @@
 // Parity of the whole HAT model with an independent PyTorch implementation
 // (scripts/hat_reference.py, fixtures by scripts/make_model_fixtures.py): the logits and loss on
 // a fixed batch, the gradient of every parameter, and the loss over ten AdamW steps.
-// Tolerances (issue 4): logits max-abs ≤ 1e-4; each gradient ≤ 1e-3 of its tensor's max |value|;
-// losses ≤ 1e-4 per step.
+// Tolerances (issue 4): logits max-abs ≤ 1e-4; each gradient ≤ 1e-3 of its tensor's max |value|
+// (at least 1e-7 absolute, for gradients that are exactly zero); losses ≤ 1e-4 per step.
 
 import Foundation
 import HATIO
@@ -79,7 +79,9 @@ func compare(_ actual: [Float], _ expected: [Float]) -> (maxDifference: Float, s
         for entry in fixture.parameters.entries {
             let ours = fixture.parameters.grad(entry.name).toArray()
             let result = compare(ours, try fixture.expected.floats("grad." + entry.name))
-            #expect(result.maxDifference <= 1e-3 * max(result.scale, 1e-12), "gradient of \(entry.name): \(result.detail)")
+            // Relative to the tensor's max; tensors that are exactly zero in exact arithmetic (the
+            // decoder cross-attention's q/k: one key per query, so softmax ≡ 1) get an absolute 1e-7.
+            #expect(result.maxDifference <= max(1e-3 * result.scale, 1e-7), "gradient of \(entry.name): \(result.detail)")
         }
     }
 
