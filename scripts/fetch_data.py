@@ -143,6 +143,8 @@ class Manifest:
                  "package": package, "version": version,
                  "source_files": inner if isinstance(inner, list) else [inner],
                  "licence": licence, "cleanup": cleanup}
+        if "PyPI" not in package:
+            entry["copyright_file"] = f"/usr/share/doc/{package}/copyright"
         entry.update(extra)
         self.files[rel] = entry
 
@@ -293,23 +295,22 @@ def script_counts(text):
 
 FAQ_LANGS = {"": "en", "de": "de", "fr": "fr", "it": "it", "ja": "ja", "ko": "ko", "nl": "nl",
              "pt": "pt", "ru": "ru", "zh-cn": "zh-CN"}
-FORTUNES = {  # package -> (language tag, directory inside the package, excluded names)
-    "fortunes-de": ("de", "usr/share/games/fortunes/de"),
-    "fortunes-ru": ("ru", "usr/share/games/fortunes/ru"),
-    "fortunes-zh": ("zh", "usr/share/games/fortunes"),
-    "fortunes-es": ("es", "usr/share/games/fortunes/es"),
-    "fortunes-it": ("it", "usr/share/games/fortunes/it"),
-    "fortunes-pl": ("pl", "usr/share/games/fortunes/pl"),
-    "fortunes-cs": ("cs", "usr/share/games/fortunes/cs"),
-    "fortunes-bg": ("bg", "usr/share/games/fortunes/bg"),
-    "fortunes-br": ("pt-BR", "usr/share/games/fortunes"),
+FORTUNES = {  # package -> (language tag, directory inside the package, licence from its copyright file)
+    "fortunes-de": ("de", "usr/share/games/fortunes/de", "GPL-2+"),
+    "fortunes-ru": ("ru", "usr/share/games/fortunes/ru", "GPL-2 / GPL-2+"),
+    "fortunes-zh": ("zh", "usr/share/games/fortunes", "GPL-3+"),
+    "fortunes-es": ("es", "usr/share/games/fortunes/es", "GPL-2+"),
+    "fortunes-it": ("it", "usr/share/games/fortunes/it", "public domain (freeware, per the copyright file)"),
+    "fortunes-pl": ("pl", "usr/share/games/fortunes/pl", "GPL-2+"),
+    "fortunes-cs": ("cs", "usr/share/games/fortunes/cs", "GPL"),
+    "fortunes-bg": ("bg", "usr/share/games/fortunes/bg", "GPL-1+"),
+    "fortunes-br": ("pt-BR", "usr/share/games/fortunes", "GPL"),
 }
 GOLANG_TEXT = {"ja": "rashomon-utf-8.txt", "zh-Hans": "sunzi-bingfa-simplified-utf-8.txt",
                "zh-Hant": "sunzi-bingfa-traditional-utf-8.txt", "ko": "unsu-joh-eun-nal-utf-8.txt",
                "fr": "candide-utf-8.txt"}
 LIC_FAQ = "Debian FAQ permission notice (verbatim copying and distribution permitted; GPL-like)"
 LIC_HANDBOOK = "GPL-2+ or CC-BY-SA-3.0"
-LIC_FORTUNES = "GPL family (see the package's copyright file)"
 LIC_GOTEXT = "texts public domain; package BSD-3-Clause"
 
 
@@ -358,7 +359,7 @@ def fetch_multilingual(f, m, out):
               "dropped); repeated paragraphs and paragraphs identical to en-US (untranslated) dropped")
 
     # Fortunes: `%` separated cookies -> blank-line separated documents.
-    for pkg, (lang, sub) in FORTUNES.items():
+    for pkg, (lang, sub, licence) in FORTUNES.items():
         root, ver = f.deb(pkg)
         d = os.path.join(root, sub)
         docs, inner = [], []
@@ -380,7 +381,7 @@ def fetch_multilingual(f, m, out):
                 docs += re.split(r"^%+[ \t]*$", text, flags=re.M)
         rel = f"{base}/{lang}-fortunes.txt"
         write_text(out, rel, join_docs(docs))
-        m.add(t, rel, pkg, ver, inner, LIC_FORTUNES,
+        m.add(t, rel, pkg, ver, inner, licence,
               "UTF-8 files only; ANSI codes, overstrike and control characters stripped; '%' separators "
               "-> one blank line between cookies, blank lines inside a cookie dropped")
 
@@ -443,7 +444,7 @@ def fetch_multilingual(f, m, out):
             lines.append(f"{mm.group(1)} {mm.group(2)}")
     rel = f"{base}/emoji-unicode.txt"
     write_text(out, rel, "\n".join(lines) + "\n")
-    m.add(t, rel, "unicode-data", ver, "/" + inner, "Unicode License v3 (permissive)",
+    m.add(t, rel, "unicode-data", ver, "/" + inner, "Unicode, Inc. License Agreement - Data Files and Software (permissive)",
           "fully-qualified emoji sequences as 'EMOJI name' lines (including ZWJ sequences)")
 
 
