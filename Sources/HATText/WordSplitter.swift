@@ -22,6 +22,10 @@
 // Both keep the round trip and causality: words before the last never change when bytes are
 // appended.
 //
+// A line feed always ends a word and the rules restart after it (as at the start of the text),
+// so splitting blocks that end just after line feeds gives exactly the words of the whole
+// (tested; `hat segment` streams this way). Invalid bytes are such restart points too.
+//
 // Causality (`hat` mode) holds except in two corners that hat-splitter 0.1.10 shares (the
 // golden tests pin its behaviour): (1) U+2044 FRACTION SLASH is the one UAX #29 MidNum character
 // that is not \p{P}, so "1⁄" is "1" "⁄" while "1⁄2" is one word; (2) a white-space character
@@ -36,7 +40,7 @@ import CICU
 
 /// Which segmentation runs under the HAT rules.
 public enum SplitterMode: String, CaseIterable, Sendable, Codable {
-    /// UAX #29 without dictionaries (hat-splitter 0.1.10). Causal.
+    /// UAX #29 without dictionaries (hat-splitter 0.1.10). Causal, up to the two corners above.
     case hat
     /// ICU's dictionary segmentation inside runs of Han, Hiragana, Katakana, Thai, Lao, Khmer and
     /// Burmese characters; `hat` everywhere else. Not causal inside such a run: appending a
