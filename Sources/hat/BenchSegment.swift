@@ -9,6 +9,7 @@ import ArgumentParser
 import Foundation
 import HATEval
 import HATIO
+import HATTensor
 import HATText
 
 struct BenchSegment: ParsableCommand {
@@ -28,6 +29,8 @@ struct BenchSegment: ParsableCommand {
     @Flag(help: "Print one JSON object instead of text.") var json = false
     @Option(help: "Also write this Markdown report (e.g. Reports/segmentation.md) and its SVG chart beside it.")
     var report: String?
+    @Flag(help: "Also run `hat segment --format json` on hard inputs (empty, NUL bytes, random bytes, invalid UTF-8, a 50 MB single line) in both modes and check that the words give back the input.")
+    var cliChecks = false
 
     func validate() throws {
         if megabytes <= 0 { throw ValidationError("--megabytes must be > 0, found \(megabytes)") }
@@ -77,10 +80,12 @@ struct BenchSegment: ParsableCommand {
             perLanguage.append(row)
         }
 
+        let checks = cliChecks ? try runCLIChecks(unit) : []
+
         let machine = SegmentBenchMachine.current()
         let result = SegmentBenchResult(machine: machine, icu: WordSplitter.icuVersion, textBytes: text.count, files: files.count,
                                         languageCount: Set(files.map { $0.split(separator: "-")[0] }.filter { $0 != "emoji" }).count,
-                                        repeats: repeats, referenceRepeats: referenceRepeats,
+                                        repeats: repeats, referenceRepeats: referenceRepeats, cliChecks: checks,
                                  copies: copies, cap: cap, ours: ours, oursDictionary: oursDictionary,
                                  reference: reference, languages: perLanguage)
         if json {
@@ -94,6 +99,49 @@ struct BenchSegment: ParsableCommand {
             try result.writeReport(to: report)
             if !json { print("wrote \(report) and \(SegmentBenchResult.chartPath(besides: report))") }
         }
+    }
+
+    /// Runs `hat segment --format json` on hard inputs built from `text` and checks the round trip.
+    func runCLIChecks(_ text: [UInt8]) throws -> [SegmentCLICheck] {
+        var rng = RandomGenerator(seed: 29)
+        var inputs: [(String, [UInt8])] = [("empty input", [])]
+        var nuls: [UInt8] = []
+        for k in 0..<4096 { nuls.append(k % 3 == 0 ? 0 : text[k]) }
+        inputs.append(("NUL bytes in text", nuls))
+        inputs.append(("random bytes", (0..<(1 << 20)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }))
+        var invalid = Array(text.prefix(1 << 20))
+        for k in stride(from: 0, to: invalid.count, by: 97) { invalid[k] = [0xFF, 0x80, 0xC3, 0xC0, 0xED][k % 5] }
+        invalid += [0xE4, 0xB8] // ends inside a character
+        inputs.append(("invalid UTF-8 in text", invalid))
+        var line: [UInt8] = []
+        line.reserveCapacity(50_000_000)
+        while line.count < 50_000_000 { line += text.prefix(50_000_000 - line.count).map { $0 == 0x0A ? 0x20 : $0 } }
+        inputs.append(("50 MB single line", line))
+
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        let path = NSTemporaryDirectory() + "hat-bench-segment-cli-\(ProcessInfo.processInfo.processIdentifier).bin"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var results: [SegmentCLICheck] = []
+        for (name, bytes) in inputs {
+            guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else { throw CommandError("cannot write \(path)") }
+            for mode in SplitterMode.allCases {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: executable)
+                process.arguments = ["segment", "--splitter", mode.rawValue, "--format", "json", path]
+                let out = Pipe()
+                process.standardOutput = out
+                let start = wallSeconds()
+                try process.run()
+                let output = [UInt8](out.fileHandleForReading.readDataToEndOfFile())
+                process.waitUntilExit()
+                let seconds = wallSeconds() - start
+                let words = decodeSegmentJSON(output)
+                results.append(SegmentCLICheck(input: name, bytes: bytes.count, mode: mode.rawValue,
+                                               exitStatus: Int(process.terminationStatus), words: words?.count ?? 0,
+                                               roundTrip: words.map { $0.joined().elementsEqual(bytes) } ?? false, seconds: seconds))
+            }
+        }
+        return results
     }
 
     func dataDirectory() throws -> String {
@@ -173,6 +221,85 @@ struct BenchSegment: ParsableCommand {
 }
 
 // MARK: - Results
+
+struct SegmentCLICheck: Codable {
+    var input: String
+    var bytes: Int
+    var mode: String
+    var exitStatus: Int
+    var words: Int
+    var roundTrip: Bool
+    var seconds: Double
+}
+
+/// The words of `hat segment --format json` output (an array of strings and byte arrays), or nil
+/// if it is not that.
+func decodeSegmentJSON(_ json: [UInt8]) -> [[UInt8]]? {
+    var i = 0
+    let n = json.count
+    func skipSpace() { while i < n, json[i] == 0x20 || json[i] == 0x0A || json[i] == 0x0D || json[i] == 0x09 { i += 1 } }
+    func hex4() -> UInt32? {
+        guard i + 4 <= n, let v = UInt32(String(decoding: json[i..<(i + 4)], as: UTF8.self), radix: 16) else { return nil }
+        i += 4
+        return v
+    }
+    skipSpace()
+    guard i < n, json[i] == 0x5B else { return nil }
+    i += 1
+    var words: [[UInt8]] = []
+    while true {
+        skipSpace()
+        guard i < n else { return nil }
+        if json[i] == 0x5D { return words }
+        if json[i] == 0x2C { i += 1; continue }
+        var word: [UInt8] = []
+        if json[i] == 0x22 {
+            i += 1
+            while i < n, json[i] != 0x22 {
+                if json[i] != 0x5C { word.append(json[i]); i += 1; continue }
+                i += 1
+                guard i < n else { return nil }
+                let e = json[i]
+                i += 1
+                switch e {
+                case 0x6E: word.append(0x0A)
+                case 0x72: word.append(0x0D)
+                case 0x74: word.append(0x09)
+                case 0x62: word.append(0x08)
+                case 0x66: word.append(0x0C)
+                case 0x75:
+                    guard var v = hex4() else { return nil }
+                    if v >= 0xD800 && v < 0xDC00, i + 1 < n, json[i] == 0x5C, json[i + 1] == 0x75 {
+                        i += 2
+                        guard let low = hex4() else { return nil }
+                        v = 0x10000 + ((v - 0xD800) << 10) + (low - 0xDC00)
+                    }
+                    guard let scalar = Unicode.Scalar(v) else { return nil }
+                    word += Array(String(Character(scalar)).utf8)
+                default: word.append(e) // \" \\ \/
+                }
+            }
+            guard i < n else { return nil }
+            i += 1
+        } else if json[i] == 0x5B {
+            i += 1
+            while true {
+                skipSpace()
+                guard i < n else { return nil }
+                if json[i] == 0x5D { i += 1; break }
+                if json[i] == 0x2C { i += 1; continue }
+                var v = 0
+                var digits = 0
+                while i < n, json[i] >= 0x30, json[i] <= 0x39 { v = v * 10 + Int(json[i] - 0x30); i += 1; digits += 1 }
+                guard digits > 0, v < 256 else { return nil }
+                word.append(UInt8(v))
+            }
+        } else {
+            return nil
+        }
+        words.append(word)
+    }
+}
 
 /// CPU time of the calling thread and monotonic wall time, in seconds.
 func threadCPUSeconds() -> Double {
@@ -258,6 +385,7 @@ struct SegmentBenchResult: Codable {
     var languageCount: Int
     var repeats: Int
     var referenceRepeats: Int
+    var cliChecks: [SegmentCLICheck]
     var copies: Int
     var cap: Int?
     var ours: SegmentBenchOurs
@@ -285,6 +413,9 @@ struct SegmentBenchResult: Codable {
             lines.append("ratio (hat mode / hat-splitter): \(String(format: "%.1f", ratio ?? 0))× (wall clock \(String(format: "%.1f", wallRatio ?? 0))×); same words: \(sameWords == true ? "yes" : "NO")")
         } else {
             lines.append("hat-splitter: not measured: \(reference.error ?? "unknown error")")
+        }
+        for c in cliChecks {
+            lines.append("hat segment --splitter \(c.mode) --format json, \(c.input) (\(c.bytes) bytes): exit \(c.exitStatus), \(c.words) words, round trip \(c.roundTrip ? "exact" : "FAILED"), \(String(format: "%.1f", c.seconds)) s")
         }
         lines.append("bytes per word (\(capText)):")
         lines.append("  lang  sample               bytes      hat  icu-dictionary")
@@ -316,8 +447,9 @@ struct SegmentBenchResult: Codable {
         var md: [String] = []
         md.append("# Segmentation: speed and bytes per word")
         md.append("")
-        md.append("Written by `hat bench segment --report \(path)` (build first: `swift build -c release`, then run")
-        md.append("`.build/release/hat bench segment --report \(path)` from the repository root). The text comes from")
+        let command = "hat bench segment\(cliChecks.isEmpty ? "" : " --cli-checks") --report \(path)"
+        md.append("Written by `\(command)` (build first: `swift build -c release`, then run")
+        md.append("`.build/release/\(command)` from the repository root). The text comes from")
         md.append("`python3 scripts/fetch_data.py multilingual`; the reference timing from `scripts/bench_hat_splitter.py`,")
         md.append("run by the same command on the same file. The splitter's rules are in `Sources/HATText/WordSplitter.swift`.")
         md.append("")
@@ -345,6 +477,20 @@ struct SegmentBenchResult: Codable {
             md.append("hat-splitter was not measured: \(reference.error ?? "unknown error").")
         }
         md.append("")
+        if !cliChecks.isEmpty {
+            md.append("## `hat segment` on hard input")
+            md.append("")
+            md.append("`hat bench segment --cli-checks` runs `hat segment --splitter MODE --format json FILE` (cap 100) on each input")
+            md.append("and checks that concatenating the words (JSON strings, or byte arrays for words that are not UTF-8)")
+            md.append("gives back the input exactly.")
+            md.append("")
+            md.append("| input | bytes | mode | exit status | words | round trip | seconds |")
+            md.append("|---|---:|---|---:|---:|---|---:|")
+            for c in cliChecks {
+                md.append("| \(c.input) | \(c.bytes) | `\(c.mode)` | \(c.exitStatus) | \(c.words) | \(c.roundTrip ? "exact" : "**failed**") | \(f1(c.seconds)) |")
+            }
+            md.append("")
+        }
         md.append("## Bytes per word")
         md.append("")
         md.append("Bytes per word = bytes / words (the compression of the backbone's sequence), \(capText).")
