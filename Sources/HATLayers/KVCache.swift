@@ -46,6 +46,14 @@ public final class KVCache {
         total = 0
     }
 
+    /// Forgets the newest k positions (generation re-decodes bytes whose word changed). The
+    /// positions before them must still be kept: size the cache for the window plus k.
+    public func removeLast(_ k: Int) {
+        precondition(k >= 0 && k <= count, "KVCache: remove \(k) of \(count) kept positions")
+        count -= k
+        total -= k
+    }
+
     /// Makes room for m ≤ capacity + 1 new rows after the kept ones; returns their first storage row.
     /// Only the last capacity − 1 kept rows are needed by the new ones, so older rows may be dropped.
     func prepareAppend(_ m: Int) -> Int {
@@ -53,9 +61,10 @@ public final class KVCache {
         if start + count + m > storageRows {
             let keep = min(count, capacity - 1)
             let from = start + count - keep
-            for t in [keys, values] {   // regions may overlap: copyMemory is a memmove
-                UnsafeMutableRawPointer(t.data).copyMemory(from: t.row(from), byteCount: keep * kvWidth * MemoryLayout<Float>.stride)
-            }
+            // Regions may overlap: copyMemory is a memmove.
+            let bytes = keep * kvWidth * MemoryLayout<Float>.stride
+            UnsafeMutableRawPointer(keys.data).copyMemory(from: keys.row(from), byteCount: bytes)
+            UnsafeMutableRawPointer(values.data).copyMemory(from: values.row(from), byteCount: bytes)
             start = 0
             count = keep
         }

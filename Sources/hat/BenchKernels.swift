@@ -67,6 +67,7 @@ struct BenchKernels: ParsableCommand {
                 report.blocks[i].torch = runTorch(report.blocks[i].config)
             }
         }
+        report.machine.loadAverageEnd = Machine.loadAverage()
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
@@ -161,6 +162,8 @@ struct BenchKernels: ParsableCommand {
             core.backward(dQ: dq, dK: dk, dV: dv, dOut: o, q: q, k: k, v: v, out: o, ranges: ranges)
         }
         core.parallelOverBlocks = true
+        attention.forwardGFLOPS = attention.forwardGFLOP / attention.forwardMs * 1000
+        attention.backwardGFLOPS = 2 * attention.forwardGFLOP / attention.backwardMs * 1000
 
         // Element-wise kernels.
         var elementwise: [ElementwiseReport] = []
@@ -206,7 +209,7 @@ struct BenchKernels: ParsableCommand {
         // Steady state: resident memory before and after many steps.
         var steady: SteadyStateReport?
         if isLast && steadySteps > 0 {
-            step()
+            for _ in 0..<3 { step() }   // warm-up: worker threads and their stacks exist from here on
             let before = ProcessStats.residentBytes()
             let start = DispatchTime.now().uptimeNanoseconds
             for _ in 0..<steadySteps { step() }
@@ -216,12 +219,22 @@ struct BenchKernels: ParsableCommand {
                                        arenaBytes: arena.reservedBytes, secondsPerStep: seconds / Double(steadySteps))
         }
 
+        // Where one step's time goes: products at their measured rates, attention, and the element-wise
+        // kernels as often as a step runs them (2 norms forward and backward, RoPE on q,k forward and
+        // inverse, SwiGLU activation forward and backward, 3 copies of [N, C]).
+        func kernelMs(_ prefix: String) -> Double { elementwise.first { $0.kernel.hasPrefix(prefix) }?.ms ?? 0 }
+        let elementwiseMs = 2 * kernelMs("rmsnorm forward") + 2 * kernelMs("rmsnorm backward") + 2 * kernelMs("rope")
+            + kernelMs("swiglu activation forward") + kernelMs("swiglu activation backward") + 3 * kernelMs("copy")
+        let budget = TimeBudget(productsMs: 1000 * gemmSeconds, attentionMs: attention.forwardMs + attention.backwardMs,
+                                elementwiseMs: elementwiseMs,
+                                otherMs: 1000 * blockSeconds - 1000 * gemmSeconds - attention.forwardMs - attention.backwardMs - elementwiseMs)
+
         return BlockReport(
             config: config, rows: n, pairs: pairs, shapes: shapes, sgemmPeakGFLOPS: peak,
             sgemmCompositeGFLOPS: composite, modelGFLOP: blockFLOPs / 1e9,
             forwardMs: 1000 * forwardSeconds, forwardBackwardMs: 1000 * blockSeconds,
             achievedGFLOPS: blockFLOPs / blockSeconds / 1e9, attention: attention, elementwise: elementwise,
-            steadyState: steady, torch: nil)
+            budget: budget, steadyState: steady, torch: nil)
     }
 
     /// Median wall time of `repeats` runs of `body` after one warm-up run; `setup` runs untimed before each.
@@ -284,6 +297,14 @@ struct Machine: Encodable {
     var cores: Int
     var blasCore: String
     var threads: Int
+    /// 1-minute load average (/proc/loadavg) when the run started and ended: the machine is shared.
+    var loadAverageStart: Double?
+    var loadAverageEnd: Double?
+
+    static func loadAverage() -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return nil }
+        return text.split(separator: " ").first.flatMap { Double($0) }
+    }
 
     static func current(threads: Int) -> Machine {
         var cpu = "unknown"
@@ -293,7 +314,7 @@ struct Machine: Encodable {
             cpu = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
         }
         return Machine(cpu: cpu, cores: ProcessInfo.processInfo.activeProcessorCount,
-                       blasCore: Threads.blasCoreName, threads: threads)
+                       blasCore: Threads.blasCoreName, threads: threads, loadAverageStart: loadAverage())
     }
 }
 
@@ -314,8 +335,9 @@ struct AttentionReport: Encodable {
     /// Work items one after the other, OpenBLAS threading each small gemm instead.
     var serialForwardMs = 0.0
     var serialBackwardMs = 0.0
-    var forwardGFLOPS: Double { forwardGFLOP / forwardMs * 1000 }
-    var backwardGFLOPS: Double { 2 * forwardGFLOP / backwardMs * 1000 }
+    /// Model FLOPs per second: forward counts forwardGFLOP, backward twice that.
+    var forwardGFLOPS = 0.0
+    var backwardGFLOPS = 0.0
 }
 
 struct ElementwiseReport: Encodable {
@@ -323,6 +345,15 @@ struct ElementwiseReport: Encodable {
     var elements: Int
     var ms: Double
     var nsPerElement: Double
+}
+
+/// One forward+backward step split by kind of work (products estimated from the same-run sgemm rates).
+struct TimeBudget: Encodable {
+    var productsMs: Double
+    var attentionMs: Double
+    var elementwiseMs: Double
+    /// The rest: zeroing and summing attention's per-worker dK/dV, thread hand-offs, timing noise.
+    var otherMs: Double
 }
 
 struct SteadyStateReport: Encodable {
@@ -365,6 +396,7 @@ struct BlockReport: Encodable {
     var achievedGFLOPS: Double
     var attention: AttentionReport
     var elementwise: [ElementwiseReport]
+    var budget: TimeBudget
     var steadyState: SteadyStateReport?
     var torch: TorchReport?
     var fractionOfPeakSgemm: Double { achievedGFLOPS / sgemmPeakGFLOPS }
@@ -372,7 +404,7 @@ struct BlockReport: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case config, rows, pairs, shapes, sgemmPeakGFLOPS, sgemmCompositeGFLOPS, modelGFLOP, forwardMs,
-             forwardBackwardMs, achievedGFLOPS, attention, elementwise, steadyState, torch,
+             forwardBackwardMs, achievedGFLOPS, attention, elementwise, budget, steadyState, torch,
              fractionOfPeakSgemm, fractionOfCompositeSgemm
     }
 
@@ -390,6 +422,7 @@ struct BlockReport: Encodable {
         try c.encode(achievedGFLOPS, forKey: .achievedGFLOPS)
         try c.encode(attention, forKey: .attention)
         try c.encode(elementwise, forKey: .elementwise)
+        try c.encode(budget, forKey: .budget)
         try c.encodeIfPresent(steadyState, forKey: .steadyState)
         try c.encodeIfPresent(torch, forKey: .torch)
         try c.encode(fractionOfPeakSgemm, forKey: .fractionOfPeakSgemm)
@@ -406,6 +439,8 @@ struct KernelReport: Encodable {
 
     var text: String {
         var s = "openblas core: \(machine.blasCore), threads: \(machine.threads) (cpu: \(machine.cpu), \(machine.cores) cores)\n"
+        s += "load average (1 min, shared machine): \(machine.loadAverageStart.map { String($0) } ?? "?") at start, "
+            + "\(machine.loadAverageEnd.map { String($0) } ?? "?") at end\n"
         s += "positions N = \(rows), window \(window == 0 ? "none (full causal)" : String(window)), median of \(repeats)\n"
         for b in blocks {
             let cfg = b.config
@@ -428,10 +463,13 @@ struct KernelReport: Encodable {
             for e in b.elementwise {
                 s += "  \(pad(e.kernel, 44)) \(fmt(e.ms)) ms (\(fmt(e.nsPerElement)) ns/element)\n"
             }
+            let t = b.budget
+            s += "step budget: products \(fmt(t.productsMs)) ms (at the sgemm rates above), attention \(fmt(t.attentionMs)) ms, "
+                + "element-wise \(fmt(t.elementwiseMs)) ms, other \(fmt(t.otherMs)) ms\n"
             if let st = b.steadyState {
-                s += "steady state: resident \(st.residentBytesBefore / 1_048_576) MiB before, \(st.residentBytesAfter / 1_048_576) MiB "
-                    + "after \(st.steps) forward+backward steps (\(fmt(1000 * st.secondsPerStep)) ms/step); activation arena "
-                    + "\(st.arenaBytes / 1_048_576) MiB\n"
+                s += "steady state: resident \(st.residentBytesBefore / 1024) KiB before, \(st.residentBytesAfter / 1024) KiB "
+                    + "after \(st.steps) more forward+backward steps (\(st.residentBytesAfter / 1024 - st.residentBytesBefore / 1024) KiB "
+                    + "change; \(fmt(1000 * st.secondsPerStep)) ms/step); activation arena \(st.arenaBytes / 1_048_576) MiB\n"
             }
             if let t = b.torch {
                 if let seconds = t.seconds {
