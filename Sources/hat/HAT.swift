@@ -11,6 +11,8 @@ struct HAT: ParsableCommand {
         abstract: "Hierarchical byte-level language models: split, train, evaluate, generate.",
         version: version,
         subcommands: [
+            ReplCommand.self,
+            Generate.self,
             Train.self,
             Eval.self,
             Info.self,
@@ -20,6 +22,7 @@ struct HAT: ParsableCommand {
             Bench.self,
             ConvertBackbone.self,
             Perturb.self,
-        ]
+        ],
+        defaultSubcommand: ReplCommand.self
     )
 }

@@ -135,6 +135,7 @@ final class ProgressDisplay {
                 lineOpen = true
             } else if m.step % logEvery == 0 || m.step == m.totalSteps {
                 print(text)
+                fflush(nil)
             }
         case let .validation(step, result):
             say(String(format: "validation at step %d: %.4f bits per byte, %.2f bytes per position (%d bytes, %.1f s)",

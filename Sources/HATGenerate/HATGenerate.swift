@@ -1,1 +1,0 @@
-// HATGenerate: placeholder until its issue lands.

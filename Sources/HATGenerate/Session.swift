@@ -1,0 +1,336 @@
+// GenerationSession: cached byte-by-byte inference (ARCHITECTURE.md §5). Three kinds of caches:
+// encoder (keys/values of recent bytes), backbone (recent words), decoder (recent bytes; the
+// decoder's self-attention spans word boundaries exactly as in training, so its cache holds the
+// window of bytes, not only the current word's). `feed` takes new bytes (a prompt chunk or one
+// sampled byte) and leaves the logits of the next byte:
+//
+//   1. re-split the current word plus the new bytes; all words but the last are complete;
+//   2. encoder step over the new bytes (the encoder does not care about words);
+//   3. pool each completed word over its bytes' encoder states, one backbone step per word;
+//      the last completed word's backbone state is the predictive vector of the word after it;
+//   4. decoder step over the bytes not yet decoded with their word's predictive vector; if the
+//      split moved a boundary back into bytes already decoded (rare: a cut inside the old
+//      current word), those bytes are taken out of the decoder caches and decoded again;
+//   5. final norm and head on the last byte.
+//
+// The decoder's cross-attention has one key per byte, so its softmax is 1 and it reduces to
+// o_proj(v_proj(kv_norm(p))) — one vector per word and layer, added to each of its bytes.
+//
+// Shapes: n new bytes, k words, Dl local width, Db backbone width.
+
+import HATLayers
+import HATModel
+import HATTensor
+import HATText
+
+public struct SessionError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}
+
+/// Limits that keep memory bounded however long the text gets.
+public struct ContextLimits: Codable, Equatable, Sendable {
+    /// Attention window of the backbone when the model has none (words).
+    public var words: Int = 1024
+    /// Attention window of encoder and decoder when the model has none (bytes).
+    public var bytes: Int = 8192
+    public init(words: Int = 1024, bytes: Int = 8192) {
+        self.words = words
+        self.bytes = bytes
+    }
+
+    /// The model's config with every missing window set from these limits, so that cached
+    /// and uncached inference attend to exactly the same keys.
+    public func applied(to config: HATConfig) -> HATConfig {
+        var c = config
+        c.encoderConfig.slidingWindow = c.encoderConfig.slidingWindow ?? bytes
+        c.decoderConfig.slidingWindow = c.decoderConfig.slidingWindow ?? bytes
+        c.backboneConfig.slidingWindow = c.backboneConfig.slidingWindow ?? words
+        return c
+    }
+}
+
+public final class GenerationSession {
+    public let config: HATConfig            // with the context limits applied
+    public let parameters: ParameterSet
+    public let limits: ContextLimits
+    let splitter: WordSplitter
+    let eos: UInt8
+    /// Most new bytes one internal step takes; longer inputs are fed in chunks.
+    public let chunkBytes: Int
+    let textCapacity: Int                   // current word + one chunk
+
+    // Layers (inference instances over the shared parameters).
+    let embedding: Embedding
+    let encoderBlocks: [LlamaBlock]
+    let pooling: CrossAttention
+    let backboneBlocks: [LlamaBlock]
+    let decoderBlocks: [LlamaBlock]
+    let decoderCross: [CrossVector?]
+    let finalNorm: RMSNorm
+    let head: Linear
+
+    // Caches.
+    let encoderCaches: [KVCache]
+    let backboneCaches: [KVCache]
+    let decoderCaches: [KVCache]
+
+    // Buffers (arena), shapes on the right.
+    let arena: Arena
+    let textIDs: UnsafeMutablePointer<Int32>        // [textCapacity]
+    let textPositions: UnsafeMutablePointer<Int32>  // [textCapacity] absolute byte positions
+    let wordPositions: UnsafeMutablePointer<Int32>  // [textCapacity] absolute word positions
+    let poolRanges: KeyRanges                       // [textCapacity]
+    let textStates: Tensor          // [textCapacity, Dl] encoder states of the current text
+    let stepStates: Tensor          // [textCapacity, Dl] scratch: encoder or decoder rows being stepped
+    let poolQueries: Tensor         // [textCapacity, Db]
+    let pooled: Tensor              // [textCapacity, Db] pooled words → backbone states
+    let predictive: Tensor          // [textCapacity + 1, Db] p of words 0 … k-1 of the text
+    let crossVectors: [Tensor?]     // per decoder layer: [textCapacity + 1, Dl]
+    let normed: Tensor              // [1, Dl]
+    public let logits: Tensor       // [1, 256] logits of the next byte
+
+    // State.
+    public private(set) var bytePosition = 0     // absolute position of the next byte
+    public private(set) var wordPosition = 0     // absolute position of the next completed word
+    public private(set) var currentWord: [UInt8] = []
+    /// Words completed so far (for statistics and word-boundary display).
+    public private(set) var completedWords = 0
+    private var ends: [Int] = []
+
+    public init(config modelConfig: HATConfig, parameters: ParameterSet, limits: ContextLimits = ContextLimits(),
+                chunkBytes: Int = 256) throws {
+        let config = limits.applied(to: modelConfig)
+        self.config = config
+        self.parameters = parameters
+        self.limits = limits
+        self.chunkBytes = chunkBytes
+        splitter = try WordSplitter(options: SplitterOptions(mode: SplitterMode(rawValue: config.splitter.name) ?? .hat,
+                                                             maxWordBytes: config.maxWordSize))
+        eos = UInt8(config.eosTokenId)
+        let enc = config.encoderConfig, bb = config.backboneConfig, dec = config.decoderConfig
+        let dl = enc.hiddenSize, db = bb.hiddenSize
+        textCapacity = config.maxWordSize + 8 + chunkBytes
+        let rows = textCapacity
+        let arena = Arena(name: "generation")
+        self.arena = arena
+
+        embedding = Embedding(parameters: parameters, name: "encoder.embedding_layer.weight")
+        encoderBlocks = (0..<enc.numHiddenLayers).map {
+            LlamaBlock(prefix: "encoder.layers.\($0)", config: enc.block, parameters: parameters, maxRows: rows, arena: arena)
+        }
+        let poolConfig = enc.crossAttentionConfig!
+        pooling = CrossAttention(prefix: "encoder_connector.cross_attention_encoder_connector", queryWidth: db,
+                                 keyValueWidth: dl, heads: poolConfig.numAttentionHeads, kvHeads: poolConfig.numKeyValueHeads,
+                                 headDim: poolConfig.headDim, ropeTheta: enc.ropeTheta, maxQueries: rows, maxKeys: rows,
+                                 arena: arena, parameters: parameters)
+        backboneBlocks = (0..<bb.numHiddenLayers).map {
+            LlamaBlock(prefix: "backbone.layers.\($0)", config: bb.block, parameters: parameters, maxRows: rows, arena: arena)
+        }
+        decoderBlocks = (0..<dec.numHiddenLayers).map {
+            LlamaBlock(prefix: "decoder.decoder_layers.\($0).llama_layer", config: dec.block, parameters: parameters,
+                       maxRows: rows, arena: arena)
+        }
+        decoderCross = (0..<dec.numHiddenLayers).map { i in
+            guard i == 0 || dec.crossAttnEveryLayer == true else { return nil }
+            return CrossVector(prefix: "decoder.decoder_layers.\(i)", config: config, parameters: parameters,
+                               maxRows: rows + 1, arena: arena)
+        }
+        finalNorm = RMSNorm(parameters: parameters, name: "layer_norm.weight", eps: dec.rmsNormEps, maxRows: 1, arena: arena)
+        head = Linear(parameters: parameters, name: "lm_head.weight")
+
+        // Ring buffers: the window, plus one step's rows, plus the bytes a rollback may remove.
+        func caches(_ c: TransformerConfig, extra: Int) -> [KVCache] {
+            (0..<c.numHiddenLayers).map { _ in
+                KVCache(capacity: c.slidingWindow! + extra, kvWidth: c.numKeyValueHeads * c.headDim)
+            }
+        }
+        encoderCaches = caches(enc, extra: rows)
+        backboneCaches = caches(bb, extra: rows)
+        decoderCaches = caches(dec, extra: rows + config.maxWordSize + 8)
+
+        textIDs = .allocate(capacity: rows)
+        textPositions = .allocate(capacity: rows)
+        wordPositions = .allocate(capacity: rows)
+        poolRanges = KeyRanges.allocate(capacity: rows)
+        textStates = arena.tensor(rows: rows, cols: dl)
+        stepStates = arena.tensor(rows: rows, cols: dl)
+        poolQueries = arena.tensor(rows: rows, cols: db)
+        pooled = arena.tensor(rows: rows, cols: db)
+        predictive = arena.tensor(rows: rows + 1, cols: db)
+        crossVectors = decoderCross.map { $0 == nil ? nil : arena.tensor(rows: rows + 1, cols: dl) }
+        normed = arena.tensor(rows: 1, cols: dl)
+        logits = arena.tensor(rows: 1, cols: 256)
+        reset()
+    }
+
+    deinit {
+        textIDs.deallocate()
+        textPositions.deallocate()
+        wordPositions.deallocate()
+        poolRanges.deallocate()
+    }
+
+    /// Clears the context and feeds the end-of-sequence word that opens every document.
+    public func reset() {
+        for cache in encoderCaches + backboneCaches + decoderCaches { cache.reset() }
+        bytePosition = 0
+        wordPosition = 0
+        completedWords = 0
+        currentWord = []
+        // The first word's predictive vector is the learned one.
+        predictive.row(0).update(from: parameters.value(HierarchicalModel.firstWordEmbeddingName).row(0),
+                                 count: predictive.cols)
+        updateCrossVectors(words: 0..<1)
+        feed([eos])
+    }
+
+    /// Feeds bytes (any, including invalid UTF-8); afterwards `logits` predicts the next byte.
+    public func feed(_ bytes: [UInt8]) {
+        var start = 0
+        while start < bytes.count {
+            let end = min(bytes.count, start + chunkBytes)
+            feedChunk(bytes[start..<end])
+            start = end
+        }
+    }
+
+    /// Whether feeding this byte would complete the current word (for word-boundary display).
+    public var currentWordLength: Int { currentWord.count }
+
+    // MARK: The step
+
+    private func feedChunk(_ newBytes: ArraySlice<UInt8>) {
+        let old = currentWord.count, n = newBytes.count
+        let text = currentWord + newBytes
+        let textStart = bytePosition - old             // absolute position of text[0]
+        text.withUnsafeBufferPointer { splitter.split($0, into: &ends) }
+        let k = ends.count                               // words in the text; the last stays current
+        for i in 0..<text.count {
+            textIDs[i] = Int32(text[i])
+            textPositions[i] = Int32(textStart + i)
+        }
+
+        // 2. Encoder over the new bytes; their states go after the current word's.
+        let x = stepStates.rows(0..<n)
+        embedding.forward(out: x, ids: textIDs + old)
+        for (block, cache) in zip(encoderBlocks, encoderCaches) {
+            block.step(x, positions: textPositions + old, cache: cache)
+        }
+        textStates.rows(old..<(old + n)).copy(from: x)
+
+        // 3. Pool the completed words 0 … k-2 and step the backbone over them.
+        let completed = k - 1
+        if completed > 0 {
+            let queries = poolQueries.rows(0..<completed), words = pooled.rows(0..<completed)
+            let latent = parameters.value(HierarchicalModel.latentQueryName).row(0)
+            for j in 0..<completed {
+                queries.row(j).update(from: latent, count: queries.cols)
+                poolRanges.lo[j] = Int32(j == 0 ? 0 : ends[j - 1])
+                poolRanges.hi[j] = Int32(ends[j])
+                wordPositions[j] = Int32(wordPosition + j)
+            }
+            pooling.forward(out: words, queries: queries, keyValues: textStates.rows(0..<text.count),
+                            queryPositions: wordPositions, keyPositions: textPositions, ranges: poolRanges)
+            for (block, cache) in zip(backboneBlocks, backboneCaches) {
+                block.step(words, positions: wordPositions, cache: cache)
+            }
+            // p of word j+1 is the backbone state of word j.
+            predictive.rows(1..<(completed + 1)).copy(from: words)
+            updateCrossVectors(words: 1..<(completed + 1))
+            wordPosition += completed
+            completedWords += completed
+        }
+
+        // 4. Decoder over the bytes not yet decoded with their final word.
+        var firstToDecode = old
+        if completed > 0 && ends[0] < old {
+            let rollback = old - ends[0]
+            for cache in decoderCaches { cache.removeLast(rollback) }
+            firstToDecode = ends[0]
+        }
+        let m = text.count - firstToDecode
+        let y = stepStates.rows(0..<m)
+        y.copy(from: textStates.rows(firstToDecode..<text.count))
+        // Word of each decoded row.
+        var word = 0
+        for (layer, block) in decoderBlocks.enumerated() {
+            if let vectors = crossVectors[layer] {
+                word = 0
+                for r in 0..<m {
+                    let i = firstToDecode + r
+                    while word < k - 1 && i >= ends[word] { word += 1 }
+                    let c = vectors.row(word), row = y.row(r)
+                    for col in 0..<y.cols { row[col] += c[col] }
+                }
+            }
+            block.step(y, positions: textPositions + firstToDecode, cache: decoderCaches[layer])
+        }
+
+        // 5. Logits of the next byte from the last row.
+        finalNorm.forward(out: normed, input: y.rows((m - 1)..<m))
+        head.forward(out: logits, input: normed)
+
+        // The last word stays current: keep its bytes, encoder states and predictive vector.
+        let lastStart = completed > 0 ? ends[completed - 1] : 0
+        currentWord = Array(text[lastStart...])
+        if lastStart > 0 {
+            let length = text.count - lastStart
+            stepStates.rows(0..<length).copy(from: textStates.rows(lastStart..<text.count))
+            textStates.rows(0..<length).copy(from: stepStates.rows(0..<length))
+            predictive.row(0).update(from: predictive.row(completed), count: predictive.cols)
+            for vectors in crossVectors.compactMap({ $0 }) {
+                vectors.row(0).update(from: vectors.row(completed), count: vectors.cols)
+            }
+        }
+        bytePosition += n
+    }
+
+    /// c = o_proj(v_proj(kv_norm(p))) for the words `range` of the predictive buffer.
+    private func updateCrossVectors(words range: Range<Int>) {
+        for (layer, cross) in decoderCross.enumerated() {
+            guard let cross, let vectors = crossVectors[layer] else { continue }
+            cross.forward(out: vectors.rows(range), predictive: predictive.rows(range))
+        }
+    }
+}
+
+/// The decoder's cross-attention reduced for one key per query: each query head's output is
+/// its key/value head's value, so the layer adds o_proj(repeat(v_proj(kv_norm(p)))) to every
+/// byte of the word.
+final class CrossVector {
+    let kvNorm: RMSNorm
+    let vProj: Linear
+    let oProj: Linear
+    let heads: Int, kvHeads: Int, headDim: Int
+    let normed: Tensor      // [rows, Db]
+    let values: Tensor      // [rows, G·D]
+    let repeated: Tensor    // [rows, H·D]
+
+    init(prefix: String, config: HATConfig, parameters: ParameterSet, maxRows: Int, arena: Arena) {
+        let cross = config.decoderConfig.crossAttentionConfig!
+        heads = cross.numAttentionHeads
+        kvHeads = cross.numKeyValueHeads
+        headDim = cross.headDim
+        kvNorm = RMSNorm(parameters: parameters, name: "\(prefix).kv_norm.weight", eps: config.decoderConfig.rmsNormEps,
+                         maxRows: maxRows, arena: arena)
+        vProj = Linear(parameters: parameters, name: "\(prefix).cross_attention.v_proj.weight")
+        oProj = Linear(parameters: parameters, name: "\(prefix).cross_attention.o_proj.weight")
+        normed = arena.tensor(rows: maxRows, cols: config.backboneConfig.hiddenSize)
+        values = arena.tensor(rows: maxRows, cols: kvHeads * headDim)
+        repeated = arena.tensor(rows: maxRows, cols: heads * headDim)
+    }
+
+    func forward(out: Tensor /*[n, Dl]*/, predictive p: Tensor /*[n, Db]*/) {
+        let n = p.rows
+        kvNorm.forward(out: normed.rows(0..<n), input: p)
+        vProj.forward(out: values.rows(0..<n), input: normed.rows(0..<n))
+        let group = heads / kvHeads
+        for r in 0..<n {
+            for h in 0..<heads {
+                (repeated.row(r) + h * headDim).update(from: values.row(r) + (h / group) * headDim, count: headDim)
+            }
+        }
+        oProj.forward(out: out, input: repeated.rows(0..<n))
+    }
+}

@@ -1,0 +1,54 @@
+// UncachedModel: the reference for cached generation. Every `feed` re-splits the whole context
+// and runs the full training forward pass over it (one row), then takes the last byte's logits.
+// Quadratic and slow; it exists so tests can check that the cached session gives the same bytes.
+
+import HATModel
+import HATTensor
+import HATText
+
+public final class UncachedModel: ByteModel {
+    public let config: HATConfig
+    let model: HierarchicalModel
+    let splitter: WordSplitter
+    public let capacity: Int
+    private var context: [UInt8] = []
+    private let logits = UnsafeMutablePointer<Float>.allocate(capacity: 256)   // [256]
+    public private(set) var completedWords = 0
+
+    /// `capacity`: the longest context in bytes this reference will be asked to handle.
+    public init(config modelConfig: HATConfig, parameters: ParameterSet, limits: ContextLimits = ContextLimits(),
+                capacity: Int = 4096) throws {
+        config = limits.applied(to: modelConfig)
+        self.capacity = capacity
+        model = HierarchicalModel(config: config, parameters: parameters, maxBytes: capacity, maxWords: capacity)
+        splitter = try WordSplitter(options: SplitterOptions(mode: SplitterMode(rawValue: config.splitter.name) ?? .hat,
+                                                             maxWordBytes: config.maxWordSize))
+        logits.initialize(repeating: 0, count: 256)
+        reset()
+    }
+
+    deinit { logits.deallocate() }
+
+    public var endOfSequence: UInt8 { UInt8(config.eosTokenId) }
+    public var nextByteLogits: UnsafePointer<Float> { UnsafePointer(logits) }
+
+    public func reset() {
+        context = []
+        feed([endOfSequence])
+    }
+
+    public func feed(_ bytes: [UInt8]) {
+        context += bytes
+        precondition(context.count <= capacity, "UncachedModel: context of \(context.count) bytes over its capacity \(capacity)")
+        var ends: [Int] = []
+        context.withUnsafeBufferPointer { splitter.split($0, into: &ends) }
+        completedWords = ends.count - 1
+        let stream = WordStream(bytes: context, ends: ends)
+        let batch = Batch(maxBytes: context.count, maxWords: ends.count, config: config)
+        batch.appendRow(stream, words: 0..<ends.count)
+        batch.finish()
+        model.forward(batch)
+        let row = model.lastLogits(rows: context.count).row(context.count - 1)
+        for i in 0..<256 { logits[i] = row[i] }
+    }
+}

@@ -1,0 +1,55 @@
+// hat repl (also what plain `hat` runs): chat-style byte-level generation on the shipped
+// default model or --model DIR. Each line is appended to the context and the model continues
+// it, streaming as it spells. Slash commands change settings (/help). Ctrl-C stops an answer;
+// end of input leaves. With a non-terminal stdin it reads line by line, so it can be scripted.
+
+import ArgumentParser
+import Foundation
+import HATGenerate
+import HATTensor
+
+/// Set by the SIGINT handler while an answer streams.
+nonisolated(unsafe) var answerInterrupted: Int32 = 0
+
+struct ReplCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "repl",
+        abstract: "Interactive generation: type text, the model continues it byte by byte (default command).")
+
+    @Option(help: "Model directory (default: Models/default).") var model: String?
+    @Option(help: "Temperature (0 = greedy).") var temperature: Float = 0.7
+    @Option(help: "Top-p (1 = off).") var topP: Float = 0.95
+    @Option(help: "Most bytes per answer.") var maxBytes = 300
+    @Option(help: "Seed for sampling.") var seed: UInt64 = 0
+    @Option(help: "Threads (OpenBLAS and ours).") var threads = 2
+    @Flag(help: "Write invalid UTF-8 the model emits as raw bytes instead of U+FFFD.") var raw = false
+
+    func validate() throws {
+        if temperature < 0 { throw ValidationError("--temperature must be ≥ 0") }
+        if !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1]") }
+        if maxBytes < 1 { throw ValidationError("--max-bytes must be ≥ 1") }
+        if threads < 1 { throw ValidationError("--threads must be ≥ 1") }
+    }
+
+    func run() throws {
+        Threads.count = threads
+        let directory = try model ?? Locations.defaultModel()
+        var settings = Repl.Settings()
+        settings.sampling = SamplingOptions(temperature: temperature, topP: topP == 1 ? nil : topP, seed: seed)
+        settings.maxBytes = maxBytes
+        settings.raw = raw
+        let terminal = isatty(STDOUT_FILENO) != 0 && isatty(STDIN_FILENO) != 0
+        let repl = try Repl(modelDirectory: directory, settings: settings, colors: terminal,
+                            interrupted: { answerInterrupted != 0 },
+                            write: { bytes in
+                                bytes.withUnsafeBufferPointer { _ = write(STDOUT_FILENO, $0.baseAddress, $0.count) }
+                            })
+        signal(SIGINT) { _ in answerInterrupted = 1 }
+        if terminal { print(repl.banner) }
+        let editor = LineEditor()
+        while let line = editor.readLine(prompt: terminal ? "> " : "") {
+            answerInterrupted = 0
+            if !repl.handle(line) { break }
+        }
+    }
+}

@@ -1,0 +1,179 @@
+// Generation: the cached session gives the same bytes as the uncached reference (full forward
+// per byte) under greedy decoding, for prompts in several scripts, ending inside a word, inside
+// a multi-byte character, empty, invalid UTF-8, and longer than the windows and the chunk size;
+// sampling is reproducible from its seed; stop sequences and limits stop.
+
+import Foundation
+import HATGenerate
+import HATModel
+import HATTensor
+import Testing
+
+/// A tiny random model whose logits are spread enough that greedy choices are not near-ties.
+func tinyModel(seed: UInt64 = 7, everyLayer: Bool = false) throws -> (HATConfig, ParameterSet) {
+    var config = HATConfig(
+        encoderConfig: TransformerConfig(hiddenSize: 32, numHiddenLayers: 1, numAttentionHeads: 2, numKeyValueHeads: 1,
+                                         intermediateSize: 64, slidingWindow: 16, vocabSize: 256,
+                                         crossAttentionConfig: CrossAttentionConfig(hiddenSize: 32, numAttentionHeads: 2, numKeyValueHeads: 1)),
+        backboneConfig: TransformerConfig(hiddenSize: 48, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2,
+                                          intermediateSize: 96),
+        decoderConfig: TransformerConfig(hiddenSize: 32, numHiddenLayers: 2, numAttentionHeads: 2, numKeyValueHeads: 1,
+                                         intermediateSize: 64, slidingWindow: 12, vocabSize: 256,
+                                         crossAttentionConfig: CrossAttentionConfig(hiddenSize: 32, numAttentionHeads: 2, numKeyValueHeads: 1),
+                                         crossAttnEveryLayer: everyLayer),
+        maxWordSize: 12)
+    config.provenance.notes = "test"
+    try config.validate()
+    let parameters = ParameterSet(HierarchicalModel.parameterSpecs(config))
+    var rng = RandomGenerator(seed: seed)
+    HierarchicalModel.initialize(parameters, rng: &rng, std: 0.3)
+    return (config, parameters)
+}
+
+let prompts: [(String, [UInt8])] = [
+    ("empty", []),
+    ("inside a word", Array("The quick brown fox jum".utf8)),
+    ("German inside a character", Array("Grüße aus K".utf8) + [0xC3]),
+    ("Chinese", Array("你好世界".utf8)),
+    ("Russian", Array("Привет, ми".utf8)),
+    ("Arabic and emoji", Array("مرحبا 👋🏽 ".utf8)),
+    ("invalid UTF-8", [0xFF, 0x41, 0x80, 0x20, 0xC3, 0x28]),
+    ("camelCase and spaces", Array("someCamelCase   words\twith\ttabs\n".utf8)),
+    ("longer than windows and chunk", Array(String(repeating: "Call me Ishmael. Some years ago—never mind how long precisely—having little money. ", count: 5).utf8)),
+]
+
+@Suite(.serialized) struct CachedGeneration {
+    @Test(arguments: prompts.indices)
+    func cachedEqualsUncachedUnderGreedy(_ index: Int) throws {
+        let (name, prompt) = prompts[index]
+        for everyLayer in [false, true] {
+            let (config, parameters) = try tinyModel(everyLayer: everyLayer)
+            let cached = try GenerationSession(config: config, parameters: parameters, chunkBytes: 64)
+            let uncached = try UncachedModel(config: config, parameters: parameters, capacity: 2048)
+            let limits = GenerationLimits(maxBytes: 48)
+            let a = Generator(model: cached, sampling: .greedy).generate(prompt: prompt, limits: limits)
+            let b = Generator(model: uncached, sampling: .greedy).generate(prompt: prompt, limits: limits)
+            #expect(a.bytes == b.bytes, "\(name) (cross-attention every layer: \(everyLayer)): cached \(a.bytes) vs uncached \(b.bytes)")
+            #expect(a.words == b.words, "\(name): \(a.words) vs \(b.words) words")
+            #expect(!a.bytes.isEmpty || a.stopReason == .endOfSequence)
+        }
+    }
+
+    @Test func logitsOfCachedAndUncachedAgreeByteByByte() throws {
+        let (config, parameters) = try tinyModel()
+        let cached = try GenerationSession(config: config, parameters: parameters, chunkBytes: 8)
+        let uncached = try UncachedModel(config: config, parameters: parameters, capacity: 1024)
+        let text = Array("Hello, world! don't U.S.A. 3.14 你好 hello   world ".utf8)
+        var worst: Float = 0
+        for byte in text {
+            cached.feed([byte])
+            uncached.feed([byte])
+            for i in 0..<256 { worst = max(worst, abs(cached.nextByteLogits[i] - uncached.nextByteLogits[i])) }
+            #expect(cached.completedWords == uncached.completedWords)
+        }
+        #expect(worst < 1e-4, "max |Δ logit| \(worst)")
+    }
+
+    @Test func chunkedPrefillEqualsByteByByte() throws {
+        let (config, parameters) = try tinyModel()
+        let whole = try GenerationSession(config: config, parameters: parameters, chunkBytes: 32)
+        let single = try GenerationSession(config: config, parameters: parameters, chunkBytes: 32)
+        let text = Array("It is a truth universally acknowledged, that a single man in possession of a good fortune.".utf8)
+        whole.feed(text)
+        for byte in text { single.feed([byte]) }
+        var worst: Float = 0
+        for i in 0..<256 { worst = max(worst, abs(whole.nextByteLogits[i] - single.nextByteLogits[i])) }
+        #expect(worst < 1e-4)
+        #expect(whole.completedWords == single.completedWords)
+    }
+
+    @Test func resetClearsTheContext() throws {
+        let (config, parameters) = try tinyModel()
+        let session = try GenerationSession(config: config, parameters: parameters)
+        let fresh = Array(UnsafeBufferPointer(start: session.nextByteLogits, count: 256))
+        session.feed(Array("some context".utf8))
+        session.reset()
+        let again = Array(UnsafeBufferPointer(start: session.nextByteLogits, count: 256))
+        #expect(fresh == again)
+    }
+}
+
+@Suite(.serialized) struct SamplingBehaviour {
+    @Test func sameSeedSameTextDifferentSeedDifferentText() throws {
+        let (config, parameters) = try tinyModel()
+        let session = try GenerationSession(config: config, parameters: parameters)
+        func run(_ seed: UInt64) -> [UInt8] {
+            session.reset()
+            let options = SamplingOptions(temperature: 1.0, topK: 40, topP: 0.95, minP: 0.01, repetitionPenalty: 1.1, seed: seed)
+            return Generator(model: session, sampling: options).generate(prompt: Array("Once upon".utf8),
+                                                                          limits: GenerationLimits(maxBytes: 64)).bytes
+        }
+        #expect(run(1) == run(1))
+        #expect(run(1) != run(2))
+    }
+
+    @Test func stopSequenceStopsAndIsNotEmitted() throws {
+        let (config, parameters) = try tinyModel()
+        let session = try GenerationSession(config: config, parameters: parameters)
+        let free = Generator(model: session, sampling: .greedy).generate(prompt: [], limits: GenerationLimits(maxBytes: 40))
+        #expect(free.bytes.count >= 6)
+        // Stop at the bytes greedy decoding produces at positions 3..<5.
+        let stop = Array(free.bytes[3..<5])
+        session.reset()
+        var emitted: [UInt8] = []
+        let stopped = Generator(model: session, sampling: .greedy).generate(
+            prompt: [], limits: GenerationLimits(maxBytes: 40, stop: [stop]), raw: true) { bytes, _ in
+            emitted += bytes
+            return true
+        }
+        #expect(stopped.stopReason == .stopSequence)
+        #expect(stopped.bytes == Array(free.bytes[0..<3]) || stopped.bytes.count < 3)
+        #expect(emitted == stopped.bytes)
+    }
+
+    @Test func limitsInBytesAndWords() throws {
+        let (config, parameters) = try tinyModel()
+        let session = try GenerationSession(config: config, parameters: parameters)
+        let r = Generator(model: session, sampling: SamplingOptions(temperature: 1, seed: 3))
+            .generate(prompt: Array("a b".utf8), limits: GenerationLimits(maxBytes: 10))
+        #expect(r.bytes.count <= 10)
+        session.reset()
+        let w = Generator(model: session, sampling: SamplingOptions(temperature: 1, seed: 3))
+            .generate(prompt: Array("a b".utf8), limits: GenerationLimits(maxBytes: 1000, maxWords: 3))
+        // Generation stops at the first byte after which 3 words are complete; one byte can complete
+        // two words at once (an ill-formed byte after a word is a word of its own), hence ≤ 4.
+        #expect(w.stopReason == .maxWords || w.stopReason == .endOfSequence)
+        if w.stopReason == .maxWords { #expect((3...4).contains(w.words)) }
+    }
+
+    @Test func greedyIsArgmaxAndTopKOneIsGreedy() {
+        var logits = [Float](repeating: 0, count: 256)
+        logits[65] = 3
+        logits[66] = 2.9
+        let greedy = Sampler(options: .greedy)
+        let topOne = Sampler(options: SamplingOptions(temperature: 1.5, topK: 1))
+        logits.withUnsafeBufferPointer { p in
+            #expect(greedy.sample(logits: p.baseAddress!, recent: [], coin: 0.99) == 65)
+            #expect(topOne.sample(logits: p.baseAddress!, recent: [], coin: 0.99) == 65)
+            // A repetition penalty on byte 65 makes 66 the greedy choice.
+            let penalised = Sampler(options: SamplingOptions(temperature: 0, repetitionPenalty: 1.1))
+            #expect(penalised.sample(logits: p.baseAddress!, recent: [65], coin: 0) == 66)
+            // The coin picks within the kept set: with top-p 0.5 only the top byte remains (its p > 0.5 of the two).
+            let sampler = Sampler(options: SamplingOptions(temperature: 0.1, topP: 0.5))
+            #expect(sampler.sample(logits: p.baseAddress!, recent: [], coin: 0.999) == 65)
+        }
+    }
+}
+
+@Suite struct OutputStream {
+    @Test func wholeCharactersOnlyAndReplacementForInvalidRuns() {
+        var stream = TextStream()
+        var out: [UInt8] = []
+        for b in Array("é".utf8) + [0xFF] + Array("中".utf8) + [0xE4, 0xB8] { out += stream.push(b) }
+        out += stream.flush()
+        #expect(String(decoding: out, as: UTF8.self) == "é\u{FFFD}中\u{FFFD}")
+        var raw = TextStream(raw: true)
+        #expect(raw.push(0xFF) == [0xFF])
+    }
+}
+

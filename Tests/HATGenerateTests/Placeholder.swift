@@ -1,1 +1,0 @@
-// HATGenerateTests: placeholder until its issue lands.
