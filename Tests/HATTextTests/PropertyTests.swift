@@ -259,3 +259,18 @@ func isKnownCausalityException(_ splitter: WordSplitter, prefix: [UInt8], next: 
         #expect(ws.count > 3000 * 5 && ws.count < 3000 * 15)
     }
 }
+
+@Suite struct AllocationTests {
+    /// With room reserved, `split(_:into:)` appends in place: the buffer of `ends` never moves.
+    @Test func splitKeepsTheEndsBuffer() throws {
+        let splitter = try WordSplitter(options: SplitterOptions(mode: .hat, maxWordBytes: 16))
+        var rng = TestRandom(seed: 8)
+        let text = Array(rng.text(length: 20000, alphabet: TestRandom.boundaryAlphabet).utf8)
+        var ends: [Int] = []
+        ends.reserveCapacity(text.count)
+        let before = ends.withUnsafeBufferPointer { $0.baseAddress }
+        for _ in 0..<3 { text.withUnsafeBufferPointer { splitter.split($0, into: &ends) } }
+        #expect(ends.withUnsafeBufferPointer { $0.baseAddress } == before)
+        #expect(ends.last == text.count)
+    }
+}
