@@ -9,6 +9,8 @@ struct Bench: ParsableCommand {
             BenchBLAS.self,
             BenchKernels.self,
             BenchSegment.self,
+            BenchTrain.self,
+            BenchGenerate.self,
         ]
     )
 }

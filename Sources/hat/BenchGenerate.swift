@@ -1,0 +1,345 @@
+// hat bench generate: the generation figures of Reports/performance.md in one run (issue 5
+// item 7) — cached greedy generation with GenerationSession after prompts of about 100 and
+// 2,000 words of real text: prefill bytes/s, generation bytes/s and ms per byte at each context
+// and how the cost per byte grows; then PyTorch (scripts/bench_torch_generate.py) doing the same
+// cached decoding with the same weights, prompts, windows and threads, its bytes checked
+// against ours. `--json` prints all of it as one JSON object.
+
+import ArgumentParser
+import Dispatch
+import Foundation
+import HATGenerate
+import HATModel
+import HATTensor
+import HATText
+
+struct BenchGenerate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate",
+        abstract: "Cached greedy generation at short and long contexts; PyTorch doing the same decoding in the same run.",
+        discussion: """
+            Prompts are the first --contexts words (as the model's splitter cuts them) of --text from the \
+            first paragraph after a third of the file. Each context: reset (the end-of-sequence word), \
+            prefill (the prompt fed in chunks of --chunk-bytes), then --bytes greedy bytes, each fed back. \
+            Encoder and decoder use the model's sliding windows; the backbone (no window in the config) \
+            attends to the last --backbone-window words in both implementations (hat generate's default is \
+            1024; the default here, 4096, lets every word of a 2,000-word prompt be seen). \
+            Build in release: swift build -c release.
+            """)
+
+    @Option(help: "Model directory (default: Models/default if present, else the newest checkpoint of runs/default/checkpoints).")
+    var model: String?
+    @Option(help: "Text the prompts are taken from (default data/english/doyle-adventures-of-sherlock-holmes.txt).")
+    var text = "data/english/doyle-adventures-of-sherlock-holmes.txt"
+    @Option(help: "Prompt lengths in words, comma-separated (default 100,2000).") var contexts = "100,2000"
+    @Option(help: "Greedy bytes generated after each prompt (default 256).") var bytes = 256
+    @Option(help: "Backbone attention window in words, for both implementations (default 4096).")
+    var backboneWindow = 4096
+    @Option(help: "Bytes one prefill step takes (default 256, as hat generate).") var chunkBytes = 256
+    @Option(help: "Threads for OpenBLAS, our loops and torch (default 2).") var threads = 2
+    @Option(help: "Python with torch, safetensors and hat-splitter (default /work/venv/bin/python).")
+    var python = "/work/venv/bin/python"
+    @Option(help: "The PyTorch script (default scripts/bench_torch_generate.py).")
+    var torchScript = "scripts/bench_torch_generate.py"
+    @Flag(help: "Skip the PyTorch comparison.") var noTorch = false
+    @Flag(help: "Print one JSON object instead of text.") var json = false
+
+    var contextWords: [Int] { contexts.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
+
+    func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be ≥ 1, got \(threads)") }
+        guard bytes >= 1 else { throw ValidationError("--bytes must be ≥ 1, got \(bytes)") }
+        guard backboneWindow >= 1 else { throw ValidationError("--backbone-window must be ≥ 1, got \(backboneWindow)") }
+        guard chunkBytes >= 1 else { throw ValidationError("--chunk-bytes must be ≥ 1, got \(chunkBytes)") }
+        let words = contextWords
+        guard !words.isEmpty, words.count == contexts.split(separator: ",").count, words.allSatisfy({ $0 >= 1 }) else {
+            throw ValidationError("--contexts: expected positive word counts like 100,2000, found \(contexts)")
+        }
+    }
+
+    func run() throws {
+        Threads.count = threads
+        var report = GenerateReport(machine: Machine.current(threads: threads), source: text, generatedBytes: bytes,
+                                    backboneWindow: backboneWindow)
+
+        // The model, copied first: the training run prunes old checkpoints while we work.
+        let source = try model ?? defaultModel()
+        report.model = source
+        let directory = NSTemporaryDirectory() + "hat-bench-generate-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        for name in [ModelFiles.configName, ModelFiles.weightsName] {
+            try FileManager.default.copyItem(atPath: (source as NSString).appendingPathComponent(name),
+                                             toPath: (directory as NSString).appendingPathComponent(name))
+        }
+        let (config, parameters) = try ModelFiles.load(from: directory)
+        report.parameters = parameters.scalarCount
+
+        // Prompts: the first N words from the first paragraph after a third of the text.
+        guard let data = FileManager.default.contents(atPath: text) else { throw CommandError("cannot read --text \(text)") }
+        let all = Array(data)
+        let splitter = try WordSplitter(options: SplitterOptions(mode: SplitterMode(rawValue: config.splitter.name) ?? .hat,
+                                                                 maxWordBytes: config.maxWordSize))
+        var start = all.count / 3
+        while start + 1 < all.count && !(all[start] == 0x0A && all[start + 1] == 0x0A) { start += 1 }
+        if start + 2 >= all.count { start = 0 } else { start += 2 }
+        let passage = Array(all[start...])
+        var ends: [Int] = []
+        passage.withUnsafeBufferPointer { splitter.split($0, into: &ends) }
+        let limits = ContextLimits(words: backboneWindow)
+        let session = try GenerationSession(config: config, parameters: parameters, limits: limits, chunkBytes: chunkBytes)
+        report.byteWindows = [config.encoderConfig.slidingWindow ?? limits.bytes, config.decoderConfig.slidingWindow ?? limits.bytes]
+
+        for words in contextWords {
+            guard words <= ends.count else {
+                throw CommandError("--text has \(ends.count) words after its first third, fewer than \(words)")
+            }
+            let prompt = Array(passage[0..<ends[words - 1]])
+            var c = ContextReport(name: "\(words) words", promptWords: words, promptBytes: prompt.count)
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            session.reset()
+            let t1 = DispatchTime.now().uptimeNanoseconds
+            session.feed(prompt)
+            let t2 = DispatchTime.now().uptimeNanoseconds
+            var generated: [UInt8] = []
+            generated.reserveCapacity(bytes)
+            for _ in 0..<bytes {
+                let byte = UInt8(argmax(session.logits.row(0), count: 256))
+                generated.append(byte)
+                session.feed([byte])
+            }
+            let t3 = DispatchTime.now().uptimeNanoseconds
+            c.prompt = prompt
+            c.hat = Timing(resetSeconds: Double(t1 - t0) / 1e9, prefillSeconds: Double(t2 - t1) / 1e9,
+                           generationSeconds: Double(t3 - t2) / 1e9, promptBytes: prompt.count, generatedBytes: bytes)
+            c.generated = generated
+            c.contextWordsAtEnd = session.completedWords
+            report.contexts.append(c)
+        }
+        report.residentBytes = ProcessStats.residentBytes()
+
+        if !noTorch {
+            runTorch(&report, directory: directory, byteWindow: limits.bytes)
+        }
+        report.machine.loadAverageEnd = Machine.loadAverage()
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+            print(report.text)
+        }
+    }
+
+    /// Models/default if present, else the newest checkpoint of runs/default.
+    func defaultModel() throws -> String {
+        if let shipped = try? Locations.defaultModel() { return shipped }
+        if let newest = try Trainer.newestCheckpoint(in: "runs/default/checkpoints") { return newest }
+        throw CommandError("no model: Models/default and runs/default/checkpoints/step-* not found; pass --model DIR")
+    }
+
+    func argmax(_ logits: UnsafeMutablePointer<Float>, count: Int) -> Int {
+        var best = 0
+        for i in 1..<count where logits[i] > logits[best] { best = i }
+        return best
+    }
+
+    // MARK: PyTorch
+
+    func runTorch(_ report: inout GenerateReport, directory: String, byteWindow: Int) {
+        guard FileManager.default.isExecutableFile(atPath: python) else {
+            report.torchError = "PyTorch comparison unavailable: no Python at \(python) (--python PATH)"
+            return
+        }
+        guard FileManager.default.fileExists(atPath: torchScript) else {
+            report.torchError = "PyTorch comparison unavailable: no script at \(torchScript) (run from the repository root or pass --torch-script)"
+            return
+        }
+        let job: [String: Any] = [
+            "model": directory, "generate_bytes": bytes, "backbone_window": backboneWindow, "byte_window": byteWindow,
+            "chunk_bytes": chunkBytes,
+            "contexts": report.contexts.map { ["name": $0.name, "prompt": $0.prompt.map(Int.init),
+                                               "generated": $0.generated.map(Int.init)] as [String: Any] },
+        ]
+        let jobPath = directory + "/job.json"
+        do {
+            try JSONSerialization.data(withJSONObject: job).write(to: URL(fileURLWithPath: jobPath))
+        } catch {
+            report.torchError = "PyTorch comparison failed: cannot write \(jobPath): \(error)"
+            return
+        }
+        switch runPython(python, [torchScript, "--job", jobPath, "--threads", "\(threads)"]) {
+        case .failure(let e):
+            report.torchError = "PyTorch comparison failed: \(e.message)"
+        case .success(let object):
+            report.torchVersion = object["torch"] as? String
+            report.torchImplementation = object["implementation"] as? String
+            report.torchMaxResidentBytes = object["max_resident_bytes"] as? Int
+            let results = object["contexts"] as? [[String: Any]] ?? []
+            for (i, r) in results.enumerated() where i < report.contexts.count {
+                guard let reset = r["reset_seconds"] as? Double, let prefill = r["prefill_seconds"] as? Double,
+                      let generation = r["generation_seconds"] as? Double else { continue }
+                report.contexts[i].torch = Timing(resetSeconds: reset, prefillSeconds: prefill, generationSeconds: generation,
+                                                  promptBytes: report.contexts[i].promptBytes, generatedBytes: bytes)
+                report.contexts[i].sameBytes = r["same_bytes"] as? Bool
+                report.contexts[i].firstMismatch = r["first_mismatch"] as? Int
+            }
+        }
+    }
+}
+
+// MARK: - Report
+
+struct Timing: Encodable {
+    var resetSeconds: Double
+    var prefillSeconds: Double
+    var generationSeconds: Double
+    var promptBytes: Int
+    var generatedBytes: Int
+    var prefillBytesPerSecond: Double { Double(promptBytes) / prefillSeconds }
+    var generationBytesPerSecond: Double { Double(generatedBytes) / generationSeconds }
+    var msPerGeneratedByte: Double { 1000 * generationSeconds / Double(generatedBytes) }
+
+    enum CodingKeys: String, CodingKey {
+        case resetSeconds, prefillSeconds, generationSeconds, prefillBytesPerSecond, generationBytesPerSecond,
+             msPerGeneratedByte
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(resetSeconds, forKey: .resetSeconds)
+        try c.encode(prefillSeconds, forKey: .prefillSeconds)
+        try c.encode(generationSeconds, forKey: .generationSeconds)
+        try c.encode(prefillBytesPerSecond, forKey: .prefillBytesPerSecond)
+        try c.encode(generationBytesPerSecond, forKey: .generationBytesPerSecond)
+        try c.encode(msPerGeneratedByte, forKey: .msPerGeneratedByte)
+    }
+}
+
+struct ContextReport: Encodable {
+    var name: String
+    var promptWords: Int
+    var promptBytes: Int
+    var prompt: [UInt8] = []
+    var generated: [UInt8] = []
+    /// Words the session had completed after the generation (context + generated words).
+    var contextWordsAtEnd = 0
+    var hat: Timing?
+    var torch: Timing?
+    var sameBytes: Bool?
+    var firstMismatch: Int?
+    var generationSpeedup: Double? {
+        guard let h = hat, let t = torch else { return nil }
+        return t.generationSeconds / h.generationSeconds
+    }
+    var prefillSpeedup: Double? {
+        guard let h = hat, let t = torch else { return nil }
+        return t.prefillSeconds / h.prefillSeconds
+    }
+    var generatedText: String { String(decoding: generated, as: UTF8.self) }
+
+    enum CodingKeys: String, CodingKey {
+        case name, promptWords, promptBytes, contextWordsAtEnd, hat, torch, sameBytes, firstMismatch, generationSpeedup,
+             prefillSpeedup, generatedText
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(promptWords, forKey: .promptWords)
+        try c.encode(promptBytes, forKey: .promptBytes)
+        try c.encode(contextWordsAtEnd, forKey: .contextWordsAtEnd)
+        try c.encodeIfPresent(hat, forKey: .hat)
+        try c.encodeIfPresent(torch, forKey: .torch)
+        try c.encodeIfPresent(sameBytes, forKey: .sameBytes)
+        try c.encodeIfPresent(firstMismatch, forKey: .firstMismatch)
+        try c.encodeIfPresent(generationSpeedup, forKey: .generationSpeedup)
+        try c.encodeIfPresent(prefillSpeedup, forKey: .prefillSpeedup)
+        try c.encode(generatedText, forKey: .generatedText)
+    }
+}
+
+struct GenerateReport: Encodable {
+    var machine: Machine
+    /// The text the prompts come from.
+    var source: String
+    var generatedBytes: Int
+    var backboneWindow: Int
+    var byteWindows: [Int] = []
+    var model = ""
+    var parameters = 0
+    var contexts: [ContextReport] = []
+    var residentBytes = 0
+    var torchVersion: String?
+    var torchImplementation: String?
+    var torchMaxResidentBytes: Int?
+    var torchError: String?
+
+    /// ms per generated byte at the longest context over the shortest.
+    var hatCostGrowth: Double? { growth(\.hat) }
+    var torchCostGrowth: Double? { growth(\.torch) }
+
+    func growth(_ side: KeyPath<ContextReport, Timing?>) -> Double? {
+        guard let first = contexts.first?[keyPath: side], let last = contexts.last?[keyPath: side], contexts.count > 1 else {
+            return nil
+        }
+        return last.msPerGeneratedByte / first.msPerGeneratedByte
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case machine, source, generatedBytes, backboneWindow, byteWindows, model, parameters, contexts, residentBytes,
+             torchVersion, torchImplementation, torchMaxResidentBytes, torchError, hatCostGrowth, torchCostGrowth
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(machine, forKey: .machine)
+        try c.encode(source, forKey: .source)
+        try c.encode(generatedBytes, forKey: .generatedBytes)
+        try c.encode(backboneWindow, forKey: .backboneWindow)
+        try c.encode(byteWindows, forKey: .byteWindows)
+        try c.encode(model, forKey: .model)
+        try c.encode(parameters, forKey: .parameters)
+        try c.encode(contexts, forKey: .contexts)
+        try c.encode(residentBytes, forKey: .residentBytes)
+        try c.encodeIfPresent(torchVersion, forKey: .torchVersion)
+        try c.encodeIfPresent(torchImplementation, forKey: .torchImplementation)
+        try c.encodeIfPresent(torchMaxResidentBytes, forKey: .torchMaxResidentBytes)
+        try c.encodeIfPresent(torchError, forKey: .torchError)
+        try c.encodeIfPresent(hatCostGrowth, forKey: .hatCostGrowth)
+        try c.encodeIfPresent(torchCostGrowth, forKey: .torchCostGrowth)
+    }
+
+    var text: String {
+        var s = "openblas core: \(machine.blasCore), threads: \(machine.threads) (cpu: \(machine.cpu), \(machine.cores) cores)\n"
+        s += "load average (1 min, shared machine): \(machine.loadAverageStart.map { String($0) } ?? "?") at start, "
+            + "\(machine.loadAverageEnd.map { String($0) } ?? "?") at end\n"
+        s += "model: \(model) (\(parameters) parameters); prompts from \(source); windows: encoder/decoder "
+            + byteWindows.map(String.init).joined(separator: "/") + " bytes, backbone \(backboneWindow) words; "
+            + "greedy, \(generatedBytes) bytes per context\n"
+        for c in contexts {
+            s += "\n== \(c.name) (\(c.promptBytes) bytes; \(c.contextWordsAtEnd) words in context after generating)\n"
+            for (label, t) in [("hat", c.hat), ("pytorch", c.torch)] {
+                guard let t else { continue }
+                s += "  \(benchPadded(label, 8)) prefill \(benchFigure(1000 * t.prefillSeconds)) ms "
+                    + "(\(benchFigure(t.prefillBytesPerSecond)) bytes/s), generation \(benchFigure(t.generationBytesPerSecond)) bytes/s "
+                    + "= \(benchFigure(t.msPerGeneratedByte)) ms per byte (reset \(benchFigure(1000 * t.resetSeconds)) ms)\n"
+            }
+            if let g = c.generationSpeedup, let p = c.prefillSpeedup {
+                s += "  hat is \(benchFigure(g))× faster generating, \(benchFigure(p))× prefilling; "
+                    + "same bytes: \(c.sameBytes == true ? "yes" : "NO (first difference at byte \(c.firstMismatch.map(String.init) ?? "?"))")\n"
+            }
+            let preview = c.generatedText.prefix(80).replacingOccurrences(of: "\n", with: "⏎")
+            s += "  generated: \(preview)…\n"
+        }
+        if let g = hatCostGrowth {
+            s += "\ncost per generated byte, \(contexts.last!.name) over \(contexts.first!.name): hat \(benchFigure(g))×"
+                + (torchCostGrowth.map { ", pytorch \(benchFigure($0))×" } ?? "") + "\n"
+        }
+        s += "resident memory: hat \(residentBytes / 1_048_576) MiB"
+            + (torchMaxResidentBytes.map { ", pytorch peak \($0 / 1_048_576) MiB" } ?? "") + "\n"
+        if let v = torchVersion { s += "pytorch \(v): \(torchImplementation ?? "")\n" }
+        if let e = torchError { s += e + "\n" }
+        return s
+    }
+}

@@ -1,0 +1,543 @@
+// hat bench train: the training-step figures of Reports/performance.md in one run (issue 4
+// item 9) — one step of forward + backward + clipping + AdamW on a real-text batch of the
+// default config, as the Trainer takes it: bytes/s, model FLOPs and their fraction of the
+// same-run sgemm rate at the model's shapes, resident memory across steps; then PyTorch
+// (scripts/bench_torch_hat.py) doing the same step on the same batch, weights and threads,
+// with its losses checked against ours. `--json` prints all of it as one JSON object.
+//
+// Shapes: N bytes and W words of the batch (flattened over its B rows), Dl local width,
+// Db backbone width, F FFN width, A = H·D attention width.
+
+import ArgumentParser
+import Dispatch
+import Foundation
+import HATIO
+import HATLayers
+import HATModel
+import HATTensor
+import HATText
+
+struct BenchTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "One training step (forward, backward, AdamW) of a preset; PyTorch doing the same step in the same run.",
+        discussion: """
+            The batch is --rows rows of --words-per-row words (at most --max-row-bytes bytes) taken evenly \
+            spaced from the word stream of --data, as the trainer cuts it. Model FLOPs count 2 per \
+            multiply-add of every matrix product of every layer as the model is written (encoder, pooling, \
+            backbone, decoder cross-attention and blocks, head) and 4·D per allowed query–key pair per head \
+            for attention (causal, sliding window, within the row; a word's query over its own bytes; a byte \
+            over its word's one predictive vector); forward + backward counts 3× forward. \
+            Build in release: swift build -c release.
+            """)
+
+    @Option(help: "Preset name (Models/configs/NAME.json) or config.json path (default small).") var config = "small"
+    @Option(help: "Text the batch is cut from: files or directories of *.txt (default data/english).")
+    var data = "data/english"
+    @Option(help: "Rows per batch (default 8, as training).") var rows = 8
+    @Option(help: "Words per row (default 256, as training).") var wordsPerRow = 256
+    @Option(help: "Most bytes per row (default 2048, as training).") var maxRowBytes = 2048
+    @Option(help: "Threads for OpenBLAS, our loops and torch (default 2).") var threads = 2
+    @Option(help: "Untimed steps first (default 2).") var warmup = 2
+    @Option(help: "Timed steps; the median is reported (default 5).") var steps = 5
+    @Option(help: "Constant AdamW learning rate of the steps (default 1e-3).") var learningRate: Float = 1e-3
+    @Option(help: "Seed of the fresh weights (default 1).") var seed: UInt64 = 1
+    @Option(help: "Python with torch and safetensors (default /work/venv/bin/python).")
+    var python = "/work/venv/bin/python"
+    @Option(help: "The PyTorch script (default scripts/bench_torch_hat.py).")
+    var torchScript = "scripts/bench_torch_hat.py"
+    @Option(help: "Relative tolerance of the loss check against PyTorch (default 2e-4).") var tolerance = 2e-4
+    @Flag(help: "Skip the PyTorch comparison.") var noTorch = false
+    @Flag(help: "Print one JSON object instead of text.") var json = false
+
+    func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be ≥ 1, got \(threads)") }
+        guard rows >= 1 else { throw ValidationError("--rows must be ≥ 1, got \(rows)") }
+        guard wordsPerRow >= 2 else { throw ValidationError("--words-per-row must be ≥ 2, got \(wordsPerRow)") }
+        guard maxRowBytes >= 1 else { throw ValidationError("--max-row-bytes must be ≥ 1, got \(maxRowBytes)") }
+        guard warmup >= 0 else { throw ValidationError("--warmup must be ≥ 0, got \(warmup)") }
+        guard steps >= 1 else { throw ValidationError("--steps must be ≥ 1, got \(steps)") }
+        guard learningRate > 0 && learningRate.isFinite else {
+            throw ValidationError("--learning-rate must be positive, got \(learningRate)")
+        }
+    }
+
+    func run() throws {
+        Threads.count = threads   // before any layer is made: per-worker buffers are sized by it
+        var report = TrainReport(machine: Machine.current(threads: threads), preset: config, data: data)
+
+        // Model and fresh weights.
+        let config = try HATConfig.load(path: try Locations.config(self.config))
+        guard config.maxWordSize <= maxRowBytes else {
+            throw ValidationError("--max-row-bytes (\(maxRowBytes)) must be ≥ the model's max_word_size (\(config.maxWordSize))")
+        }
+        let parameters = ParameterSet(HierarchicalModel.parameterSpecs(config))
+        var rng = RandomGenerator(seed: seed)
+        HierarchicalModel.initialize(parameters, rng: &rng)
+        report.parameters = parameters.scalarCount
+
+        // The batch: rows evenly spaced through the word stream of the text.
+        let documents = try Corpus.documents(paths: [data])
+        let splitter = try WordSplitter(options: SplitterOptions(mode: SplitterMode(rawValue: config.splitter.name) ?? .hat,
+                                                                 maxWordBytes: config.maxWordSize))
+        let stream = Corpus.wordStream(documents, splitter: splitter, endOfSequence: UInt8(config.eosTokenId))
+        let allRows = stream.rows(wordsPerRow: wordsPerRow, maxRowBytes: maxRowBytes)
+        guard allRows.count >= rows else {
+            throw CommandError("\(data) gives \(allRows.count) rows of \(wordsPerRow) words, fewer than --rows \(rows)")
+        }
+        let chosen = (0..<rows).map { allRows[(2 * $0 + 1) * allRows.count / (2 * rows)] }
+        let batch = Batch(maxBytes: rows * maxRowBytes, maxWords: rows * wordsPerRow, config: config)
+        for row in chosen { batch.appendRow(stream, words: row) }
+        batch.finish()
+        report.batch = BatchReport(rows: rows, bytes: batch.byteCount, words: batch.wordCount,
+                                   predictedBytes: batch.targetCount, sourceBytes: stream.byteCount)
+
+        // Work per step.
+        let work = StepWork(config: config, batch: batch)
+        report.flops = work.flops
+        report.modelGFLOPPerStep = 3 * work.forwardFLOPs / 1e9
+        report.shapes = benchGemm(work.products)
+        report.sgemmPeakGFLOPS = report.shapes.map(\.gflops).max() ?? 0
+        let productFLOPs = report.shapes.reduce(0.0) { $0 + $1.flops * Double($1.count) }
+        let productSeconds = report.shapes.reduce(0.0) { $0 + $1.flops * Double($1.count) / ($1.gflops * 1e9) }
+        report.sgemmCompositeGFLOPS = productFLOPs / productSeconds / 1e9
+        report.productsAtSgemmMs = 1000 * productSeconds
+
+        // Initial weights and the batch for PyTorch, written before any step changes the weights.
+        let directory = NSTemporaryDirectory() + "hat-bench-train-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try ModelFiles.save(config: config, parameters: parameters, to: directory, dtype: .f32)
+        try writeBatch(stream: stream, rows: chosen, to: directory + "/batch.json")
+
+        // Our steps, as the trainer takes them (all parameters trained, clipping at 1.0).
+        let model = HierarchicalModel(config: config, parameters: parameters, maxBytes: batch.maxBytes, maxWords: batch.maxWords)
+        let optimizer = AdamW(parameters: parameters, settings: AdamWSettings())
+        var ours = OurSteps()
+        for step in 0..<(warmup + steps) {
+            if step == warmup { ours.residentBytesAfterWarmup = ProcessStats.residentBytes() }
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            parameters.zeroGrads()
+            let (lossSum, count) = model.forward(batch)
+            let t1 = DispatchTime.now().uptimeNanoseconds
+            model.backward(batch, lossScale: 1 / Float(max(count, 1)))
+            let t2 = DispatchTime.now().uptimeNanoseconds
+            clipGradientNorm(parameters, maxNorm: 1) { _ in true }
+            optimizer.update(learningRate: learningRate) { _ in 1 }
+            let t3 = DispatchTime.now().uptimeNanoseconds
+            ours.losses.append(lossSum / Double(max(count, 1)))
+            if step >= warmup {
+                ours.seconds.append(Double(t3 - t0) / 1e9)
+                ours.forward.append(Double(t1 - t0) / 1e9)
+                ours.backward.append(Double(t2 - t1) / 1e9)
+                ours.optimizer.append(Double(t3 - t2) / 1e9)
+            }
+        }
+        ours.residentBytesAfterSteps = ProcessStats.residentBytes()
+        report.hat = ours.summary(bytes: batch.byteCount, modelFLOPs: 3 * work.forwardFLOPs)
+
+        if !noTorch {
+            report.torch = runTorch(directory: directory, losses: ours.losses)
+        }
+        report.machine.loadAverageEnd = Machine.loadAverage()
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+            print(report.text)
+        }
+    }
+
+    /// The batch's rows as bytes and word ends (relative to the row), for the PyTorch script.
+    func writeBatch(stream: WordStream, rows: [Range<Int>], to path: String) throws {
+        var objects: [[String: Any]] = []
+        for row in rows {
+            let first = stream.wordStart(row.lowerBound), last = stream.wordEnd(row.upperBound - 1)
+            objects.append(["bytes": stream.bytes[first..<last].map { Int($0) },
+                            "word_ends": row.map { stream.wordEnd($0) - first }])
+        }
+        let data = try JSONSerialization.data(withJSONObject: ["rows": objects, "made_by": "hat bench train"])
+        try AtomicFile.write(data, to: path)
+    }
+
+    /// sgemm GFLOP/s at each of the step's product shapes (median of 3 after a warm-up).
+    func benchGemm(_ products: [Product]) -> [Product] {
+        func most(_ f: (Product) -> Int) -> Int { products.map(f).max() ?? 1 }
+        let arena = Arena(name: "bench-train-gemm")
+        let a = arena.tensor(rows: most { $0.transposeA ? $0.k : $0.m }, cols: most { $0.transposeA ? $0.m : $0.k })
+        let b = arena.tensor(rows: most { $0.transposeB ? $0.n : $0.k }, cols: most { $0.transposeB ? $0.k : $0.n })
+        let c = arena.tensor(rows: most(\.m), cols: most(\.n))
+        var rng = RandomGenerator(seed: 7)
+        rng.fillUniform(a, bound: 1)
+        rng.fillUniform(b, bound: 1)
+        var result = products
+        for i in result.indices {
+            let s = result[i]
+            let aView = s.transposeA ? a.rows(0..<s.k).columns(0..<s.m) : a.rows(0..<s.m).columns(0..<s.k)
+            let bView = s.transposeB ? b.rows(0..<s.n).columns(0..<s.k) : b.rows(0..<s.k).columns(0..<s.n)
+            let cView = c.rows(0..<s.m).columns(0..<s.n)
+            var times: [Double] = []
+            for r in 0..<4 {
+                let start = DispatchTime.now().uptimeNanoseconds
+                gemm(aView, transposeA: s.transposeA, bView, transposeB: s.transposeB, into: cView)
+                if r > 0 { times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
+            }
+            result[i].gflops = s.flops / times.sorted()[times.count / 2] / 1e9
+        }
+        return result
+    }
+
+    // MARK: PyTorch
+
+    func runTorch(directory: String, losses: [Double]) -> TorchTrainReport {
+        guard FileManager.default.isExecutableFile(atPath: python) else {
+            return TorchTrainReport(error: "PyTorch comparison unavailable: no Python at \(python) (--python PATH)")
+        }
+        guard FileManager.default.fileExists(atPath: torchScript) else {
+            return TorchTrainReport(error: "PyTorch comparison unavailable: no script at \(torchScript) (run from the repository root or pass --torch-script)")
+        }
+        let arguments = [torchScript, "--model", directory, "--batch", directory + "/batch.json",
+                         "--threads", "\(threads)", "--warmup", "\(warmup)", "--steps", "\(steps)",
+                         "--learning-rate", "\(learningRate)", "--tolerance", "\(tolerance)",
+                         "--expect-losses", losses.map { String($0) }.joined(separator: ",")]
+        switch runPython(python, arguments) {
+        case .failure(let message):
+            return TorchTrainReport(error: "PyTorch comparison failed: \(message)")
+        case .success(let object):
+            guard let seconds = object["seconds"] as? Double else {
+                return TorchTrainReport(error: "PyTorch comparison failed: no \"seconds\" in its output")
+            }
+            var t = TorchTrainReport()
+            t.seconds = seconds
+            t.forwardSeconds = object["forward_seconds"] as? Double
+            t.backwardSeconds = object["backward_seconds"] as? Double
+            t.optimizerSeconds = object["optimizer_seconds"] as? Double
+            t.bytesPerSecond = object["bytes_per_second"] as? Double
+            t.version = object["torch"] as? String
+            t.threads = object["threads"] as? Int
+            t.implementation = object["implementation"] as? String
+            t.paddedBytesPerRow = object["padded_bytes_per_row"] as? Int
+            t.maxResidentBytes = object["max_resident_bytes"] as? Int
+            t.losses = object["losses"] as? [Double]
+            if let check = object["loss_check"] as? [String: Any] {
+                t.lossCheckOK = check["ok"] as? Bool
+                t.lossWorstRelativeDifference = check["worst_relative_difference"] as? Double
+                t.lossComparedSteps = check["compared_steps"] as? Int
+            }
+            return t
+        }
+    }
+}
+
+/// Runs `python arguments…` and parses the one JSON object it prints on stdout.
+func runPython(_ python: String, _ arguments: [String]) -> Result<[String: Any], PythonError> {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: python)
+    process.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    do {
+        try process.run()
+    } catch {
+        return .failure(PythonError(message: "could not start \(python): \(error)"))
+    }
+    // Read stderr on another thread so neither pipe can fill up and block the child.
+    nonisolated(unsafe) var errData = Data()
+    let errDone = DispatchSemaphore(value: 0)
+    DispatchQueue.global().async {
+        errData = err.fileHandleForReading.readDataToEndOfFile()
+        errDone.signal()
+    }
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    errDone.wait()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0,
+          let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+        let tail = String(decoding: errData, as: UTF8.self).split(separator: "\n").suffix(3).joined(separator: " | ")
+        return .failure(PythonError(message: "exit \(process.terminationStatus): \(tail)"))
+    }
+    return .success(object)
+}
+
+struct PythonError: Error { let message: String }
+
+// MARK: - Work of one step
+
+/// One matrix product of the step: C [m, n] = op(A) [m, k] · op(B) [k, n], run `count` times.
+struct Product: Encodable {
+    var label: String
+    var m: Int, n: Int, k: Int
+    var transposeA: Bool, transposeB: Bool
+    var count: Int
+    var gflops = 0.0
+    var flops: Double { 2 * Double(m) * Double(n) * Double(k) }
+}
+
+/// Forward FLOPs of one part of the model on the batch.
+struct PartFLOPs: Encodable {
+    var part: String
+    var forwardGFLOP: Double
+    /// Allowed query–key pairs per head of this part's attention (summed over its layers).
+    var attentionPairs: Int
+}
+
+/// The model FLOPs of a step and the product shapes it runs, from the config and the batch.
+struct StepWork {
+    var flops: [PartFLOPs] = []
+    var products: [Product] = []
+    var forwardFLOPs: Double { flops.reduce(0) { $0 + $1.forwardGFLOP } * 1e9 }
+
+    init(config: HATConfig, batch: Batch) {
+        let n = batch.byteCount, w = batch.wordCount
+        let enc = config.encoderConfig, bb = config.backboneConfig, dec = config.decoderConfig
+        let dl = enc.hiddenSize, db = bb.hiddenSize
+        var shapes: [String: (m: Int, n: Int, k: Int, count: Int)] = [:]
+        var order: [String] = []
+        /// A linear layer y [rows, out] = x [rows, in] Wᵀ: forward, d input and d weight products.
+        func linear(rows: Int, input: Int, output: Int, times: Int = 1) -> Double {
+            for (suffix, m, nn, k) in [("forward", rows, output, input), ("d input", rows, input, output),
+                                       ("d weight", output, input, rows)] {
+                let key = "\(m)x\(k)x\(nn) \(suffix)"
+                if shapes[key] == nil {
+                    shapes[key] = (m, nn, k, 0)
+                    order.append(key)
+                }
+                shapes[key]!.count += times
+            }
+            return 2 * Double(rows) * Double(input) * Double(output) * Double(times)
+        }
+        func block(_ c: TransformerConfig, rows: Int, pairs: Int) -> Double {
+            let a = c.numAttentionHeads * c.headDim, kv = c.numKeyValueHeads * c.headDim, f = c.intermediateSize
+            var total = 0.0
+            total += linear(rows: rows, input: c.hiddenSize, output: a)
+            total += linear(rows: rows, input: c.hiddenSize, output: kv, times: 2)
+            total += linear(rows: rows, input: a, output: c.hiddenSize)
+            total += linear(rows: rows, input: c.hiddenSize, output: f, times: 2)
+            total += linear(rows: rows, input: f, output: c.hiddenSize)
+            return total + Double(pairs) * Double(c.numAttentionHeads) * 4 * Double(c.headDim)
+        }
+        let encoderPairs = batch.encoderRanges.pairCount(queries: n)
+        let decoderPairs = batch.decoderRanges.pairCount(queries: n)
+        let backbonePairs = batch.backboneRanges.pairCount(queries: w)
+
+        var encoder = 0.0
+        for _ in 0..<enc.numHiddenLayers { encoder += block(enc, rows: n, pairs: encoderPairs) }
+        flops.append(PartFLOPs(part: "encoder", forwardGFLOP: encoder / 1e9, attentionPairs: encoderPairs * enc.numHiddenLayers))
+
+        // Pooling: q_proj runs on every word's (identical) latent query, as the model is written.
+        let pc = enc.crossAttentionConfig!
+        let pa = pc.numAttentionHeads * pc.headDim, pkv = pc.numKeyValueHeads * pc.headDim
+        var pool = linear(rows: w, input: db, output: pa)
+        pool += linear(rows: n, input: dl, output: pkv, times: 2)
+        pool += linear(rows: w, input: pa, output: db)
+        let poolPairs = batch.poolingRanges.pairCount(queries: w)
+        pool += Double(poolPairs) * Double(pc.numAttentionHeads) * 4 * Double(pc.headDim)
+        flops.append(PartFLOPs(part: "pooling", forwardGFLOP: pool / 1e9, attentionPairs: poolPairs))
+
+        var backbone = 0.0
+        for _ in 0..<bb.numHiddenLayers { backbone += block(bb, rows: w, pairs: backbonePairs) }
+        flops.append(PartFLOPs(part: "backbone", forwardGFLOP: backbone / 1e9, attentionPairs: backbonePairs * bb.numHiddenLayers))
+
+        // Decoder: cross-attention as written (one key per byte) in the layers that have it, then blocks.
+        let dc = dec.crossAttentionConfig!
+        let da = dc.numAttentionHeads * dc.headDim, dkv = dc.numKeyValueHeads * dc.headDim
+        var decoder = 0.0, crossPairs = 0
+        for i in 0..<dec.numHiddenLayers {
+            if i == 0 || dec.crossAttnEveryLayer == true {
+                decoder += linear(rows: n, input: dl, output: da)
+                decoder += linear(rows: w, input: db, output: dkv, times: 2)
+                decoder += linear(rows: n, input: da, output: dl)
+                let pairs = batch.decoderCrossRanges.pairCount(queries: n)
+                decoder += Double(pairs) * Double(dc.numAttentionHeads) * 4 * Double(dc.headDim)
+                crossPairs += pairs
+            }
+            decoder += block(dec, rows: n, pairs: decoderPairs)
+        }
+        flops.append(PartFLOPs(part: "decoder", forwardGFLOP: decoder / 1e9,
+                               attentionPairs: decoderPairs * dec.numHiddenLayers + crossPairs))
+
+        let head = linear(rows: n, input: dl, output: 256)
+        flops.append(PartFLOPs(part: "head", forwardGFLOP: head / 1e9, attentionPairs: 0))
+
+        // Distinct product shapes with how often the step runs each (C = A·Bᵀ forward, C = dY·W
+        // for d input, C = dYᵀ·X for d weight, as HATLayers' Linear runs them).
+        for key in order {
+            let s = shapes[key]!
+            let kind = key.split(separator: " ", maxSplits: 1).last.map(String.init) ?? ""
+            products.append(Product(label: "[\(s.m)x\(s.k)]·[\(s.k)x\(s.n)] \(kind)", m: s.m, n: s.n, k: s.k,
+                                    transposeA: kind == "d weight", transposeB: kind == "forward", count: s.count))
+        }
+    }
+}
+
+// MARK: - Report
+
+struct OurSteps {
+    var losses: [Double] = []
+    var seconds: [Double] = []
+    var forward: [Double] = []
+    var backward: [Double] = []
+    var optimizer: [Double] = []
+    var residentBytesAfterWarmup = 0
+    var residentBytesAfterSteps = 0
+
+    func summary(bytes: Int, modelFLOPs: Double) -> HatTrainReport {
+        func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
+        let s = median(seconds)
+        return HatTrainReport(seconds: s, secondsAll: seconds, forwardSeconds: median(forward),
+                              backwardSeconds: median(backward), optimizerSeconds: median(optimizer),
+                              bytesPerSecond: Double(bytes) / s, achievedGFLOPS: modelFLOPs / s / 1e9, losses: losses,
+                              residentBytesAfterWarmup: residentBytesAfterWarmup,
+                              residentBytesAfterSteps: residentBytesAfterSteps)
+    }
+}
+
+struct HatTrainReport: Encodable {
+    var seconds: Double
+    var secondsAll: [Double]
+    var forwardSeconds: Double
+    /// Backward of the whole model.
+    var backwardSeconds: Double
+    /// Gradient clipping and the AdamW update.
+    var optimizerSeconds: Double
+    var bytesPerSecond: Double
+    var achievedGFLOPS: Double
+    var losses: [Double]
+    var residentBytesAfterWarmup: Int
+    var residentBytesAfterSteps: Int
+}
+
+struct TorchTrainReport: Encodable {
+    var seconds: Double?
+    var forwardSeconds: Double?
+    var backwardSeconds: Double?
+    var optimizerSeconds: Double?
+    var bytesPerSecond: Double?
+    var version: String?
+    var threads: Int?
+    var implementation: String?
+    var paddedBytesPerRow: Int?
+    var maxResidentBytes: Int?
+    var losses: [Double]?
+    var lossCheckOK: Bool?
+    var lossWorstRelativeDifference: Double?
+    var lossComparedSteps: Int?
+    var error: String?
+
+    init(error: String? = nil) { self.error = error }
+}
+
+struct BatchReport: Encodable {
+    var rows: Int
+    var bytes: Int
+    var words: Int
+    var predictedBytes: Int
+    /// Bytes of the whole text the rows were taken from.
+    var sourceBytes: Int
+}
+
+struct TrainReport: Encodable {
+    var machine: Machine
+    var preset: String
+    var data: String
+    var parameters = 0
+    var batch = BatchReport(rows: 0, bytes: 0, words: 0, predictedBytes: 0, sourceBytes: 0)
+    var flops: [PartFLOPs] = []
+    var modelGFLOPPerStep = 0.0
+    var shapes: [Product] = []
+    var sgemmPeakGFLOPS = 0.0
+    /// Total FLOPs of the step's products over their time at the rates measured for each shape.
+    var sgemmCompositeGFLOPS = 0.0
+    /// The step's products timed at those rates: a floor for the step.
+    var productsAtSgemmMs = 0.0
+    var hat: HatTrainReport?
+    var torch: TorchTrainReport?
+
+    var fractionOfPeakSgemm: Double? { hat.map { $0.achievedGFLOPS / sgemmPeakGFLOPS } }
+    var fractionOfCompositeSgemm: Double? { hat.map { $0.achievedGFLOPS / sgemmCompositeGFLOPS } }
+    /// Our bytes/s over PyTorch's on the same batch.
+    var speedup: Double? {
+        guard let ours = hat?.seconds, let theirs = torch?.seconds else { return nil }
+        return theirs / ours
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case machine, preset, data, parameters, batch, flops, modelGFLOPPerStep, shapes, sgemmPeakGFLOPS,
+             sgemmCompositeGFLOPS, productsAtSgemmMs, hat, torch, fractionOfPeakSgemm, fractionOfCompositeSgemm, speedup
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(machine, forKey: .machine)
+        try c.encode(preset, forKey: .preset)
+        try c.encode(data, forKey: .data)
+        try c.encode(parameters, forKey: .parameters)
+        try c.encode(batch, forKey: .batch)
+        try c.encode(flops, forKey: .flops)
+        try c.encode(modelGFLOPPerStep, forKey: .modelGFLOPPerStep)
+        try c.encode(shapes, forKey: .shapes)
+        try c.encode(sgemmPeakGFLOPS, forKey: .sgemmPeakGFLOPS)
+        try c.encode(sgemmCompositeGFLOPS, forKey: .sgemmCompositeGFLOPS)
+        try c.encode(productsAtSgemmMs, forKey: .productsAtSgemmMs)
+        try c.encodeIfPresent(hat, forKey: .hat)
+        try c.encodeIfPresent(torch, forKey: .torch)
+        try c.encodeIfPresent(fractionOfPeakSgemm, forKey: .fractionOfPeakSgemm)
+        try c.encodeIfPresent(fractionOfCompositeSgemm, forKey: .fractionOfCompositeSgemm)
+        try c.encodeIfPresent(speedup, forKey: .speedup)
+    }
+
+    var text: String {
+        var s = "openblas core: \(machine.blasCore), threads: \(machine.threads) (cpu: \(machine.cpu), \(machine.cores) cores)\n"
+        s += "load average (1 min, shared machine): \(machine.loadAverageStart.map { String($0) } ?? "?") at start, "
+            + "\(machine.loadAverageEnd.map { String($0) } ?? "?") at end\n"
+        s += "model: \(preset), \(parameters) parameters; batch: \(batch.rows) rows, \(batch.bytes) bytes, \(batch.words) words "
+            + "(\(batch.predictedBytes) predicted bytes) from \(data)\n"
+        s += "model FLOPs per step: \(benchFigure(modelGFLOPPerStep)) GFLOP = 3 × forward ("
+            + flops.map { "\($0.part) \(benchFigure($0.forwardGFLOP))" }.joined(separator: ", ") + " GFLOP)\n"
+        s += "  attention query–key pairs per head: "
+            + flops.filter { $0.attentionPairs > 0 }.map { "\($0.part) \($0.attentionPairs)" }.joined(separator: ", ") + "\n"
+        s += "sgemm at the step's product shapes (GFLOP/s; × times per step):\n"
+        for p in shapes {
+            s += "  \(benchPadded(p.label, 34)) \(benchPadded(benchFigure(p.gflops), 6)) × \(p.count)\n"
+        }
+        s += "  peak \(benchFigure(sgemmPeakGFLOPS)), composite of the step's products \(benchFigure(sgemmCompositeGFLOPS)); "
+            + "the products alone at these rates: \(benchFigure(productsAtSgemmMs)) ms\n"
+        if let h = hat {
+            s += "hat: step \(benchFigure(1000 * h.seconds)) ms (forward \(benchFigure(1000 * h.forwardSeconds)), backward "
+                + "\(benchFigure(1000 * h.backwardSeconds)), clip + AdamW \(benchFigure(1000 * h.optimizerSeconds))), "
+                + "\(benchFigure(h.bytesPerSecond)) bytes/s, \(benchFigure(h.achievedGFLOPS)) GFLOP/s = "
+                + "\(benchFigure(100 * (fractionOfPeakSgemm ?? 0)))% of peak sgemm, \(benchFigure(100 * (fractionOfCompositeSgemm ?? 0)))% of composite\n"
+            s += "  steps (ms): " + h.secondsAll.map { benchFigure(1000 * $0) }.joined(separator: ", ") + "\n"
+            s += "  resident memory: \(h.residentBytesAfterWarmup / 1024) KiB after warm-up, \(h.residentBytesAfterSteps / 1024) KiB "
+                + "after \(h.secondsAll.count) more steps (\(h.residentBytesAfterSteps / 1024 - h.residentBytesAfterWarmup / 1024) KiB change)\n"
+            s += "  losses: " + h.losses.map { String(format: "%.6f", $0) }.joined(separator: ", ") + "\n"
+        }
+        if let t = torch {
+            if let seconds = t.seconds {
+                s += "pytorch \(t.version ?? "?") (threads \(t.threads.map(String.init) ?? "?")): step \(benchFigure(1000 * seconds)) ms "
+                    + "(forward \(benchFigure(1000 * (t.forwardSeconds ?? 0))), backward \(benchFigure(1000 * (t.backwardSeconds ?? 0))), "
+                    + "clip + AdamW \(benchFigure(1000 * (t.optimizerSeconds ?? 0)))), \(benchFigure(t.bytesPerSecond ?? 0)) bytes/s"
+                    + (t.maxResidentBytes.map { ", peak resident \($0 / 1_048_576) MiB" } ?? "") + "\n"
+                if let impl = t.implementation { s += "  \(impl)\n" }
+                s += "  same work: losses of \(t.lossComparedSteps ?? 0) steps from the same weights and batch agree within "
+                    + "\(t.lossWorstRelativeDifference.map { String(format: "%.2g", $0) } ?? "?") relative: "
+                    + "\(t.lossCheckOK == true ? "yes" : "NO")\n"
+                if let x = speedup { s += "hat is \(benchFigure(x))× faster than pytorch (bytes/s)\n" }
+            } else {
+                s += (t.error ?? "pytorch: no result") + "\n"
+            }
+        }
+        return s
+    }
+}
+
+func benchFigure(_ x: Double) -> String {
+    if x >= 100 { return String(Int(x.rounded())) }
+    if x >= 10 { return String((x * 10).rounded() / 10) }
+    return String((x * 100).rounded() / 100)
+}
+
+func benchPadded(_ s: String, _ width: Int) -> String {
+    s.count >= width ? s : s + String(repeating: " ", count: width - s.count)
+}
