@@ -4,55 +4,50 @@
 // head from a local preset (ARCHITECTURE.md §6). The backbone's weights are not changed.
 
 import Foundation
+import HATIO
 import HATTensor
 
 public enum Graft {
-    /// The hyperparameters `hat convert-backbone` records, read leniently (its config also
-    /// carries fields such as vocab_size that a backbone does not use).
-    public static func backboneConfig(directory: String) throws -> (TransformerConfig, source: [String: String]) {
+    /// The backbone hyperparameters and source that `hat convert-backbone` recorded in DIR/config.json,
+    /// and its warnings (e.g. a RoPE scaling this toolkit does not implement).
+    public static func backboneConfig(directory: String) throws -> (TransformerConfig, source: [String: String], warnings: [String]) {
         let path = (directory as NSString).appendingPathComponent("config.json")
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ModelFileError(path: path, "not found: is \(directory) the output of hat convert-backbone?")
-        }
-        guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw ModelFileError(path: path, "not a JSON object")
-        }
-        func int(_ key: String) throws -> Int {
-            guard let value = object[key] as? Int else { throw ConfigError(field: key, "missing or not an integer in \(path)") }
-            return value
-        }
-        func float(_ key: String) throws -> Float {
-            guard let value = object[key] as? Double else { throw ConfigError(field: key, "missing or not a number in \(path)") }
-            return Float(value)
-        }
-        let heads = try int("num_attention_heads")
-        let hidden = try int("hidden_size")
+        let file = try BackboneFileConfig.read(path)
         let config = TransformerConfig(
-            hiddenSize: hidden, numHiddenLayers: try int("num_hidden_layers"), numAttentionHeads: heads,
-            numKeyValueHeads: (object["num_key_value_heads"] as? Int) ?? heads,
-            headDim: (object["head_dim"] as? Int) ?? hidden / max(heads, 1),
-            intermediateSize: try int("intermediate_size"), rmsNormEps: try float("rms_norm_eps"),
-            ropeTheta: try float("rope_theta"))
+            hiddenSize: file.hiddenSize, numHiddenLayers: file.numHiddenLayers, numAttentionHeads: file.numAttentionHeads,
+            numKeyValueHeads: file.numKeyValueHeads, headDim: file.headDim, intermediateSize: file.intermediateSize,
+            rmsNormEps: Float(file.rmsNormEps), ropeTheta: Float(file.ropeTheta), slidingWindow: file.slidingWindow)
         try config.validate("backbone (\(path))")
-        var source: [String: String] = [:]
-        if let recorded = object["source"] as? [String: Any] {
-            for (key, value) in recorded { source[key] = "\(value)" }
+        let source: [String: String] = [
+            "path": file.source.path, "format": file.source.format, "architecture": file.source.architecture,
+            "sha256": file.source.sha256, "source_dtype": file.source.sourceDtype, "converted_by": file.source.convertedBy,
+            "converted_backbone": directory,
+        ]
+        var warnings = file.warnings ?? []
+        if let scaling = file.ropeScaling, !scaling.supported {
+            warnings.append("the source uses RoPE scaling '\(scaling.ropeType)', which hat does not implement: long-context behaviour differs from the source")
         }
-        source["converted_backbone"] = directory
-        return (config, source)
+        return (config, source, warnings)
     }
 
     /// Builds the grafted model: preset's local parts (fresh, seeded), converted backbone.
-    public static func make(backboneDirectory: String, preset: HATConfig, seed: UInt64) throws -> (HATConfig, ParameterSet) {
-        let (backbone, source) = try backboneConfig(directory: backboneDirectory)
+    /// With `randomBackbone` the backbone keeps its seeded fresh weights (same shape, same local
+    /// weights): the control that isolates what the pretrained weights contribute.
+    public static func make(backboneDirectory: String, preset: HATConfig, seed: UInt64,
+                            randomBackbone: Bool = false) throws -> (HATConfig, ParameterSet) {
+        let (backbone, source, warnings) = try backboneConfig(directory: backboneDirectory)
         var config = preset
         config.backboneConfig = backbone
-        config.provenance = Provenance(graftedFrom: source, createdBy: "hat graft",
-                                       notes: "backbone from \(source["path"] ?? backboneDirectory); local parts fresh (seed \(seed))")
+        config.provenance = Provenance(graftedFrom: randomBackbone ? nil : source, createdBy: "hat graft",
+                                       notes: randomBackbone
+                                           ? "backbone RANDOM (seed \(seed)) in the shape of \(source["path"] ?? backboneDirectory); local parts fresh (seed \(seed))"
+                                           : "backbone from \(source["path"] ?? backboneDirectory); local parts fresh (seed \(seed))")
+        if !warnings.isEmpty { config.provenance.notes! += "; warnings: " + warnings.joined(separator: "; ") }
         try config.validate()
         let parameters = ParameterSet(HierarchicalModel.parameterSpecs(config))
         var rng = RandomGenerator(seed: seed)
         HierarchicalModel.initialize(parameters, rng: &rng)
+        if randomBackbone { return (config, parameters) }
         try ModelFiles.readWeights(into: parameters,
                                    from: (backboneDirectory as NSString).appendingPathComponent(ModelFiles.weightsName),
                                    optional: { !$0.hasPrefix("backbone.") })

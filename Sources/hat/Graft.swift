@@ -17,12 +17,13 @@ struct GraftCommand: ParsableCommand {
     @Option(help: "Preset or config.json for the local parts (its backbone_config is replaced).") var config: String
     @Option(help: "Output model directory.") var out: String
     @Option(help: "Seed for the fresh local weights.") var seed: UInt64 = 1
+    @Flag(help: "Keep the backbone's seeded random weights (a control with the same shape and local weights). (default: off)") var randomBackbone = false
 
     func run() throws {
         let preset = try HATConfig.load(path: try Locations.config(config))
-        let (grafted, parameters) = try Graft.make(backboneDirectory: backbone, preset: preset, seed: seed)
+        let (grafted, parameters) = try Graft.make(backboneDirectory: backbone, preset: preset, seed: seed, randomBackbone: randomBackbone)
         try ModelFiles.save(config: grafted, parameters: parameters, to: out, dtype: .f32)
         let b = grafted.backboneConfig
-        print("wrote \(out): backbone \(b.numHiddenLayers) layers × width \(b.hiddenSize) from \(backbone), \(parameters.scalarCount) parameters")
+        print("wrote \(out): backbone \(b.numHiddenLayers) layers × width \(b.hiddenSize) \(randomBackbone ? "RANDOM in the shape of" : "from") \(backbone), \(parameters.scalarCount) parameters")
     }
 }
