@@ -138,6 +138,8 @@ public struct TransformerConfig: Codable, Equatable, Sendable {
         try require(numAttentionHeads > 0, path + ".num_attention_heads", "must be positive, found \(numAttentionHeads)")
         try require(numKeyValueHeads > 0 && numAttentionHeads % numKeyValueHeads == 0, path + ".num_key_value_heads",
                     "must divide num_attention_heads \(numAttentionHeads), found \(numKeyValueHeads)")
+        try require(hiddenSize % numAttentionHeads == 0 || headDim != hiddenSize / numAttentionHeads, path + ".hidden_size",
+                    "\(hiddenSize) is not divisible by num_attention_heads \(numAttentionHeads) (give head_dim explicitly if that is intended)")
         try require(headDim > 0 && headDim % 2 == 0, path + ".head_dim", "must be positive and even (rotary pairs), found \(headDim)")
         try require(intermediateSize > 0, path + ".intermediate_size", "must be positive, found \(intermediateSize)")
         try require(rmsNormEps > 0 && rmsNormEps.isFinite, path + ".rms_norm_eps", "must be positive, found \(rmsNormEps)")
