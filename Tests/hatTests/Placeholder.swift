@@ -1,1 +1,0 @@
-// hat CLI tests: placeholder.
