@@ -70,7 +70,7 @@ public final class AttentionCore {
         let p = min(workers, Threads.count, items)
         if parallelOverBlocks && p > 1 {
             withSingleThreadedBLAS {
-                parallelFor(p) { w in
+                WorkerPool.shared.run(p) { w in
                     var item = w
                     while item < items { body(w, item); item += p }
                 }
@@ -238,7 +238,7 @@ public final class AttentionCore {
         }
         // Sum the private accumulators into dK, dV.
         if p > 1 {
-            parallelChunks(nk, minChunk: 64) { range in
+            WorkerPool.shared.runChunks(nk, minChunk: 64) { range in
                 for w in 1..<p {
                     let base = (w - 1) * maxKeys
                     for j in range {

@@ -19,7 +19,7 @@ public enum CrossEntropy {
         let chunks = max(1, min(Threads.count, n / 64))
         return withUnsafeTemporaryAllocation(of: (Double, Int).self, capacity: chunks) { partial in
             let partialBase = partial.baseAddress!
-            parallelFor(chunks) { c in
+            WorkerPool.shared.run(chunks) { c in
                 var loss = 0.0, count = 0
                 for i in (n * c / chunks)..<(n * (c + 1) / chunks) {
                     if let mask, mask[i] == 0 { continue }
@@ -53,7 +53,7 @@ public enum CrossEntropy {
         let n = logits.rows, v = logits.cols
         precondition(dLogits.rows == n && dLogits.cols == v,
                      "CrossEntropy: dLogits \(dLogits.shapeDescription), logits \(logits.shapeDescription)")
-        parallelChunks(n, minChunk: 64) { range in
+        WorkerPool.shared.runChunks(n, minChunk: 64) { range in
             for i in range {
                 let z = logits.row(i), dz = dLogits.row(i)
                 let weight = (mask?[i] ?? 1) * scale

@@ -29,7 +29,7 @@ public final class Embedding {
     public func forward(out: Tensor /*[N, C]*/, ids: UnsafePointer<Int32> /*[N]*/) {
         precondition(out.cols == channels, "Embedding \(name): out \(out.shapeDescription), table [\(vocabulary), \(channels)]")
         let c = channels, weight = weight
-        parallelChunks(out.rows, minChunk: 256) { range in
+        WorkerPool.shared.runChunks(out.rows, minChunk: 256) { range in
             for i in range { out.row(i).update(from: weight.row(Int(ids[i])), count: c) }
         }
     }
@@ -39,7 +39,7 @@ public final class Embedding {
         if isFrozen { return }
         precondition(dOut.cols == channels, "Embedding \(name): dOut \(dOut.shapeDescription), table [\(vocabulary), \(channels)]")
         let grad = weightGrad, n = dOut.rows
-        parallelChunks(channels, minChunk: 16) { cols in
+        WorkerPool.shared.runChunks(channels, minChunk: 16) { cols in
             for i in 0..<n {
                 let src = dOut.row(i), dst = grad.row(Int(ids[i]))
                 for j in cols { dst[j] += src[j] }

@@ -37,7 +37,7 @@ public final class RMSNorm {
         precondition(x.cols == c && y.cols == c && y.rows == n && n <= maxRows,
                      "RMSNorm \(name): x \(x.shapeDescription), y \(y.shapeDescription), C \(c), maxRows \(maxRows)")
         let w = weight.data, inv = inverseRMS, eps = eps
-        parallelChunks(n, minChunk: 32) { range in
+        WorkerPool.shared.runChunks(n, minChunk: 32) { range in
             for i in range {
                 let xr = x.row(i), yr = y.row(i)
                 let r = 1 / (VectorMath.sumOfSquares(xr, c) / Float(c) + eps).squareRoot()
@@ -63,7 +63,7 @@ public final class RMSNorm {
         let partial = partialGrads
         let workers = min(partial.rows, max(1, min(Threads.count, n / 32)))
         if !frozen { partial.rows(0..<workers).zero() }
-        parallelFor(workers) { p in
+        WorkerPool.shared.run(workers) { p in
             let start = n * p / workers, end = n * (p + 1) / workers
             let pw = partial.row(p)
             for i in start..<end {

@@ -58,7 +58,7 @@ public final class RotaryEmbedding {
     private func rotate(_ x: Tensor, heads: Int, positions: UnsafePointer<Int32>, sign: Float) {
         let d = headDim, k = d / 2
         precondition(x.cols == heads * d, "RotaryEmbedding: x \(x.shapeDescription) is not \(heads) heads of \(d)")
-        parallelChunks(x.rows, minChunk: 64) { range in
+        WorkerPool.shared.runChunks(x.rows, minChunk: 64) { range in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * k) { scratch in
                 let cosRow = scratch.baseAddress!, sinRow = cosRow + k
                 for i in range {

@@ -70,7 +70,7 @@ public final class SwiGLU {
         precondition(g.isContiguous && u.isContiguous && h.isContiguous && g.count == u.count && g.count == h.count)
         let count = g.count
         let gp = g.data, up = u.data, hp = h.data
-        parallelChunks(count / 16, minChunk: 1024) { range in
+        WorkerPool.shared.runChunks(count / 16, minChunk: 1024) { range in
             for i in range {
                 let o = i * 16
                 let gv = VectorMath.load(gp + o)
@@ -94,7 +94,7 @@ public final class SwiGLU {
             let one = VectorMath.V(repeating: 1)
             return (dh * uv * s * (one + gv * (one - s)), dh * gv * s)
         }
-        parallelChunks(count / 16, minChunk: 1024) { range in
+        WorkerPool.shared.runChunks(count / 16, minChunk: 1024) { range in
             for i in range {
                 let o = i * 16
                 let (dg, du) = step(VectorMath.load(gp + o), VectorMath.load(up + o), VectorMath.load(hp + o))

@@ -6,7 +6,7 @@ extension Tensor {
     public func add(_ other: Tensor) {
         precondition(rows == other.rows && cols == other.cols, "add: \(other.shapeDescription) into \(shapeDescription)")
         let n = cols
-        parallelChunks(rows, minChunk: max(1, 16_384 / max(n, 1))) { range in
+        WorkerPool.shared.runChunks(rows, minChunk: max(1, 16_384 / max(n, 1))) { range in
             for r in range { VectorMath.add(other.row(r), into: self.row(r), n) }
         }
     }
@@ -15,7 +15,7 @@ extension Tensor {
     public func copyParallel(from other: Tensor) {
         precondition(rows == other.rows && cols == other.cols, "copy: \(other.shapeDescription) into \(shapeDescription)")
         let n = cols
-        parallelChunks(rows, minChunk: max(1, 32_768 / max(n, 1))) { range in
+        WorkerPool.shared.runChunks(rows, minChunk: max(1, 32_768 / max(n, 1))) { range in
             if self.isContiguous && other.isContiguous {
                 self.row(range.lowerBound).update(from: other.row(range.lowerBound), count: range.count * n)
             } else {
@@ -27,7 +27,7 @@ extension Tensor {
     /// self = 0, by several workers for large tensors.
     public func zeroParallel() {
         let n = cols
-        parallelChunks(rows, minChunk: max(1, 32_768 / max(n, 1))) { range in
+        WorkerPool.shared.runChunks(rows, minChunk: max(1, 32_768 / max(n, 1))) { range in
             if self.isContiguous {
                 self.row(range.lowerBound).update(repeating: 0, count: range.count * n)
             } else {

@@ -211,12 +211,17 @@ struct BenchKernels: ParsableCommand {
         if isLast && steadySteps > 0 {
             for _ in 0..<3 { step() }   // warm-up: worker threads and their stacks exist from here on
             let before = ProcessStats.residentBytes()
+            var checkpoints: [Int] = []   // resident KiB after each tenth of the steps
             let start = DispatchTime.now().uptimeNanoseconds
-            for _ in 0..<steadySteps { step() }
+            for i in 1...steadySteps {
+                step()
+                if i * 10 % steadySteps < 10 { checkpoints.append(ProcessStats.residentBytes() / 1024) }
+            }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             let after = ProcessStats.residentBytes()
             steady = SteadyStateReport(steps: steadySteps, residentBytesBefore: before, residentBytesAfter: after,
-                                       arenaBytes: arena.reservedBytes, secondsPerStep: seconds / Double(steadySteps))
+                                       residentKiBCheckpoints: checkpoints, arenaBytes: arena.reservedBytes,
+                                       secondsPerStep: seconds / Double(steadySteps))
         }
 
         // Where one step's time goes: products at their measured rates, attention, and the element-wise
@@ -360,6 +365,8 @@ struct SteadyStateReport: Encodable {
     var steps: Int
     var residentBytesBefore: Int
     var residentBytesAfter: Int
+    /// Resident KiB after every tenth of the steps.
+    var residentKiBCheckpoints: [Int]
     var arenaBytes: Int
     var secondsPerStep: Double
 }
@@ -470,6 +477,7 @@ struct KernelReport: Encodable {
                 s += "steady state: resident \(st.residentBytesBefore / 1024) KiB before, \(st.residentBytesAfter / 1024) KiB "
                     + "after \(st.steps) more forward+backward steps (\(st.residentBytesAfter / 1024 - st.residentBytesBefore / 1024) KiB "
                     + "change; \(fmt(1000 * st.secondsPerStep)) ms/step); activation arena \(st.arenaBytes / 1_048_576) MiB\n"
+                s += "  resident KiB along the way: \(st.residentKiBCheckpoints.map(String.init).joined(separator: " "))\n"
             }
             if let t = b.torch {
                 if let seconds = t.seconds {
