@@ -22,6 +22,7 @@ struct HAT: ParsableCommand {
             Bench.self,
             ConvertBackbone.self,
             Perturb.self,
+            Report.self,
         ],
         defaultSubcommand: ReplCommand.self
     )
