@@ -483,6 +483,10 @@ struct KernelReport: Encodable {
                 if let seconds = t.seconds {
                     s += "pytorch \(t.version ?? "?") (transformers \(t.transformers ?? "?"), attention \(t.implementation ?? "?")): "
                         + "forward+backward \(fmt(1000 * seconds)) ms; hat is \(fmt(1000 * seconds / b.forwardBackwardMs))× faster\n"
+                    if let all = t.secondsByImplementation, all.count > 1 {
+                        s += "  pytorch by attention implementation: "
+                            + all.keys.sorted().map { "\($0) \(fmt(1000 * all[$0]!)) ms" }.joined(separator: ", ") + "\n"
+                    }
                 } else {
                     s += (t.error ?? "pytorch: no result") + "\n"
                 }
