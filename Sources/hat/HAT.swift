@@ -22,6 +22,7 @@ struct HAT: ParsableCommand {
             Bench.self,
             ConvertBackbone.self,
             Perturb.self,
+            Robustness.self,
             Report.self,
         ],
         defaultSubcommand: ReplCommand.self

@@ -1,0 +1,318 @@
+// hat robustness: how a model degrades when the spelling of its context goes wrong (issue 7).
+// Draws samples (N context words + M clean target words) from text, perturbs the contexts with
+// the seeded perturbations of HATEval at several rates, and reports Δ target bits per byte,
+// Δ greedy next-word accuracy and the perturbed text's own bits per byte against the clean run,
+// with paired bootstrap intervals; optionally the First Folio against modern Shakespeare.
+// Writes results.json, robustness.md and SVG charts into --out (via a temporary directory).
+
+import ArgumentParser
+import Foundation
+import HATEval
+import HATModel
+import HATTensor
+import HATText
+
+extension NextWordMode: ExpressibleByArgument {}
+
+struct Robustness: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Robustness to spelling perturbations: Δ bits per byte and Δ next-word accuracy with bootstrap intervals.",
+        discussion: """
+            Each sample is --context-words words (perturbed) followed by --target-words words (clean), \
+            drawn without overlap from --data with --seed. Every model (--model and each --compare) \
+            is scored on the same samples with the same per-sample perturbation seeds. Perturbation \
+            names are those of `hat perturb --list`; 'a+b' composes two in one condition; 'none' \
+            skips them (e.g. for --folio alone). Press Ctrl-C to stop: the run then writes only a \
+            results file marked interrupted (OUT.interrupted/results.json), never a report.
+            Typical use:
+              hat robustness --model Models/default --data data/english --out Reports/robustness \\
+                --folio data/shakespeare/aligned
+            """)
+
+    @Option(help: "Model directory (default: Models/default).") var model: String?
+    @Option(parsing: .upToNextOption, help: "Other model directories scored on the same samples.")
+    var compare: [String] = []
+    @Option(name: .customLong("names"),
+            help: "Names of the models in the report, comma-separated, in the order --model, --compare… (default: directory names).")
+    var modelNames: String?
+    @Option(parsing: .upToNextOption, help: "Text files or directories of *.txt to draw samples from.")
+    var data: [String] = []
+    @Option(help: ArgumentHelp("Use only documents that this training run held out for validation (reads RUN/options.json).",
+                               valueName: "RUN"))
+    var heldOutOf: String?
+    @Option(help: "Perturbations: all, none, or names separated by commas ('a+b' composes).")
+    var perturbations = "all"
+    @Option(help: "Rates (share of words selected), comma-separated, each in (0, 1].") var rates = "0.05,0.1,0.2"
+    @Option(help: "Number of samples.") var samples = 200
+    @Option(help: "Context words per sample (perturbed).") var contextWords = 64
+    @Option(help: "Target words per sample (clean).") var targetWords = 16
+    @Option(help: "Seed of the samples and their perturbations.") var seed: UInt64 = 0
+    @Option(help: "Bootstrap resamples for the 95 % intervals.") var bootstrap = 1000
+    @Option(help: ArgumentHelp("Next-word accuracy from the forward's logits (forward, fast) or by greedy cached decoding (generate: about twice the time; adds a whitespace-trimmed accuracy and the predicted words).",
+                               valueName: "forward|generate"))
+    var nextWord: NextWordMode = .forward
+    @Option(help: "Misspelling table for 'misspell' (wrong TAB right).")
+    var misspellings = "data/spelling/codespell.tsv"
+    @Option(help: ArgumentHelp("Aligned Shakespeare plays (<play>.tsv, modern TAB folio) for the natural-spelling test.",
+                               valueName: "DIR"))
+    var folio: String?
+    @Option(help: "Plays for --folio, comma-separated (default: every .tsv in DIR).") var folioPlays: String?
+    @Option(help: "First line pairs per play for --folio (0: all).") var folioLines = 500
+    @Option(help: "Lines per bootstrap block for --folio.") var folioBlockLines = 20
+    @Option(help: "Output directory: results.json, robustness.md, SVG charts.") var out: String?
+    @Flag(help: "Print the results as JSON on standard output.") var json = false
+    @Flag(help: "Keep every sample and its per-sample scores in results.json.") var keepSamples = false
+    @Option(help: "Bytes per forward pass (speed and memory only; results do not depend on it).") var batchBytes = 4096
+    @Option(help: "Threads (OpenBLAS and ours).") var threads = 2
+
+    var perturbationNames: [String] {
+        switch perturbations.trimmingCharacters(in: .whitespaces) {
+        case "all": return Perturbations.catalogue.map(\.name)
+        case "none", "": return []
+        default: return perturbations.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+    }
+
+    var rateValues: [Double] { rates.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) } }
+
+    func validate() throws {
+        let parts = rates.split(separator: ",")
+        guard !parts.isEmpty, parts.count == rateValues.count else {
+            throw ValidationError("--rates must be numbers separated by commas, found '\(rates)'")
+        }
+        for r in rateValues where !(r > 0 && r <= 1) {
+            throw ValidationError("every rate must be in (0, 1], found \(r) (rate 0 is the clean run, always included)")
+        }
+        if !perturbationNames.isEmpty {
+            if data.isEmpty && heldOutOf == nil {
+                throw ValidationError("--data (or --held-out-of RUN) is needed to draw samples; use --perturbations none for --folio alone")
+            }
+            if samples < 1 || contextWords < 1 || targetWords < 1 {
+                throw ValidationError("--samples, --context-words and --target-words must be ≥ 1")
+            }
+        } else if folio == nil {
+            throw ValidationError("nothing to do: --perturbations none without --folio")
+        }
+        if bootstrap < 10 { throw ValidationError("--bootstrap must be ≥ 10, found \(bootstrap)") }
+        if let modelNames, modelNames.split(separator: ",").count != 1 + compare.count {
+            throw ValidationError("--names needs one name per model (--model and each --compare: \(1 + compare.count)), found '\(modelNames)'")
+        }
+        if batchBytes < 64 || threads < 1 { throw ValidationError("--batch-bytes ≥ 64 and --threads ≥ 1") }
+        if folioLines < 0 || folioBlockLines < 1 { throw ValidationError("--folio-lines ≥ 0 and --folio-block-lines ≥ 1") }
+    }
+
+    func run() throws {
+        Threads.count = threads
+        let started = Date()
+        let names = perturbationNames
+        let table: MisspellingTable? = names.contains(where: { $0.split(separator: "+").contains("misspell") })
+            ? try loadMisspellings() : nil
+        for name in names {
+            do { _ = try RobustnessRun.perturbation(named: name, misspellings: table) } catch {
+                throw ValidationError("--perturbations: \(error)")
+            }
+        }
+        if let out { try checkOutput(out) }
+
+        // Models.
+        let mainPath = try model ?? Locations.defaultModel()
+        var models: [RobustnessModel] = []
+        let labels = modelNames?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        for (k, path) in ([mainPath] + compare).enumerated() {
+            let (config, parameters) = try ModelFiles.load(from: path)
+            var name = labels?[k] ?? Robustness.displayName(path)
+            if models.contains(where: { $0.name == name }) { name += "#\(models.count + 1)" }
+            models.append(RobustnessModel(name: name, path: path, config: config, parameters: parameters))
+        }
+
+        // Samples, with the first model's splitter.
+        var options = RobustnessOptions(perturbations: names)
+        options.rates = rateValues
+        options.samples = samples
+        options.contextWords = contextWords
+        options.targetWords = targetWords
+        options.seed = seed
+        options.bootstrap = BootstrapSettings(resamples: bootstrap, level: 0.95, seed: seed)
+        options.batchBytes = batchBytes
+        options.keepSampleScores = keepSamples
+        options.nextWord = nextWord
+        var drawn: [RobustnessSample] = []
+        var dataPaths: [String] = []
+        if !names.isEmpty {
+            let (documents, paths) = try loadDocuments()
+            dataPaths = paths
+            let config = models[0].config
+            let splitter = try WordSplitter(options: SplitterOptions(mode: SplitterMode(rawValue: config.splitter.name) ?? .hat,
+                                                                     maxWordBytes: config.maxWordSize))
+            drawn = RobustnessSamples.draw(documents: documents, splitter: splitter, contextWords: contextWords,
+                                           targetWords: targetWords, count: samples, seed: seed)
+            if drawn.isEmpty {
+                throw CommandError("no samples: the data has no run of \(contextWords + targetWords) words with a valid UTF-8 context")
+            }
+            if drawn.count < samples {
+                note("only \(drawn.count) non-overlapping samples fit in the data (asked for \(samples))")
+            }
+        }
+        var folioOptions: FolioOptions?
+        if let folio {
+            var f = FolioOptions(directory: folio)
+            f.plays = folioPlays.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+            f.linesPerPlay = folioLines == 0 ? nil : folioLines
+            f.blockLines = folioBlockLines
+            folioOptions = f
+        }
+
+        // Announce the work and a first estimate.
+        let conditions = names.count * rateValues.count
+        note("models: \(models.map(\.name).joined(separator: ", ")); samples: \(drawn.count) × (\(contextWords) + \(targetWords)) words; "
+             + "conditions: clean + \(conditions) (\(names.count) perturbations × \(rateValues.count) rates)"
+             + (folio != nil ? "; plus First Folio vs modern" : ""))
+
+        signal(SIGINT) { _ in
+            if RobustnessRun.stopRequested != 0 { _exit(130) }
+            RobustnessRun.stopRequested = 1
+        }
+        signal(SIGTERM) { _ in RobustnessRun.stopRequested = 1 }
+
+        let onTerminal = isatty(STDERR_FILENO) != 0
+        var lastPhase = "", estimated = false, lastLine = Date.distantPast
+        var results = try RobustnessRun.run(models: models, samples: drawn, options: options, misspellings: table,
+                                            folio: folioOptions) { p in
+            let fraction = p.totalBytes > 0 ? Double(p.doneBytes) / Double(p.totalBytes) : 0
+            if !estimated, p.seconds > 20 || fraction > 0.03, let left = p.remainingSeconds {
+                estimated = true
+                let line = String(format: "estimated total time: %@ (%.1f kB/s of model input so far)",
+                                  Robustness.duration(p.seconds + left), Double(p.doneBytes) / p.seconds / 1000)
+                if onTerminal { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
+                note(line)
+            }
+            let left = p.remainingSeconds.map { ", " + Robustness.duration($0) + " left" } ?? ""
+            let line = String(format: "%@ %@: %.1f %%%@", p.model, p.phase, 100 * fraction, left)
+            if onTerminal {
+                FileHandle.standardError.write(Data("\r\u{1B}[2K\(line)".utf8))
+            } else if p.phase != lastPhase || Date().timeIntervalSince(lastLine) > 60 {
+                note(line)
+                lastLine = Date()
+            }
+            lastPhase = p.phase
+        }
+        if onTerminal { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
+
+        results.command = Robustness.commandLine()
+        results.version = HAT.version
+        results.date = ISO8601DateFormatter().string(from: started)
+        results.data = dataPaths
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        let jsonData = try encoder.encode(results)
+
+        if json { print(String(decoding: jsonData, as: UTF8.self)) }
+        if results.status != "complete" {
+            if let out {
+                let partial = out + ".interrupted"
+                try? FileManager.default.removeItem(atPath: partial)
+                try FileManager.default.createDirectory(atPath: partial, withIntermediateDirectories: true)
+                try jsonData.write(to: URL(fileURLWithPath: partial + "/results.json"))
+                note("interrupted: no report written; what finished is in \(partial)/results.json (status \"interrupted\")")
+            } else {
+                note("interrupted: the results are incomplete")
+            }
+            throw ExitCode(130)
+        }
+        if let out {
+            try writeReport(results, json: jsonData, to: out)
+            note("wrote \(out)/results.json, \(out)/robustness.md and charts in \(Robustness.duration(Date().timeIntervalSince(started)))")
+        } else if !json {
+            print(RobustnessReport.markdown(results, charts: []))
+        }
+    }
+
+    // MARK: Inputs
+
+    func loadMisspellings() throws -> MisspellingTable {
+        guard FileManager.default.fileExists(atPath: misspellings) else {
+            throw CommandError("'misspell' needs the misspelling table \(misspellings) (run scripts/fetch_data.py spelling, pass --misspellings FILE, or leave misspell out of --perturbations)")
+        }
+        return try MisspellingTable.load(path: misspellings)
+    }
+
+    /// The documents to draw from, and the paths they came from.
+    func loadDocuments() throws -> ([Document], [String]) {
+        var paths = data
+        var exclude: Set<String> = []
+        if let run = heldOutOf {
+            let optionsPath = (run as NSString).appendingPathComponent("options.json")
+            guard let bytes = FileManager.default.contents(atPath: optionsPath) else {
+                throw CommandError("\(optionsPath): cannot read (is \(run) a training run directory?)")
+            }
+            let training = try JSONDecoder().decode(TrainingOptions.self, from: bytes)
+            let documents = try Corpus.documents(paths: training.data)
+            let split = Corpus.split(documents, validationFraction: training.validationFraction, seed: training.seed)
+            exclude = Set(split.train.map(\.name))
+            if paths.isEmpty { paths = training.data }
+            note("held out by \(run): \(split.validation.map(\.name).joined(separator: ", "))")
+        }
+        let documents = try Corpus.documents(paths: paths).filter { !exclude.contains($0.name) }
+        if documents.isEmpty { throw CommandError("no documents left to draw samples from") }
+        return (documents, paths)
+    }
+
+    // MARK: Output
+
+    /// An existing --out must be an earlier report (it is replaced) or empty.
+    func checkOutput(_ out: String) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory) else { return }
+        guard isDirectory.boolValue else { throw ValidationError("--out \(out) exists and is not a directory") }
+        let contents = try FileManager.default.contentsOfDirectory(atPath: out)
+        if !contents.isEmpty && !contents.contains("results.json") {
+            throw ValidationError("--out \(out) exists and does not hold an earlier robustness report (no results.json); choose another directory")
+        }
+    }
+
+    /// Writes everything into a temporary sibling directory, then swaps it in.
+    func writeReport(_ results: RobustnessResults, json: Data, to out: String) throws {
+        let fm = FileManager.default
+        let pid = ProcessInfo.processInfo.processIdentifier
+        let temporary = out + ".tmp-\(pid)", old = out + ".old-\(pid)"
+        try? fm.removeItem(atPath: temporary)
+        try fm.createDirectory(atPath: temporary, withIntermediateDirectories: true)
+        try json.write(to: URL(fileURLWithPath: temporary + "/results.json"))
+        let charts = RobustnessReport.charts(results)
+        for chart in charts {
+            try Data(chart.svg.utf8).write(to: URL(fileURLWithPath: temporary + "/" + chart.file))
+        }
+        let markdown = RobustnessReport.markdown(results, charts: charts.map { ($0.file, $0.caption) })
+        try Data((markdown + "\n").utf8).write(to: URL(fileURLWithPath: temporary + "/robustness.md"))
+        if fm.fileExists(atPath: out) { try fm.moveItem(atPath: out, toPath: old) }
+        try fm.moveItem(atPath: temporary, toPath: out)
+        try? fm.removeItem(atPath: old)
+        try? fm.removeItem(atPath: out + ".interrupted")
+    }
+
+    // MARK: Helpers
+
+    func note(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+
+    /// "default/step-00000050" for a checkpoint of runs/default, else the directory's name.
+    static func displayName(_ path: String) -> String {
+        let parts = (path as NSString).standardizingPath.split(separator: "/").map(String.init)
+        if parts.count >= 3, parts[parts.count - 2] == "checkpoints" {
+            return parts[parts.count - 3] + "/" + parts[parts.count - 1]
+        }
+        return parts.last ?? path
+    }
+
+    static func duration(_ s: Double) -> String {
+        s >= 3600 ? String(format: "%.1f h", s / 3600) : s >= 90 ? String(format: "%.0f min", s / 60) : String(format: "%.0f s", s)
+    }
+
+    /// This command as typed, starting with `hat`, quoted for a POSIX shell where needed.
+    static func commandLine() -> String {
+        let safe = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=,+:@%")
+        return (["hat"] + CommandLine.arguments.dropFirst()).map { arg in
+            !arg.isEmpty && arg.allSatisfy({ safe.contains($0) }) ? arg : "'" + arg.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        }.joined(separator: " ")
+    }
+}
