@@ -18,6 +18,7 @@ import json
 import math
 import resource
 import statistics
+import sys
 import time
 
 import torch
@@ -74,10 +75,29 @@ def causal_window_mask(t, window, offset=0, keys=None):
     return allowed
 
 
-def self_attention(p, prefix, x, cfg, rope, mask, positions, is_causal):
-    """Llama attention of x [B, T, C] (RoPE, GQA), keys restricted by `mask` [T, T] or causal."""
+def blocked_window_attention(q, k, v, window, block=256):
+    """Causal sliding-window attention computed per block of `block` queries against only the
+    block + window − 1 keys it can see (instead of all T keys under a mask). q, k, v [B, H, T, D]
+    (k, v already repeated to H heads)."""
+    b, h, t, d = q.shape
+    nb = (t + block - 1) // block
+    tp, span = nb * block, block + window - 1
+    qb = F.pad(q, (0, 0, 0, tp - t)).view(b, h * nb, block, d)
+    kb = F.pad(k, (0, 0, window - 1, tp - t)).unfold(2, span, block).transpose(-1, -2).reshape(b, h * nb, span, d)
+    vb = F.pad(v, (0, 0, window - 1, tp - t)).unfold(2, span, block).transpose(-1, -2).reshape(b, h * nb, span, d)
+    r = torch.arange(block)[:, None]
+    j = torch.arange(span)[None, :]
+    first_key = torch.arange(nb)[:, None, None] * block - (window - 1)      # stream index of key j = 0
+    allowed = (j >= r) & (j <= r + window - 1) & (first_key + j >= 0)        # [nb, Q, span]
+    a = F.scaled_dot_product_attention(qb, kb, vb, attn_mask=allowed.repeat(h, 1, 1)[None])
+    return a.view(b, h, tp, d)[:, :, :t]
+
+
+def self_attention(p, prefix, x, cfg, rope, mask, positions, is_causal, blocked=False):
+    """Llama attention of x [B, T, C] (RoPE, GQA), keys restricted by `mask` [T, T] or causal,
+    or (blocked) by the config's sliding window computed block by block."""
     b, t, _ = x.shape
-    h, g, d, _, _, _ = block_cfg(cfg)
+    h, g, d, _, _, window = block_cfg(cfg)
     q = F.linear(x, p[f"{prefix}.q_proj.weight"]).view(b, t, h, d)
     k = F.linear(x, p[f"{prefix}.k_proj.weight"]).view(b, t, g, d)
     v = F.linear(x, p[f"{prefix}.v_proj.weight"]).view(b, t, g, d)
@@ -86,16 +106,20 @@ def self_attention(p, prefix, x, cfg, rope, mask, positions, is_causal):
     v = v.transpose(1, 2)
     if is_causal:
         a = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=h != g)
+    elif blocked:
+        if g != h:
+            k, v = k.repeat_interleave(h // g, dim=1), v.repeat_interleave(h // g, dim=1)
+        a = blocked_window_attention(q, k, v, window)
     else:
         a = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=h != g)
     a = a.transpose(1, 2).reshape(b, t, h * d)
     return F.linear(a, p[f"{prefix}.o_proj.weight"])
 
 
-def llama_block(p, prefix, x, cfg, rope, mask, positions, is_causal):
+def llama_block(p, prefix, x, cfg, rope, mask, positions, is_causal, blocked=False):
     eps = cfg.get("rms_norm_eps", 1e-5)
     x = x + self_attention(p, f"{prefix}.self_attn", rms_norm(x, p[f"{prefix}.input_layernorm.weight"], eps),
-                           cfg, rope, mask, positions, is_causal)
+                           cfg, rope, mask, positions, is_causal, blocked)
     n = rms_norm(x, p[f"{prefix}.post_attention_layernorm.weight"], eps)
     hidden = F.silu(F.linear(n, p[f"{prefix}.mlp.gate_proj.weight"])) * F.linear(n, p[f"{prefix}.mlp.up_proj.weight"])
     return x + F.linear(hidden, p[f"{prefix}.mlp.down_proj.weight"])
@@ -189,8 +213,11 @@ class PaddedBatch:
 class HATTorch:
     """The HAT model of config.json over a dict of tensors by checkpoint name."""
 
-    def __init__(self, config, params, max_bytes, max_words):
+    def __init__(self, config, params, max_bytes, max_words, attention="blocked"):
+        """attention: "blocked" (windowed self-attention per query block) or "mask" (one sdpa call
+        over all T keys with a causal sliding-window mask)."""
         self.config, self.p = config, params
+        self.blocked = attention == "blocked"
         enc, bb, dec = config["encoder_config"], config["backbone_config"], config["decoder_config"]
         self.enc, self.bb, self.dec = enc, bb, dec
         self.rope_enc = Rope(block_cfg(enc)[2], enc.get("rope_theta", 10000.0), max_bytes)
@@ -216,7 +243,7 @@ class HATTorch:
         enc_mask = causal_window_mask(batch.t, enc.get("sliding_window"))
         enc_causal = enc.get("sliding_window") is None or enc["sliding_window"] >= batch.t
         for i in range(enc["num_hidden_layers"]):
-            x = llama_block(p, f"encoder.layers.{i}", x, enc, self.rope_enc, enc_mask, bp, enc_causal)
+            x = llama_block(p, f"encoder.layers.{i}", x, enc, self.rope_enc, enc_mask, bp, enc_causal, self.blocked)
         e = x
         words = pooling(p, e, p["encoder_connector.latent_query"], batch.pool_slot, batch.w,
                         enc["cross_attention_config"], enc.get("rope_theta", 10000.0),
@@ -225,7 +252,7 @@ class HATTorch:
         bb_causal = bb.get("sliding_window") is None or bb["sliding_window"] >= batch.w
         h = words
         for i in range(bb["num_hidden_layers"]):
-            h = llama_block(p, f"backbone.layers.{i}", h, bb, self.rope_bb, bb_mask, wp, bb_causal)
+            h = llama_block(p, f"backbone.layers.{i}", h, bb, self.rope_bb, bb_mask, wp, bb_causal, self.blocked)
         first = p["decoder_connector.first_word_embedding"].view(1, 1, -1).expand(batch.b, 1, -1)
         pred = torch.cat((first, h[:, :-1]), dim=1)                         # [B, W, Db] shift right one word
         x = e
@@ -235,7 +262,7 @@ class HATTorch:
             prefix = f"decoder.decoder_layers.{i}"
             if i == 0 or dec.get("cross_attn_every_layer", False):
                 x = decoder_cross(p, prefix, x, pred, batch.word, dec, self.rope_cross_bytes, self.rope_cross_words, bp, wp)
-            x = llama_block(p, f"{prefix}.llama_layer", x, dec, self.rope_dec, dec_mask, bp, dec_causal)
+            x = llama_block(p, f"{prefix}.llama_layer", x, dec, self.rope_dec, dec_mask, bp, dec_causal, self.blocked)
         x = rms_norm(x, p["layer_norm.weight"], dec.get("rms_norm_eps", 1e-5))
         return F.linear(x, p["lm_head.weight"])                             # [B, T, V]
 
@@ -268,6 +295,11 @@ def main() -> None:
     ap.add_argument("--weight-decay", type=float, default=0.1)
     ap.add_argument("--expect-losses", default="", help="comma-separated mean losses of our steps 1, 2, … to check")
     ap.add_argument("--tolerance", type=float, default=2e-4, help="relative tolerance of the loss check")
+    ap.add_argument("--attention", choices=["blocked", "mask"], default="blocked",
+                    help="sliding-window self-attention: sdpa per query block over the keys it can see (default), "
+                         "or one sdpa call over all keys with a mask")
+    ap.add_argument("--compile", action="store_true", help="torch.compile the forward (the first warm-up step compiles)")
+    ap.add_argument("--serve", action="store_true", help="take commands on stdin (step, done LOSSES); for hat bench train")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -275,7 +307,10 @@ def main() -> None:
     rows = read_batch(args.batch)
     batch = PaddedBatch(rows, config.get("eos_token_id", 192))
     params = {k: v.clone().requires_grad_(True) for k, v in tensors.items()}
-    model = HATTorch(config, params, max_bytes=batch.t, max_words=batch.w)
+    model = HATTorch(config, params, max_bytes=batch.t, max_words=batch.w, attention=args.attention)
+    loss_of = (lambda: model.loss(batch))
+    if args.compile:
+        loss_of = torch.compile(loss_of)
     decay = [v for v in params.values() if v.dim() >= 2]
     no_decay = [v for v in params.values() if v.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
@@ -283,45 +318,69 @@ def main() -> None:
                             lr=args.learning_rate, betas=(0.9, 0.95), eps=1e-8, fused=True)
     all_params = list(params.values())
 
-    losses, times, split = [], [], []
-    for step in range(args.warmup + args.steps):
-        t0 = time.perf_counter()
+    def cpu_seconds():
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    def one_step():
+        c0, t0 = cpu_seconds(), time.perf_counter()
         opt.zero_grad(set_to_none=True)
-        loss_sum = model.loss(batch)
-        loss = loss_sum / batch.count
+        loss = loss_of() / batch.count
         t1 = time.perf_counter()
         loss.backward()
         t2 = time.perf_counter()
         torch.nn.utils.clip_grad_norm_(all_params, args.clip, foreach=True)
         opt.step()
         t3 = time.perf_counter()
-        losses.append(float(loss))
-        if step >= args.warmup:
-            times.append(t3 - t0)
-            split.append((t1 - t0, t2 - t1, t3 - t2))
+        return {"seconds": t3 - t0, "forward_seconds": t1 - t0, "backward_seconds": t2 - t1,
+                "optimizer_seconds": t3 - t2, "cpu_seconds": cpu_seconds() - c0, "loss": float(loss.detach())}
 
+    def summary(steps, expected):
+        timed = steps[args.warmup:] or steps
+        compared = list(zip(expected, (s["loss"] for s in steps)))
+        worst = max((abs(a - b) / max(abs(a), 1e-12) for a, b in compared), default=None)
+        seconds = statistics.median(s["seconds"] for s in timed)
+        return {
+            "torch": torch.__version__, "threads": torch.get_num_threads(),
+            "rows": batch.b, "padded_bytes_per_row": batch.t, "padded_words_per_row": batch.w,
+            "bytes": batch.bytes, "predicted_bytes": batch.count,
+            "seconds": seconds, "seconds_all": [s["seconds"] for s in timed],
+            "cpu_seconds_per_step": statistics.mean(s["cpu_seconds"] for s in timed),
+            "forward_seconds": statistics.median(s["forward_seconds"] for s in timed),
+            "backward_seconds": statistics.median(s["backward_seconds"] for s in timed),
+            "optimizer_seconds": statistics.median(s["optimizer_seconds"] for s in timed),
+            "bytes_per_second": batch.bytes / seconds,
+            "max_resident_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+            "losses": [s["loss"] for s in steps], "loss_check": {
+                "compared_steps": len(compared), "worst_relative_difference": worst, "tolerance": args.tolerance,
+                "ok": worst is not None and worst <= args.tolerance,
+            },
+            "implementation": "padded [B, T]; " + (
+                "sliding-window attention as sdpa per 256-query block over the keys it can see"
+                if args.attention == "blocked" else "sliding-window attention as one sdpa call with a bool mask")
+                + " (is_causal where no window applies); pooling as a segment softmax; fused AdamW"
+                + ("; torch.compile" if args.compile else "; eager"),
+        }
+
+    steps = []
+    if args.serve:
+        # Driven by hat bench train, which alternates its steps with ours: "step" runs one and
+        # prints its timing; "done LOSSES" prints the summary with the loss check and exits.
+        print(json.dumps({"ready": True}), flush=True)
+        for line in sys.stdin:
+            command = line.split()
+            if command and command[0] == "step":
+                steps.append(one_step())
+                print(json.dumps(steps[-1]), flush=True)
+            elif command and command[0] == "done":
+                expected = [float(x) for x in (command[1] if len(command) > 1 else "").split(",") if x]
+                print(json.dumps(summary(steps, expected), sort_keys=True), flush=True)
+                return
+        return
+    for _ in range(args.warmup + args.steps):
+        steps.append(one_step())
     expected = [float(x) for x in args.expect_losses.split(",") if x]
-    compared = list(zip(expected, losses))
-    worst = max((abs(a - b) / max(abs(a), 1e-12) for a, b in compared), default=None)
-    seconds = statistics.median(times)
-    print(json.dumps({
-        "torch": torch.__version__, "threads": torch.get_num_threads(),
-        "rows": batch.b, "padded_bytes_per_row": batch.t, "padded_words_per_row": batch.w,
-        "bytes": batch.bytes, "predicted_bytes": batch.count,
-        "seconds": seconds, "seconds_all": times,
-        "forward_seconds": statistics.median(s[0] for s in split),
-        "backward_seconds": statistics.median(s[1] for s in split),
-        "optimizer_seconds": statistics.median(s[2] for s in split),
-        "bytes_per_second": batch.bytes / seconds,
-        "max_resident_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-        "losses": losses, "loss_check": {
-            "compared_steps": len(compared), "worst_relative_difference": worst, "tolerance": args.tolerance,
-            "ok": worst is not None and worst <= args.tolerance,
-        },
-        "implementation": "padded [B, T]; sdpa with a causal sliding-window bool mask (is_causal when no window "
-                          "applies); pooling as a segment softmax; fused AdamW",
-    }, sort_keys=True))
-
+    print(json.dumps(summary(steps, expected), sort_keys=True))
 
 if __name__ == "__main__":
     main()

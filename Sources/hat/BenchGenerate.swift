@@ -37,6 +37,9 @@ struct BenchGenerate: ParsableCommand {
     var backboneWindow = 4096
     @Option(help: "Bytes one prefill step takes (default 256, as hat generate).") var chunkBytes = 256
     @Option(help: "Threads for OpenBLAS, our loops and torch (default 2).") var threads = 2
+    @Option(help: "Rounds over the contexts; each figure is the fastest round (default 2).") var rounds = 2
+    @Option(help: "Also time PyTorch with this many threads (its per-byte steps are tiny; 0 = skip; default 1).")
+    var torchAlsoThreads = 1
     @Option(help: "Python with torch, safetensors and hat-splitter (default /work/venv/bin/python).")
     var python = "/work/venv/bin/python"
     @Option(help: "The PyTorch script (default scripts/bench_torch_generate.py).")
@@ -50,6 +53,8 @@ struct BenchGenerate: ParsableCommand {
         guard threads >= 1 else { throw ValidationError("--threads must be ≥ 1, got \(threads)") }
         guard bytes >= 1 else { throw ValidationError("--bytes must be ≥ 1, got \(bytes)") }
         guard backboneWindow >= 1 else { throw ValidationError("--backbone-window must be ≥ 1, got \(backboneWindow)") }
+        guard torchAlsoThreads >= 0 else { throw ValidationError("--torch-also-threads must be ≥ 0, got \(torchAlsoThreads)") }
+        guard rounds >= 1 else { throw ValidationError("--rounds must be ≥ 1, got \(rounds)") }
         guard chunkBytes >= 1 else { throw ValidationError("--chunk-bytes must be ≥ 1, got \(chunkBytes)") }
         let words = contextWords
         guard !words.isEmpty, words.count == contexts.split(separator: ",").count, words.allSatisfy({ $0 >= 1 }) else {
@@ -60,7 +65,7 @@ struct BenchGenerate: ParsableCommand {
     func run() throws {
         Threads.count = threads
         var report = GenerateReport(machine: Machine.current(threads: threads), source: text, generatedBytes: bytes,
-                                    backboneWindow: backboneWindow)
+                                    backboneWindow: backboneWindow, rounds: rounds, torchAlsoThreads: torchAlsoThreads)
 
         // The model, copied first: the training run prunes old checkpoints while we work.
         let source = try model ?? defaultModel()
@@ -90,36 +95,97 @@ struct BenchGenerate: ParsableCommand {
         let session = try GenerationSession(config: config, parameters: parameters, limits: limits, chunkBytes: chunkBytes)
         report.byteWindows = [config.encoderConfig.slidingWindow ?? limits.bytes, config.decoderConfig.slidingWindow ?? limits.bytes]
 
+        var prompts: [[UInt8]] = []
         for words in contextWords {
             guard words <= ends.count else {
                 throw CommandError("--text has \(ends.count) words after its first third, fewer than \(words)")
             }
-            let prompt = Array(passage[0..<ends[words - 1]])
-            var c = ContextReport(name: "\(words) words", promptWords: words, promptBytes: prompt.count)
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            session.reset()
-            let t1 = DispatchTime.now().uptimeNanoseconds
-            session.feed(prompt)
-            let t2 = DispatchTime.now().uptimeNanoseconds
-            var generated: [UInt8] = []
-            generated.reserveCapacity(bytes)
-            for _ in 0..<bytes {
-                let byte = UInt8(argmax(session.logits.row(0), count: 256))
-                generated.append(byte)
-                session.feed([byte])
+            prompts.append(Array(passage[0..<ends[words - 1]]))
+            report.contexts.append(ContextReport(name: "\(words) words", promptWords: words, promptBytes: prompts.last!.count))
+        }
+
+        // PyTorch starts first (loading while nothing is timed) and then runs each context right
+        // after we do, so both see the same load on a shared machine.
+        var worker: PythonWorker?
+        if !noTorch {
+            do {
+                let job: [String: Any] = [
+                    "model": directory, "generate_bytes": bytes, "backbone_window": backboneWindow,
+                    "byte_window": limits.bytes, "chunk_bytes": chunkBytes,
+                    "contexts": zip(report.contexts, prompts).map { ["name": $0.name, "prompt": $1.map(Int.init)] as [String: Any] },
+                ]
+                let jobPath = directory + "/job.json"
+                try JSONSerialization.data(withJSONObject: job).write(to: URL(fileURLWithPath: jobPath))
+                worker = try PythonWorker(python: python, script: torchScript,
+                                          arguments: [torchScript, "--serve", "--job", jobPath, "--threads", "\(threads)"])
+                _ = try worker!.receive()    // {"ready": true}
+            } catch {
+                report.torchError = "PyTorch comparison unavailable: \(error)"
+                worker = nil
             }
-            let t3 = DispatchTime.now().uptimeNanoseconds
-            c.prompt = prompt
-            c.hat = Timing(resetSeconds: Double(t1 - t0) / 1e9, prefillSeconds: Double(t2 - t1) / 1e9,
-                           generationSeconds: Double(t3 - t2) / 1e9, promptBytes: prompt.count, generatedBytes: bytes)
-            c.generated = generated
-            c.contextWordsAtEnd = session.completedWords
-            report.contexts.append(c)
+        }
+
+        for _ in 0..<rounds {
+            for (i, prompt) in prompts.enumerated() {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                session.reset()
+                let t1 = DispatchTime.now().uptimeNanoseconds
+                session.feed(prompt)
+                let t2 = DispatchTime.now().uptimeNanoseconds
+                var generated: [UInt8] = []
+                generated.reserveCapacity(bytes)
+                for _ in 0..<bytes {
+                    let byte = UInt8(argmax(session.logits.row(0), count: 256))
+                    generated.append(byte)
+                    session.feed([byte])
+                }
+                let t3 = DispatchTime.now().uptimeNanoseconds
+                let ours = Timing(resetSeconds: Double(t1 - t0) / 1e9, prefillSeconds: Double(t2 - t1) / 1e9,
+                                  generationSeconds: Double(t3 - t2) / 1e9, promptBytes: prompt.count, generatedBytes: bytes)
+                report.contexts[i].add(hat: ours)
+                report.contexts[i].generated = generated
+                report.contexts[i].contextWordsAtEnd = session.completedWords
+
+                guard let w = worker else { continue }
+                do {
+                    let extra = torchAlsoThreads > 0 && torchAlsoThreads != threads ? [torchAlsoThreads] : []
+                    for torchThreads in [threads] + extra {
+                        try w.send("context \(i) \(torchThreads)")
+                        let r = try w.receive()
+                        guard let reset = r["reset_seconds"] as? Double, let prefill = r["prefill_seconds"] as? Double,
+                              let generation = r["generation_seconds"] as? Double, let theirs = r["generated"] as? [Int] else {
+                            throw PythonWorker.Failure(description: "its answer lacks timings or bytes")
+                        }
+                        let timing = Timing(resetSeconds: reset, prefillSeconds: prefill, generationSeconds: generation,
+                                            promptBytes: prompt.count, generatedBytes: bytes)
+                        if torchThreads == threads {
+                            report.contexts[i].add(torch: timing)
+                        } else {
+                            report.contexts[i].torchOtherThreadsRounds.append(timing)
+                        }
+                        let mismatch = zip(generated, theirs).enumerated().first { $0.element.0 != UInt8(truncatingIfNeeded: $0.element.1) }?.offset
+                            ?? (generated.count == theirs.count ? nil : min(generated.count, theirs.count))
+                        report.contexts[i].sameBytes = (report.contexts[i].sameBytes ?? true) && mismatch == nil
+                        if let mismatch, report.contexts[i].firstMismatch == nil { report.contexts[i].firstMismatch = mismatch }
+                    }
+                } catch {
+                    report.torchError = "PyTorch comparison failed at \(report.contexts[i].name): \(error)"
+                    worker = nil
+                }
+            }
         }
         report.residentBytes = ProcessStats.residentBytes()
-
-        if !noTorch {
-            runTorch(&report, directory: directory, byteWindow: limits.bytes)
+        if let w = worker {
+            do {
+                try w.send("done")
+                let object = try w.receive()
+                report.torchVersion = object["torch"] as? String
+                report.torchImplementation = object["implementation"] as? String
+                report.torchMaxResidentBytes = object["max_resident_bytes"] as? Int
+                w.finish()
+            } catch {
+                report.torchError = "PyTorch comparison failed at its summary: \(error)"
+            }
         }
         report.machine.loadAverageEnd = Machine.loadAverage()
         if json {
@@ -144,48 +210,6 @@ struct BenchGenerate: ParsableCommand {
         return best
     }
 
-    // MARK: PyTorch
-
-    func runTorch(_ report: inout GenerateReport, directory: String, byteWindow: Int) {
-        guard FileManager.default.isExecutableFile(atPath: python) else {
-            report.torchError = "PyTorch comparison unavailable: no Python at \(python) (--python PATH)"
-            return
-        }
-        guard FileManager.default.fileExists(atPath: torchScript) else {
-            report.torchError = "PyTorch comparison unavailable: no script at \(torchScript) (run from the repository root or pass --torch-script)"
-            return
-        }
-        let job: [String: Any] = [
-            "model": directory, "generate_bytes": bytes, "backbone_window": backboneWindow, "byte_window": byteWindow,
-            "chunk_bytes": chunkBytes,
-            "contexts": report.contexts.map { ["name": $0.name, "prompt": $0.prompt.map(Int.init),
-                                               "generated": $0.generated.map(Int.init)] as [String: Any] },
-        ]
-        let jobPath = directory + "/job.json"
-        do {
-            try JSONSerialization.data(withJSONObject: job).write(to: URL(fileURLWithPath: jobPath))
-        } catch {
-            report.torchError = "PyTorch comparison failed: cannot write \(jobPath): \(error)"
-            return
-        }
-        switch runPython(python, [torchScript, "--job", jobPath, "--threads", "\(threads)"]) {
-        case .failure(let e):
-            report.torchError = "PyTorch comparison failed: \(e.message)"
-        case .success(let object):
-            report.torchVersion = object["torch"] as? String
-            report.torchImplementation = object["implementation"] as? String
-            report.torchMaxResidentBytes = object["max_resident_bytes"] as? Int
-            let results = object["contexts"] as? [[String: Any]] ?? []
-            for (i, r) in results.enumerated() where i < report.contexts.count {
-                guard let reset = r["reset_seconds"] as? Double, let prefill = r["prefill_seconds"] as? Double,
-                      let generation = r["generation_seconds"] as? Double else { continue }
-                report.contexts[i].torch = Timing(resetSeconds: reset, prefillSeconds: prefill, generationSeconds: generation,
-                                                  promptBytes: report.contexts[i].promptBytes, generatedBytes: bytes)
-                report.contexts[i].sameBytes = r["same_bytes"] as? Bool
-                report.contexts[i].firstMismatch = r["first_mismatch"] as? Int
-            }
-        }
-    }
 }
 
 // MARK: - Report
@@ -224,10 +248,32 @@ struct ContextReport: Encodable {
     var generated: [UInt8] = []
     /// Words the session had completed after the generation (context + generated words).
     var contextWordsAtEnd = 0
-    var hat: Timing?
-    var torch: Timing?
+    /// Every round, in order; torch's round i ran right after ours.
+    var hatRounds: [Timing] = []
+    var torchRounds: [Timing] = []
+    /// PyTorch with --torch-also-threads threads, right after the rounds above.
+    var torchOtherThreadsRounds: [Timing] = []
     var sameBytes: Bool?
     var firstMismatch: Int?
+
+    mutating func add(hat t: Timing) { hatRounds.append(t) }
+    mutating func add(torch t: Timing) { torchRounds.append(t) }
+
+    /// The fastest round's figures (prefill and generation each at their minimum).
+    var hat: Timing? { fastest(hatRounds) }
+    var torch: Timing? { fastest(torchRounds) }
+    var torchOtherThreads: Timing? { fastest(torchOtherThreadsRounds) }
+    func fastest(_ rounds: [Timing]) -> Timing? {
+        guard var best = rounds.first else { return nil }
+        for t in rounds.dropFirst() {
+            best.resetSeconds = min(best.resetSeconds, t.resetSeconds)
+            best.prefillSeconds = min(best.prefillSeconds, t.prefillSeconds)
+            best.generationSeconds = min(best.generationSeconds, t.generationSeconds)
+        }
+        return best
+    }
+    /// PyTorch's generation time over ours, per round (run one right after the other).
+    var generationRatios: [Double] { zip(torchRounds, hatRounds).map { $0.generationSeconds / $1.generationSeconds } }
     var generationSpeedup: Double? {
         guard let h = hat, let t = torch else { return nil }
         return t.generationSeconds / h.generationSeconds
@@ -239,8 +285,8 @@ struct ContextReport: Encodable {
     var generatedText: String { String(decoding: generated, as: UTF8.self) }
 
     enum CodingKeys: String, CodingKey {
-        case name, promptWords, promptBytes, contextWordsAtEnd, hat, torch, sameBytes, firstMismatch, generationSpeedup,
-             prefillSpeedup, generatedText
+        case name, promptWords, promptBytes, contextWordsAtEnd, hat, torch, hatRounds, torchRounds, sameBytes, firstMismatch,
+             torchOtherThreads, generationRatios, generationSpeedup, prefillSpeedup, generatedText
     }
 
     func encode(to encoder: Encoder) throws {
@@ -251,6 +297,10 @@ struct ContextReport: Encodable {
         try c.encode(contextWordsAtEnd, forKey: .contextWordsAtEnd)
         try c.encodeIfPresent(hat, forKey: .hat)
         try c.encodeIfPresent(torch, forKey: .torch)
+        try c.encode(hatRounds, forKey: .hatRounds)
+        try c.encode(torchRounds, forKey: .torchRounds)
+        try c.encodeIfPresent(torchOtherThreads, forKey: .torchOtherThreads)
+        try c.encode(generationRatios, forKey: .generationRatios)
         try c.encodeIfPresent(sameBytes, forKey: .sameBytes)
         try c.encodeIfPresent(firstMismatch, forKey: .firstMismatch)
         try c.encodeIfPresent(generationSpeedup, forKey: .generationSpeedup)
@@ -265,6 +315,8 @@ struct GenerateReport: Encodable {
     var source: String
     var generatedBytes: Int
     var backboneWindow: Int
+    var rounds: Int
+    var torchAlsoThreads: Int
     var byteWindows: [Int] = []
     var model = ""
     var parameters = 0
@@ -287,7 +339,7 @@ struct GenerateReport: Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case machine, source, generatedBytes, backboneWindow, byteWindows, model, parameters, contexts, residentBytes,
+        case machine, source, generatedBytes, backboneWindow, rounds, torchAlsoThreads, byteWindows, model, parameters, contexts, residentBytes,
              torchVersion, torchImplementation, torchMaxResidentBytes, torchError, hatCostGrowth, torchCostGrowth
     }
 
@@ -297,6 +349,8 @@ struct GenerateReport: Encodable {
         try c.encode(source, forKey: .source)
         try c.encode(generatedBytes, forKey: .generatedBytes)
         try c.encode(backboneWindow, forKey: .backboneWindow)
+        try c.encode(rounds, forKey: .rounds)
+        try c.encode(torchAlsoThreads, forKey: .torchAlsoThreads)
         try c.encode(byteWindows, forKey: .byteWindows)
         try c.encode(model, forKey: .model)
         try c.encode(parameters, forKey: .parameters)
@@ -316,17 +370,18 @@ struct GenerateReport: Encodable {
             + "\(machine.loadAverageEnd.map { String($0) } ?? "?") at end\n"
         s += "model: \(model) (\(parameters) parameters); prompts from \(source); windows: encoder/decoder "
             + byteWindows.map(String.init).joined(separator: "/") + " bytes, backbone \(backboneWindow) words; "
-            + "greedy, \(generatedBytes) bytes per context\n"
+            + "greedy, \(generatedBytes) bytes per context; fastest of \(rounds) rounds\n"
         for c in contexts {
             s += "\n== \(c.name) (\(c.promptBytes) bytes; \(c.contextWordsAtEnd) words in context after generating)\n"
-            for (label, t) in [("hat", c.hat), ("pytorch", c.torch)] {
+            for (label, t) in [("hat", c.hat), ("pytorch", c.torch), ("pytorch, \(torchAlsoThreads) thread\(torchAlsoThreads == 1 ? "" : "s")", c.torchOtherThreads)] {
                 guard let t else { continue }
                 s += "  \(benchPadded(label, 8)) prefill \(benchFigure(1000 * t.prefillSeconds)) ms "
                     + "(\(benchFigure(t.prefillBytesPerSecond)) bytes/s), generation \(benchFigure(t.generationBytesPerSecond)) bytes/s "
                     + "= \(benchFigure(t.msPerGeneratedByte)) ms per byte (reset \(benchFigure(1000 * t.resetSeconds)) ms)\n"
             }
             if let g = c.generationSpeedup, let p = c.prefillSpeedup {
-                s += "  hat is \(benchFigure(g))× faster generating, \(benchFigure(p))× prefilling; "
+                s += "  hat is \(benchFigure(g))× faster generating (per round: "
+                    + c.generationRatios.map { benchFigure($0) }.joined(separator: ", ") + "), \(benchFigure(p))× prefilling; "
                     + "same bytes: \(c.sameBytes == true ? "yes" : "NO (first difference at byte \(c.firstMismatch.map(String.init) ?? "?"))")\n"
             }
             let preview = c.generatedText.prefix(80).replacingOccurrences(of: "\n", with: "⏎")
@@ -335,6 +390,12 @@ struct GenerateReport: Encodable {
         if let g = hatCostGrowth {
             s += "\ncost per generated byte, \(contexts.last!.name) over \(contexts.first!.name): hat \(benchFigure(g))×"
                 + (torchCostGrowth.map { ", pytorch \(benchFigure($0))×" } ?? "") + "\n"
+            if let first = contexts.first?.torchOtherThreads, let last = contexts.last?.torchOtherThreads,
+               let h0 = contexts.first?.hat, let h1 = contexts.last?.hat {
+                s += "against pytorch with \(torchAlsoThreads) thread\(torchAlsoThreads == 1 ? "" : "s"): hat is "
+                    + "\(benchFigure(first.generationSeconds / h0.generationSeconds))× faster generating at \(contexts.first!.name), "
+                    + "\(benchFigure(last.generationSeconds / h1.generationSeconds))× at \(contexts.last!.name)\n"
+            }
         }
         s += "resident memory: hat \(residentBytes / 1_048_576) MiB"
             + (torchMaxResidentBytes.map { ", pytorch peak \($0 / 1_048_576) MiB" } ?? "") + "\n"

@@ -47,6 +47,12 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "The PyTorch script (default scripts/bench_torch_hat.py).")
     var torchScript = "scripts/bench_torch_hat.py"
     @Option(help: "Relative tolerance of the loss check against PyTorch (default 2e-4).") var tolerance = 2e-4
+    @Option(help: "Keep the initial weights and the batch file for PyTorch in this directory (default: a temporary one, removed).")
+    var keepFiles: String?
+    @Option(help: "PyTorch's sliding-window attention: blocked (sdpa per query block over the keys it sees) or mask (default blocked).")
+    var torchAttention = "blocked"
+    @Flag(help: "torch.compile PyTorch's forward (compiling takes minutes; the warm-up steps absorb it).")
+    var torchCompile = false
     @Flag(help: "Skip the PyTorch comparison.") var noTorch = false
     @Flag(help: "Print one JSON object instead of text.") var json = false
 
@@ -57,6 +63,9 @@ struct BenchTrain: ParsableCommand {
         guard maxRowBytes >= 1 else { throw ValidationError("--max-row-bytes must be ≥ 1, got \(maxRowBytes)") }
         guard warmup >= 0 else { throw ValidationError("--warmup must be ≥ 0, got \(warmup)") }
         guard steps >= 1 else { throw ValidationError("--steps must be ≥ 1, got \(steps)") }
+        guard ["blocked", "mask"].contains(torchAttention) else {
+            throw ValidationError("--torch-attention: expected blocked or mask, found \(torchAttention)")
+        }
         guard learningRate > 0 && learningRate.isFinite else {
             throw ValidationError("--learning-rate must be positive, got \(learningRate)")
         }
@@ -104,17 +113,37 @@ struct BenchTrain: ParsableCommand {
         report.productsAtSgemmMs = 1000 * productSeconds
 
         // Initial weights and the batch for PyTorch, written before any step changes the weights.
-        let directory = NSTemporaryDirectory() + "hat-bench-train-\(getpid())"
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let directory = keepFiles ?? NSTemporaryDirectory() + "hat-bench-train-\(getpid())"
+        defer { if keepFiles == nil { try? FileManager.default.removeItem(atPath: directory) } }
         try ModelFiles.save(config: config, parameters: parameters, to: directory, dtype: .f32)
         try writeBatch(stream: stream, rows: chosen, to: directory + "/batch.json")
+
+        // PyTorch starts first (loading while nothing is timed) and then takes a step after each of
+        // ours, so both see the same load on a shared machine.
+        var torch: TorchTrainReport?
+        var worker: PythonWorker?
+        if !noTorch {
+            let arguments = [torchScript, "--serve", "--model", directory, "--batch", directory + "/batch.json",
+                             "--threads", "\(threads)", "--warmup", "\(warmup)", "--learning-rate", "\(learningRate)",
+                             "--tolerance", "\(tolerance)", "--attention", torchAttention] + (torchCompile ? ["--compile"] : [])
+            do {
+                worker = try PythonWorker(python: python, script: torchScript, arguments: arguments)
+                _ = try worker!.receive()    // {"ready": true}
+                torch = TorchTrainReport()
+            } catch {
+                torch = TorchTrainReport(error: "PyTorch comparison unavailable: \(error)")
+                worker = nil
+            }
+        }
 
         // Our steps, as the trainer takes them (all parameters trained, clipping at 1.0).
         let model = HierarchicalModel(config: config, parameters: parameters, maxBytes: batch.maxBytes, maxWords: batch.maxWords)
         let optimizer = AdamW(parameters: parameters, settings: AdamWSettings())
         var ours = OurSteps()
+        var cpuStart = 0.0
         for step in 0..<(warmup + steps) {
             if step == warmup { ours.residentBytesAfterWarmup = ProcessStats.residentBytes() }
+            cpuStart = processCPUSeconds()
             let t0 = DispatchTime.now().uptimeNanoseconds
             parameters.zeroGrads()
             let (lossSum, count) = model.forward(batch)
@@ -124,20 +153,41 @@ struct BenchTrain: ParsableCommand {
             clipGradientNorm(parameters, maxNorm: 1) { _ in true }
             optimizer.update(learningRate: learningRate) { _ in 1 }
             let t3 = DispatchTime.now().uptimeNanoseconds
+            let cpu = processCPUSeconds() - cpuStart
             ours.losses.append(lossSum / Double(max(count, 1)))
             if step >= warmup {
                 ours.seconds.append(Double(t3 - t0) / 1e9)
                 ours.forward.append(Double(t1 - t0) / 1e9)
                 ours.backward.append(Double(t2 - t1) / 1e9)
                 ours.optimizer.append(Double(t3 - t2) / 1e9)
+                ours.cpuSeconds.append(cpu)
+            }
+            if let w = worker {
+                do {
+                    try w.send("step")
+                    let object = try w.receive()
+                    if step >= warmup, let seconds = object["seconds"] as? Double {
+                        torch!.pairedSeconds.append(seconds)
+                    }
+                } catch {
+                    torch = TorchTrainReport(error: "PyTorch comparison failed at step \(step + 1): \(error)")
+                    worker = nil
+                }
             }
         }
         ours.residentBytesAfterSteps = ProcessStats.residentBytes()
         report.hat = ours.summary(bytes: batch.byteCount, modelFLOPs: 3 * work.forwardFLOPs)
 
-        if !noTorch {
-            report.torch = runTorch(directory: directory, losses: ours.losses)
+        if let w = worker {
+            do {
+                try w.send("done " + ours.losses.map { String($0) }.joined(separator: ","))
+                torch = torchSummary(try w.receive(), paired: torch!.pairedSeconds)
+                w.finish()
+            } catch {
+                torch = TorchTrainReport(error: "PyTorch comparison failed at its summary: \(error)")
+            }
         }
+        report.torch = torch
         report.machine.loadAverageEnd = Machine.loadAverage()
         if json {
             let encoder = JSONEncoder()
@@ -189,78 +239,110 @@ struct BenchTrain: ParsableCommand {
 
     // MARK: PyTorch
 
-    func runTorch(directory: String, losses: [Double]) -> TorchTrainReport {
-        guard FileManager.default.isExecutableFile(atPath: python) else {
-            return TorchTrainReport(error: "PyTorch comparison unavailable: no Python at \(python) (--python PATH)")
+    /// PyTorch's report from the summary it prints at "done".
+    func torchSummary(_ object: [String: Any], paired: [Double]) -> TorchTrainReport {
+        guard let seconds = object["seconds"] as? Double else {
+            return TorchTrainReport(error: "PyTorch comparison failed: no \"seconds\" in its summary")
         }
-        guard FileManager.default.fileExists(atPath: torchScript) else {
-            return TorchTrainReport(error: "PyTorch comparison unavailable: no script at \(torchScript) (run from the repository root or pass --torch-script)")
+        var t = TorchTrainReport()
+        t.seconds = seconds
+        t.pairedSeconds = paired
+        t.secondsAll = object["seconds_all"] as? [Double]
+        t.cpuSecondsPerStep = object["cpu_seconds_per_step"] as? Double
+        t.forwardSeconds = object["forward_seconds"] as? Double
+        t.backwardSeconds = object["backward_seconds"] as? Double
+        t.optimizerSeconds = object["optimizer_seconds"] as? Double
+        t.bytesPerSecond = object["bytes_per_second"] as? Double
+        t.version = object["torch"] as? String
+        t.threads = object["threads"] as? Int
+        t.implementation = object["implementation"] as? String
+        t.paddedBytesPerRow = object["padded_bytes_per_row"] as? Int
+        t.maxResidentBytes = object["max_resident_bytes"] as? Int
+        t.losses = object["losses"] as? [Double]
+        if let check = object["loss_check"] as? [String: Any] {
+            t.lossCheckOK = check["ok"] as? Bool
+            t.lossWorstRelativeDifference = check["worst_relative_difference"] as? Double
+            t.lossComparedSteps = check["compared_steps"] as? Int
         }
-        let arguments = [torchScript, "--model", directory, "--batch", directory + "/batch.json",
-                         "--threads", "\(threads)", "--warmup", "\(warmup)", "--steps", "\(steps)",
-                         "--learning-rate", "\(learningRate)", "--tolerance", "\(tolerance)",
-                         "--expect-losses", losses.map { String($0) }.joined(separator: ",")]
-        switch runPython(python, arguments) {
-        case .failure(let message):
-            return TorchTrainReport(error: "PyTorch comparison failed: \(message)")
-        case .success(let object):
-            guard let seconds = object["seconds"] as? Double else {
-                return TorchTrainReport(error: "PyTorch comparison failed: no \"seconds\" in its output")
-            }
-            var t = TorchTrainReport()
-            t.seconds = seconds
-            t.forwardSeconds = object["forward_seconds"] as? Double
-            t.backwardSeconds = object["backward_seconds"] as? Double
-            t.optimizerSeconds = object["optimizer_seconds"] as? Double
-            t.bytesPerSecond = object["bytes_per_second"] as? Double
-            t.version = object["torch"] as? String
-            t.threads = object["threads"] as? Int
-            t.implementation = object["implementation"] as? String
-            t.paddedBytesPerRow = object["padded_bytes_per_row"] as? Int
-            t.maxResidentBytes = object["max_resident_bytes"] as? Int
-            t.losses = object["losses"] as? [Double]
-            if let check = object["loss_check"] as? [String: Any] {
-                t.lossCheckOK = check["ok"] as? Bool
-                t.lossWorstRelativeDifference = check["worst_relative_difference"] as? Double
-                t.lossComparedSteps = check["compared_steps"] as? Int
-            }
-            return t
-        }
+        return t
     }
 }
 
-/// Runs `python arguments…` and parses the one JSON object it prints on stdout.
-func runPython(_ python: String, _ arguments: [String]) -> Result<[String: Any], PythonError> {
+/// A Python benchmark script driven line by line: we write a command, it answers with one
+/// JSON object per line on stdout. Its stderr is collected for error messages.
+final class PythonWorker {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: python)
-    process.arguments = arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    do {
+    let input = Pipe(), output = Pipe(), errors = Pipe()
+    private var buffer = Data()
+    private let collected = Collected()
+
+    private final class Collected: @unchecked Sendable {
+        var data = Data()
+        let done = DispatchSemaphore(value: 0)
+    }
+
+    struct Failure: Error, CustomStringConvertible { let description: String }
+
+    init(python: String, script: String, arguments: [String]) throws {
+        guard FileManager.default.isExecutableFile(atPath: python) else {
+            throw Failure(description: "no Python at \(python) (--python PATH)")
+        }
+        guard FileManager.default.fileExists(atPath: script) else {
+            throw Failure(description: "no script at \(script) (run from the repository root or pass --torch-script)")
+        }
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = arguments
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = errors
         try process.run()
-    } catch {
-        return .failure(PythonError(message: "could not start \(python): \(error)"))
+        let collected = collected, handle = errors.fileHandleForReading
+        DispatchQueue.global().async {
+            collected.data = handle.readDataToEndOfFile()
+            collected.done.signal()
+        }
     }
-    // Read stderr on another thread so neither pipe can fill up and block the child.
-    nonisolated(unsafe) var errData = Data()
-    let errDone = DispatchSemaphore(value: 0)
-    DispatchQueue.global().async {
-        errData = err.fileHandleForReading.readDataToEndOfFile()
-        errDone.signal()
+
+    func send(_ line: String) throws {
+        try input.fileHandleForWriting.write(contentsOf: Data((line + "\n").utf8))
     }
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    errDone.wait()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0,
-          let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-        let tail = String(decoding: errData, as: UTF8.self).split(separator: "\n").suffix(3).joined(separator: " | ")
-        return .failure(PythonError(message: "exit \(process.terminationStatus): \(tail)"))
+
+    /// The next JSON object the script prints (blocks until its line is complete).
+    func receive() throws -> [String: Any] {
+        while true {
+            if let newline = buffer.firstIndex(of: 0x0A) {
+                let line = buffer[buffer.startIndex..<newline]
+                buffer = Data(buffer[(newline + 1)...])
+                if let object = try? JSONSerialization.jsonObject(with: line) as? [String: Any] { return object }
+                continue   // not ours (a library printing to stdout)
+            }
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty {
+                process.waitUntilExit()
+                _ = collected.done.wait(timeout: .now() + 5)
+                let tail = String(decoding: collected.data, as: UTF8.self).split(separator: "\n").suffix(3)
+                throw Failure(description: "the script exited (status \(process.terminationStatus)): " + tail.joined(separator: " | "))
+            }
+            buffer.append(chunk)
+        }
     }
-    return .success(object)
+
+    func finish() {
+        try? input.fileHandleForWriting.close()
+        process.waitUntilExit()
+    }
 }
 
-struct PythonError: Error { let message: String }
+/// User + system CPU time of this process so far (all threads).
+func processCPUSeconds() -> Double {
+    var usage = rusage()
+    #if os(Linux)
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    #else
+    getrusage(RUSAGE_SELF, &usage)
+    #endif
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+}
 
 // MARK: - Work of one step
 
@@ -379,6 +461,7 @@ struct OurSteps {
     var forward: [Double] = []
     var backward: [Double] = []
     var optimizer: [Double] = []
+    var cpuSeconds: [Double] = []
     var residentBytesAfterWarmup = 0
     var residentBytesAfterSteps = 0
 
@@ -387,7 +470,8 @@ struct OurSteps {
         let s = median(seconds)
         return HatTrainReport(seconds: s, secondsAll: seconds, forwardSeconds: median(forward),
                               backwardSeconds: median(backward), optimizerSeconds: median(optimizer),
-                              bytesPerSecond: Double(bytes) / s, achievedGFLOPS: modelFLOPs / s / 1e9, losses: losses,
+                              bytesPerSecond: Double(bytes) / s, achievedGFLOPS: modelFLOPs / s / 1e9,
+                              cpuSecondsPerStep: cpuSeconds.reduce(0, +) / Double(max(cpuSeconds.count, 1)), losses: losses,
                               residentBytesAfterWarmup: residentBytesAfterWarmup,
                               residentBytesAfterSteps: residentBytesAfterSteps)
     }
@@ -403,13 +487,20 @@ struct HatTrainReport: Encodable {
     var optimizerSeconds: Double
     var bytesPerSecond: Double
     var achievedGFLOPS: Double
+    /// User + system CPU time per timed step, all threads (mean).
+    var cpuSecondsPerStep: Double
     var losses: [Double]
     var residentBytesAfterWarmup: Int
     var residentBytesAfterSteps: Int
 }
 
 struct TorchTrainReport: Encodable {
+    /// Median of the timed steps.
     var seconds: Double?
+    var secondsAll: [Double]?
+    /// Its timed steps as we received them, each right after one of ours.
+    var pairedSeconds: [Double] = []
+    var cpuSecondsPerStep: Double?
     var forwardSeconds: Double?
     var backwardSeconds: Double?
     var optimizerSeconds: Double?
@@ -456,15 +547,26 @@ struct TrainReport: Encodable {
 
     var fractionOfPeakSgemm: Double? { hat.map { $0.achievedGFLOPS / sgemmPeakGFLOPS } }
     var fractionOfCompositeSgemm: Double? { hat.map { $0.achievedGFLOPS / sgemmCompositeGFLOPS } }
-    /// Our bytes/s over PyTorch's on the same batch.
+    /// PyTorch's step time over ours for each pair of steps taken one after the other.
+    var pairRatios: [Double] {
+        guard let ours = hat?.secondsAll, let theirs = torch?.pairedSeconds, torch?.seconds != nil else { return [] }
+        return zip(theirs, ours).map { $0 / $1 }
+    }
+    /// Our bytes/s over PyTorch's on the same batch: the median of the paired ratios.
     var speedup: Double? {
-        guard let ours = hat?.seconds, let theirs = torch?.seconds else { return nil }
+        let r = pairRatios.sorted()
+        return r.isEmpty ? nil : r[r.count / 2]
+    }
+    /// The same from each side's fastest step (least disturbed by other work on the machine).
+    var speedupOfBestSteps: Double? {
+        guard let ours = hat?.secondsAll.min(), let theirs = torch?.pairedSeconds.min(), torch?.seconds != nil else { return nil }
         return theirs / ours
     }
 
     enum CodingKeys: String, CodingKey {
         case machine, preset, data, parameters, batch, flops, modelGFLOPPerStep, shapes, sgemmPeakGFLOPS,
-             sgemmCompositeGFLOPS, productsAtSgemmMs, hat, torch, fractionOfPeakSgemm, fractionOfCompositeSgemm, speedup
+             sgemmCompositeGFLOPS, productsAtSgemmMs, hat, torch, fractionOfPeakSgemm, fractionOfCompositeSgemm, pairRatios,
+             speedup, speedupOfBestSteps
     }
 
     func encode(to encoder: Encoder) throws {
@@ -484,7 +586,9 @@ struct TrainReport: Encodable {
         try c.encodeIfPresent(torch, forKey: .torch)
         try c.encodeIfPresent(fractionOfPeakSgemm, forKey: .fractionOfPeakSgemm)
         try c.encodeIfPresent(fractionOfCompositeSgemm, forKey: .fractionOfCompositeSgemm)
+        try c.encode(pairRatios, forKey: .pairRatios)
         try c.encodeIfPresent(speedup, forKey: .speedup)
+        try c.encodeIfPresent(speedupOfBestSteps, forKey: .speedupOfBestSteps)
     }
 
     var text: String {
@@ -508,7 +612,8 @@ struct TrainReport: Encodable {
                 + "\(benchFigure(1000 * h.backwardSeconds)), clip + AdamW \(benchFigure(1000 * h.optimizerSeconds))), "
                 + "\(benchFigure(h.bytesPerSecond)) bytes/s, \(benchFigure(h.achievedGFLOPS)) GFLOP/s = "
                 + "\(benchFigure(100 * (fractionOfPeakSgemm ?? 0)))% of peak sgemm, \(benchFigure(100 * (fractionOfCompositeSgemm ?? 0)))% of composite\n"
-            s += "  steps (ms): " + h.secondsAll.map { benchFigure(1000 * $0) }.joined(separator: ", ") + "\n"
+            s += "  steps (ms): " + h.secondsAll.map { benchFigure(1000 * $0) }.joined(separator: ", ")
+                + "; CPU time \(benchFigure(1000 * h.cpuSecondsPerStep)) ms per step (all threads)\n"
             s += "  resident memory: \(h.residentBytesAfterWarmup / 1024) KiB after warm-up, \(h.residentBytesAfterSteps / 1024) KiB "
                 + "after \(h.secondsAll.count) more steps (\(h.residentBytesAfterSteps / 1024 - h.residentBytesAfterWarmup / 1024) KiB change)\n"
             s += "  losses: " + h.losses.map { String(format: "%.6f", $0) }.joined(separator: ", ") + "\n"
@@ -518,12 +623,18 @@ struct TrainReport: Encodable {
                 s += "pytorch \(t.version ?? "?") (threads \(t.threads.map(String.init) ?? "?")): step \(benchFigure(1000 * seconds)) ms "
                     + "(forward \(benchFigure(1000 * (t.forwardSeconds ?? 0))), backward \(benchFigure(1000 * (t.backwardSeconds ?? 0))), "
                     + "clip + AdamW \(benchFigure(1000 * (t.optimizerSeconds ?? 0)))), \(benchFigure(t.bytesPerSecond ?? 0)) bytes/s"
-                    + (t.maxResidentBytes.map { ", peak resident \($0 / 1_048_576) MiB" } ?? "") + "\n"
+                    + (t.maxResidentBytes.map { ", peak resident \($0 / 1_048_576) MiB" } ?? "")
+                    + (t.cpuSecondsPerStep.map { "; CPU time \(benchFigure(1000 * $0)) ms per step" } ?? "") + "\n"
                 if let impl = t.implementation { s += "  \(impl)\n" }
                 s += "  same work: losses of \(t.lossComparedSteps ?? 0) steps from the same weights and batch agree within "
                     + "\(t.lossWorstRelativeDifference.map { String(format: "%.2g", $0) } ?? "?") relative: "
                     + "\(t.lossCheckOK == true ? "yes" : "NO")\n"
-                if let x = speedup { s += "hat is \(benchFigure(x))× faster than pytorch (bytes/s)\n" }
+                s += "  steps (ms), each right after ours: " + t.pairedSeconds.map { benchFigure(1000 * $0) }.joined(separator: ", ") + "\n"
+                if let x = speedup {
+                    s += "hat is \(benchFigure(x))× faster than pytorch (median of the paired step ratios "
+                        + pairRatios.map { benchFigure($0) }.joined(separator: ", ")
+                        + (speedupOfBestSteps.map { "; fastest step over fastest step \(benchFigure($0))×" } ?? "") + ")\n"
+                }
             } else {
                 s += (t.error ?? "pytorch: no result") + "\n"
             }
