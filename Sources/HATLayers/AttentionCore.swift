@@ -62,9 +62,6 @@ public final class AttentionCore {
         privateValueGrads = arena.tensor(rows: privateRows, cols: kvHeads * headDim)
     }
 
-    /// Number of (head, query block) work items for nq queries.
-    func itemCount(_ nq: Int) -> Int { heads * ((nq + queryBlock - 1) / queryBlock) }
-
     /// Runs body(worker, item) for every item, items dealt round-robin to the workers.
     private func forEachItem(_ items: Int, _ body: (Int, Int) -> Void) {
         let p = min(workers, Threads.count, items)

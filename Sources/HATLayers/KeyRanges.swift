@@ -58,16 +58,6 @@ public struct KeyRanges {
         self.count = count
     }
 
-    /// The ranges of queries `start ..< start + n`, shifted so that key `keyOffset` becomes key 0
-    /// (views for a block of rows whose keys are a slice). Writes into `into`'s buffers.
-    public func copy(queries start: Int, count n: Int, keyOffset: Int, into target: KeyRanges) {
-        precondition(n <= target.count)
-        for i in 0..<n {
-            target.lo[i] = lo[start + i] - Int32(keyOffset)
-            target.hi[i] = hi[start + i] - Int32(keyOffset)
-        }
-    }
-
     /// Σ over the first `n` queries of the number of keys each sees (pairs that attention computes).
     public func pairCount(queries n: Int) -> Int {
         var total = 0
