@@ -19,8 +19,9 @@ struct BenchGenerate: ParsableCommand {
         abstract: "Cached greedy generation at short and long contexts; PyTorch doing the same decoding in the same run.",
         discussion: """
             Prompts are the first --contexts words (as the model's splitter cuts them) of --text from the \
-            first paragraph after a third of the file. Each context: reset (the end-of-sequence word), \
-            prefill (the prompt fed in chunks of --chunk-bytes), then --bytes greedy bytes, each fed back. \
+            first paragraph after a third of the file. A round: each context reset (the end-of-sequence word) \
+            and prefilled (the prompt fed in chunks of --chunk-bytes), then --bytes greedy bytes each fed back, \
+            the contexts taking turns of --slice-bytes; PyTorch runs the same round right after ours. \
             Encoder and decoder use the model's sliding windows; the backbone (no window in the config) \
             attends to the last --backbone-window words in both implementations (hat generate's default is \
             1024; the default here, 4096, lets every word of a 2,000-word prompt be seen). \
@@ -38,8 +39,10 @@ struct BenchGenerate: ParsableCommand {
     @Option(help: "Bytes one prefill step takes (default 256, as hat generate).") var chunkBytes = 256
     @Option(help: "Threads for OpenBLAS, our loops and torch (default 2).") var threads = 2
     @Option(help: "Rounds over the contexts; each figure is the fastest round (default 2).") var rounds = 2
-    @Option(help: "Also time PyTorch with this many threads (its per-byte steps are tiny; 0 = skip; default 1).")
-    var torchAlsoThreads = 1
+    @Option(help: "Contexts generate in turns of this many bytes, so all see the same load (default 16).")
+    var sliceBytes = 16
+    @Option(help: "Also run both with this many threads (the per-byte steps are tiny; 0 = skip; default 1).")
+    var alsoThreads = 1
     @Option(help: "Python with torch, safetensors and hat-splitter (default /work/venv/bin/python).")
     var python = "/work/venv/bin/python"
     @Option(help: "The PyTorch script (default scripts/bench_torch_generate.py).")
@@ -53,7 +56,8 @@ struct BenchGenerate: ParsableCommand {
         guard threads >= 1 else { throw ValidationError("--threads must be ≥ 1, got \(threads)") }
         guard bytes >= 1 else { throw ValidationError("--bytes must be ≥ 1, got \(bytes)") }
         guard backboneWindow >= 1 else { throw ValidationError("--backbone-window must be ≥ 1, got \(backboneWindow)") }
-        guard torchAlsoThreads >= 0 else { throw ValidationError("--torch-also-threads must be ≥ 0, got \(torchAlsoThreads)") }
+        guard alsoThreads >= 0 else { throw ValidationError("--also-threads must be ≥ 0, got \(alsoThreads)") }
+        guard sliceBytes >= 1 else { throw ValidationError("--slice-bytes must be ≥ 1, got \(sliceBytes)") }
         guard rounds >= 1 else { throw ValidationError("--rounds must be ≥ 1, got \(rounds)") }
         guard chunkBytes >= 1 else { throw ValidationError("--chunk-bytes must be ≥ 1, got \(chunkBytes)") }
         let words = contextWords
@@ -65,7 +69,7 @@ struct BenchGenerate: ParsableCommand {
     func run() throws {
         Threads.count = threads
         var report = GenerateReport(machine: Machine.current(threads: threads), source: text, generatedBytes: bytes,
-                                    backboneWindow: backboneWindow, rounds: rounds, torchAlsoThreads: torchAlsoThreads)
+                                    backboneWindow: backboneWindow, rounds: rounds, alsoThreads: alsoThreads)
 
         // The model, copied first: the training run prunes old checkpoints while we work.
         let source = try model ?? defaultModel()
@@ -92,7 +96,9 @@ struct BenchGenerate: ParsableCommand {
         var ends: [Int] = []
         passage.withUnsafeBufferPointer { splitter.split($0, into: &ends) }
         let limits = ContextLimits(words: backboneWindow)
-        let session = try GenerationSession(config: config, parameters: parameters, limits: limits, chunkBytes: chunkBytes)
+        let sessions = try contextWords.map { _ in
+            try GenerationSession(config: config, parameters: parameters, limits: limits, chunkBytes: chunkBytes)
+        }
         report.byteWindows = [config.encoderConfig.slidingWindow ?? limits.bytes, config.decoderConfig.slidingWindow ?? limits.bytes]
 
         var prompts: [[UInt8]] = []
@@ -104,14 +110,14 @@ struct BenchGenerate: ParsableCommand {
             report.contexts.append(ContextReport(name: "\(words) words", promptWords: words, promptBytes: prompts.last!.count))
         }
 
-        // PyTorch starts first (loading while nothing is timed) and then runs each context right
-        // after we do, so both see the same load on a shared machine.
+        // PyTorch starts first (loading while nothing is timed) and then runs each round right
+        // after ours, so both see the same load on a shared machine.
         var worker: PythonWorker?
         if !noTorch {
             do {
                 let job: [String: Any] = [
                     "model": directory, "generate_bytes": bytes, "backbone_window": backboneWindow,
-                    "byte_window": limits.bytes, "chunk_bytes": chunkBytes,
+                    "byte_window": limits.bytes, "chunk_bytes": chunkBytes, "slice_bytes": sliceBytes,
                     "contexts": zip(report.contexts, prompts).map { ["name": $0.name, "prompt": $1.map(Int.init)] as [String: Any] },
                 ]
                 let jobPath = directory + "/job.json"
@@ -125,55 +131,45 @@ struct BenchGenerate: ParsableCommand {
             }
         }
 
+        // Each round: ours, then PyTorch's, at --threads; then both again at --also-threads.
+        let threadCounts = [threads] + (alsoThreads > 0 && alsoThreads != threads ? [alsoThreads] : [])
         for _ in 0..<rounds {
-            for (i, prompt) in prompts.enumerated() {
-                let t0 = DispatchTime.now().uptimeNanoseconds
-                session.reset()
-                let t1 = DispatchTime.now().uptimeNanoseconds
-                session.feed(prompt)
-                let t2 = DispatchTime.now().uptimeNanoseconds
-                var generated: [UInt8] = []
-                generated.reserveCapacity(bytes)
-                for _ in 0..<bytes {
-                    let byte = UInt8(argmax(session.logits.row(0), count: 256))
-                    generated.append(byte)
-                    session.feed([byte])
+            for roundThreads in threadCounts {
+                Threads.count = roundThreads
+                let (timings, generated) = ourRound(sessions: sessions, prompts: prompts)
+                for i in sessions.indices {
+                    report.contexts[i].add(hat: timings[i], mainThreads: roundThreads == threads)
+                    report.contexts[i].generated = generated[i]
+                    report.contexts[i].contextWordsAtEnd = sessions[i].completedWords
                 }
-                let t3 = DispatchTime.now().uptimeNanoseconds
-                let ours = Timing(resetSeconds: Double(t1 - t0) / 1e9, prefillSeconds: Double(t2 - t1) / 1e9,
-                                  generationSeconds: Double(t3 - t2) / 1e9, promptBytes: prompt.count, generatedBytes: bytes)
-                report.contexts[i].add(hat: ours)
-                report.contexts[i].generated = generated
-                report.contexts[i].contextWordsAtEnd = session.completedWords
-
                 guard let w = worker else { continue }
                 do {
-                    let extra = torchAlsoThreads > 0 && torchAlsoThreads != threads ? [torchAlsoThreads] : []
-                    for torchThreads in [threads] + extra {
-                        try w.send("context \(i) \(torchThreads)")
-                        let r = try w.receive()
+                    try w.send("round \(roundThreads)")
+                    let answer = try w.receive()
+                    guard let results = answer["contexts"] as? [[String: Any]], results.count == sessions.count else {
+                        throw PythonWorker.Failure(description: "its answer lacks the contexts")
+                    }
+                    for (i, r) in results.enumerated() {
                         guard let reset = r["reset_seconds"] as? Double, let prefill = r["prefill_seconds"] as? Double,
                               let generation = r["generation_seconds"] as? Double, let theirs = r["generated"] as? [Int] else {
                             throw PythonWorker.Failure(description: "its answer lacks timings or bytes")
                         }
-                        let timing = Timing(resetSeconds: reset, prefillSeconds: prefill, generationSeconds: generation,
-                                            promptBytes: prompt.count, generatedBytes: bytes)
-                        if torchThreads == threads {
-                            report.contexts[i].add(torch: timing)
-                        } else {
-                            report.contexts[i].torchOtherThreadsRounds.append(timing)
-                        }
-                        let mismatch = zip(generated, theirs).enumerated().first { $0.element.0 != UInt8(truncatingIfNeeded: $0.element.1) }?.offset
-                            ?? (generated.count == theirs.count ? nil : min(generated.count, theirs.count))
+                        report.contexts[i].add(torch: Timing(resetSeconds: reset, prefillSeconds: prefill, generationSeconds: generation,
+                                                             promptBytes: prompts[i].count, generatedBytes: bytes,
+                                                             generationCPUSeconds: r["generation_cpu_seconds"] as? Double),
+                                               mainThreads: roundThreads == threads)
+                        let mismatch = zip(generated[i], theirs).enumerated().first { $0.element.0 != UInt8(truncatingIfNeeded: $0.element.1) }?.offset
+                            ?? (generated[i].count == theirs.count ? nil : min(generated[i].count, theirs.count))
                         report.contexts[i].sameBytes = (report.contexts[i].sameBytes ?? true) && mismatch == nil
                         if let mismatch, report.contexts[i].firstMismatch == nil { report.contexts[i].firstMismatch = mismatch }
                     }
                 } catch {
-                    report.torchError = "PyTorch comparison failed at \(report.contexts[i].name): \(error)"
+                    report.torchError = "PyTorch comparison failed: \(error)"
                     worker = nil
                 }
             }
         }
+        Threads.count = threads
         report.residentBytes = ProcessStats.residentBytes()
         if let w = worker {
             do {
@@ -204,6 +200,37 @@ struct BenchGenerate: ParsableCommand {
         throw CommandError("no model: Models/default and runs/default/checkpoints/step-* not found; pass --model DIR")
     }
 
+    /// One round of ours: each context reset and prefilled (timed one by one), then greedy
+    /// generation of --bytes bytes for every context in turns of --slice-bytes.
+    func ourRound(sessions: [GenerationSession], prompts: [[UInt8]]) -> ([Timing], [[UInt8]]) {
+        var timings: [Timing] = []
+        for (session, prompt) in zip(sessions, prompts) {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            session.reset()
+            let t1 = DispatchTime.now().uptimeNanoseconds
+            session.feed(prompt)
+            let t2 = DispatchTime.now().uptimeNanoseconds
+            timings.append(Timing(resetSeconds: Double(t1 - t0) / 1e9, prefillSeconds: Double(t2 - t1) / 1e9,
+                                  generationSeconds: 0, promptBytes: prompt.count, generatedBytes: bytes,
+                                  generationCPUSeconds: 0))
+        }
+        var generated = [[UInt8]](repeating: [], count: sessions.count)
+        for start in stride(from: 0, to: bytes, by: sliceBytes) {
+            for (i, session) in sessions.enumerated() {
+                let c0 = processCPUSeconds()
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                for _ in 0..<min(sliceBytes, bytes - start) {
+                    let byte = UInt8(argmax(session.logits.row(0), count: 256))
+                    generated[i].append(byte)
+                    session.feed([byte])
+                }
+                timings[i].generationSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+                timings[i].generationCPUSeconds! += processCPUSeconds() - c0
+            }
+        }
+        return (timings, generated)
+    }
+
     func argmax(_ logits: UnsafeMutablePointer<Float>, count: Int) -> Int {
         var best = 0
         for i in 1..<count where logits[i] > logits[best] { best = i }
@@ -220,13 +247,16 @@ struct Timing: Encodable {
     var generationSeconds: Double
     var promptBytes: Int
     var generatedBytes: Int
+    /// User + system CPU time of the process during generation (all its threads).
+    var generationCPUSeconds: Double?
     var prefillBytesPerSecond: Double { Double(promptBytes) / prefillSeconds }
     var generationBytesPerSecond: Double { Double(generatedBytes) / generationSeconds }
     var msPerGeneratedByte: Double { 1000 * generationSeconds / Double(generatedBytes) }
+    var cpuMsPerGeneratedByte: Double? { generationCPUSeconds.map { 1000 * $0 / Double(generatedBytes) } }
 
     enum CodingKeys: String, CodingKey {
         case resetSeconds, prefillSeconds, generationSeconds, prefillBytesPerSecond, generationBytesPerSecond,
-             msPerGeneratedByte
+             msPerGeneratedByte, generationCPUSeconds, cpuMsPerGeneratedByte
     }
 
     func encode(to encoder: Encoder) throws {
@@ -237,6 +267,8 @@ struct Timing: Encodable {
         try c.encode(prefillBytesPerSecond, forKey: .prefillBytesPerSecond)
         try c.encode(generationBytesPerSecond, forKey: .generationBytesPerSecond)
         try c.encode(msPerGeneratedByte, forKey: .msPerGeneratedByte)
+        try c.encodeIfPresent(generationCPUSeconds, forKey: .generationCPUSeconds)
+        try c.encodeIfPresent(cpuMsPerGeneratedByte, forKey: .cpuMsPerGeneratedByte)
     }
 }
 
@@ -251,17 +283,23 @@ struct ContextReport: Encodable {
     /// Every round, in order; torch's round i ran right after ours.
     var hatRounds: [Timing] = []
     var torchRounds: [Timing] = []
-    /// PyTorch with --torch-also-threads threads, right after the rounds above.
+    /// Both with --also-threads threads.
+    var hatOtherThreadsRounds: [Timing] = []
     var torchOtherThreadsRounds: [Timing] = []
     var sameBytes: Bool?
     var firstMismatch: Int?
 
-    mutating func add(hat t: Timing) { hatRounds.append(t) }
-    mutating func add(torch t: Timing) { torchRounds.append(t) }
+    mutating func add(hat t: Timing, mainThreads: Bool) {
+        if mainThreads { hatRounds.append(t) } else { hatOtherThreadsRounds.append(t) }
+    }
+    mutating func add(torch t: Timing, mainThreads: Bool) {
+        if mainThreads { torchRounds.append(t) } else { torchOtherThreadsRounds.append(t) }
+    }
 
     /// The fastest round's figures (prefill and generation each at their minimum).
     var hat: Timing? { fastest(hatRounds) }
     var torch: Timing? { fastest(torchRounds) }
+    var hatOtherThreads: Timing? { fastest(hatOtherThreadsRounds) }
     var torchOtherThreads: Timing? { fastest(torchOtherThreadsRounds) }
     func fastest(_ rounds: [Timing]) -> Timing? {
         guard var best = rounds.first else { return nil }
@@ -269,6 +307,7 @@ struct ContextReport: Encodable {
             best.resetSeconds = min(best.resetSeconds, t.resetSeconds)
             best.prefillSeconds = min(best.prefillSeconds, t.prefillSeconds)
             best.generationSeconds = min(best.generationSeconds, t.generationSeconds)
+            if let a = best.generationCPUSeconds, let b = t.generationCPUSeconds { best.generationCPUSeconds = min(a, b) }
         }
         return best
     }
@@ -286,7 +325,7 @@ struct ContextReport: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case name, promptWords, promptBytes, contextWordsAtEnd, hat, torch, hatRounds, torchRounds, sameBytes, firstMismatch,
-             torchOtherThreads, generationRatios, generationSpeedup, prefillSpeedup, generatedText
+             hatOtherThreads, torchOtherThreads, generationRatios, generationSpeedup, prefillSpeedup, generatedText
     }
 
     func encode(to encoder: Encoder) throws {
@@ -299,6 +338,7 @@ struct ContextReport: Encodable {
         try c.encodeIfPresent(torch, forKey: .torch)
         try c.encode(hatRounds, forKey: .hatRounds)
         try c.encode(torchRounds, forKey: .torchRounds)
+        try c.encodeIfPresent(hatOtherThreads, forKey: .hatOtherThreads)
         try c.encodeIfPresent(torchOtherThreads, forKey: .torchOtherThreads)
         try c.encode(generationRatios, forKey: .generationRatios)
         try c.encodeIfPresent(sameBytes, forKey: .sameBytes)
@@ -316,7 +356,7 @@ struct GenerateReport: Encodable {
     var generatedBytes: Int
     var backboneWindow: Int
     var rounds: Int
-    var torchAlsoThreads: Int
+    var alsoThreads: Int
     var byteWindows: [Int] = []
     var model = ""
     var parameters = 0
@@ -339,7 +379,7 @@ struct GenerateReport: Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case machine, source, generatedBytes, backboneWindow, rounds, torchAlsoThreads, byteWindows, model, parameters, contexts, residentBytes,
+        case machine, source, generatedBytes, backboneWindow, rounds, alsoThreads, byteWindows, model, parameters, contexts, residentBytes,
              torchVersion, torchImplementation, torchMaxResidentBytes, torchError, hatCostGrowth, torchCostGrowth
     }
 
@@ -350,7 +390,7 @@ struct GenerateReport: Encodable {
         try c.encode(generatedBytes, forKey: .generatedBytes)
         try c.encode(backboneWindow, forKey: .backboneWindow)
         try c.encode(rounds, forKey: .rounds)
-        try c.encode(torchAlsoThreads, forKey: .torchAlsoThreads)
+        try c.encode(alsoThreads, forKey: .alsoThreads)
         try c.encode(byteWindows, forKey: .byteWindows)
         try c.encode(model, forKey: .model)
         try c.encode(parameters, forKey: .parameters)
@@ -373,11 +413,14 @@ struct GenerateReport: Encodable {
             + "greedy, \(generatedBytes) bytes per context; fastest of \(rounds) rounds\n"
         for c in contexts {
             s += "\n== \(c.name) (\(c.promptBytes) bytes; \(c.contextWordsAtEnd) words in context after generating)\n"
-            for (label, t) in [("hat", c.hat), ("pytorch", c.torch), ("pytorch, \(torchAlsoThreads) thread\(torchAlsoThreads == 1 ? "" : "s")", c.torchOtherThreads)] {
+            let other = "\(alsoThreads) thread\(alsoThreads == 1 ? "" : "s")"
+            for (label, t) in [("hat", c.hat), ("pytorch", c.torch), ("hat, \(other)", c.hatOtherThreads),
+                               ("pytorch, \(other)", c.torchOtherThreads)] {
                 guard let t else { continue }
-                s += "  \(benchPadded(label, 8)) prefill \(benchFigure(1000 * t.prefillSeconds)) ms "
+                s += "  \(benchPadded(label, 19)) prefill \(benchFigure(1000 * t.prefillSeconds)) ms "
                     + "(\(benchFigure(t.prefillBytesPerSecond)) bytes/s), generation \(benchFigure(t.generationBytesPerSecond)) bytes/s "
-                    + "= \(benchFigure(t.msPerGeneratedByte)) ms per byte (reset \(benchFigure(1000 * t.resetSeconds)) ms)\n"
+                    + "= \(benchFigure(t.msPerGeneratedByte)) ms per byte"
+                    + (t.cpuMsPerGeneratedByte.map { " (CPU \(benchFigure($0)) ms)" } ?? "") + "\n"
             }
             if let g = c.generationSpeedup, let p = c.prefillSpeedup {
                 s += "  hat is \(benchFigure(g))× faster generating (per round: "
@@ -390,11 +433,18 @@ struct GenerateReport: Encodable {
         if let g = hatCostGrowth {
             s += "\ncost per generated byte, \(contexts.last!.name) over \(contexts.first!.name): hat \(benchFigure(g))×"
                 + (torchCostGrowth.map { ", pytorch \(benchFigure($0))×" } ?? "") + "\n"
-            if let first = contexts.first?.torchOtherThreads, let last = contexts.last?.torchOtherThreads,
-               let h0 = contexts.first?.hat, let h1 = contexts.last?.hat {
-                s += "against pytorch with \(torchAlsoThreads) thread\(torchAlsoThreads == 1 ? "" : "s"): hat is "
-                    + "\(benchFigure(first.generationSeconds / h0.generationSeconds))× faster generating at \(contexts.first!.name), "
-                    + "\(benchFigure(last.generationSeconds / h1.generationSeconds))× at \(contexts.last!.name)\n"
+            let other = "\(alsoThreads) thread\(alsoThreads == 1 ? "" : "s")"
+            if let first = contexts.first?.hatOtherThreads, let last = contexts.last?.hatOtherThreads {
+                s += "  with \(other): hat \(benchFigure(last.msPerGeneratedByte / first.msPerGeneratedByte))×"
+                if let t0 = contexts.first?.torchOtherThreads, let t1 = contexts.last?.torchOtherThreads {
+                    s += ", pytorch \(benchFigure(t1.msPerGeneratedByte / t0.msPerGeneratedByte))×"
+                }
+                s += "\n"
+            }
+            for c in contexts {
+                guard let h = c.hat, let h1 = c.hatOtherThreads, let t = c.torch, let t1 = c.torchOtherThreads else { continue }
+                let bestHat = min(h.generationSeconds, h1.generationSeconds), bestTorch = min(t.generationSeconds, t1.generationSeconds)
+                s += "each at its faster thread count, \(c.name): hat is \(benchFigure(bestTorch / bestHat))× faster generating\n"
             }
         }
         s += "resident memory: hat \(residentBytes / 1_048_576) MiB"
