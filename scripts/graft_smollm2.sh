@@ -8,7 +8,7 @@
 #
 # Usage: scripts/graft_smollm2.sh            (from anywhere in the checkout)
 # Knobs (environment): STEPS ROWS WORDS LR WARMUP VALIDATE_EVERY VALIDATION_ROWS CHECKPOINT_EVERY
-#   SEED THREADS NICE PARALLEL=1|0 STAGE2_STEPS (0: no stage 2) STAGE2_BACKBONE_LR SCRATCH PYTHON
+#   SEED THREADS NICE PARALLEL=1|0 SCRATCH PYTHON
 #   HAT (a hat binary to use instead of building one)
 
 set -euo pipefail
@@ -26,8 +26,6 @@ SEED=${SEED:-1}                     # local weights, data order and validation s
 THREADS=${THREADS:-1}               # per training process (two run side by side when PARALLEL=1)
 NICE=${NICE:-15}                    # the machine is shared: training yields to other work
 PARALLEL=${PARALLEL:-1}             # train the two models at the same time (same conditions for both)
-STAGE2_STEPS=${STAGE2_STEPS:-0}     # optional stage 2 from the stage-1 graft: everything trains
-STAGE2_BACKBONE_LR=${STAGE2_BACKBONE_LR:-1e-4}
 SCRATCH=${SCRATCH:-.build-graft}
 PYTHON=${PYTHON:-python3}           # with rdata==1.1.0 for the english target (see scripts/fetch_data.py)
 
@@ -36,7 +34,6 @@ BACKBONE=runs/graft-smollm2-backbone
 INIT=runs/graft-smollm2-init
 PRETRAINED=runs/graft-smollm2-pretrained
 RANDOM_RUN=runs/graft-smollm2-random
-STAGE2=runs/graft-smollm2-stage2
 
 step() { printf '\n+ %s\n' "$*"; "$@"; }
 
@@ -120,15 +117,10 @@ else
     train "$RANDOM_RUN" "$INIT/random" "$STEPS" --freeze backbone
 fi
 
-# 6. Optional stage 2: everything trains, the backbone at a smaller learning rate.
-runs=(--run "pretrained=$PRETRAINED" --run "random=$RANDOM_RUN")
-if [ "$STAGE2_STEPS" -gt 0 ]; then
-    stage1=$(ls -d "$PRETRAINED"/checkpoints/step-* | sort | tail -n 1)
-    train "$STAGE2" "$stage1" "$STAGE2_STEPS" --backbone-learning-rate "$STAGE2_BACKBONE_LR"
-    runs+=(--run "pretrained-stage2=$STAGE2")
-fi
+# Stage 2 (everything trains, the backbone at a smaller learning rate) is not part of this script:
+#   hat train --init-from "$PRETRAINED/checkpoints/step-…" --backbone-learning-rate 1e-4 …
 
-# 7. The report (tables, SVG charts, continuations from the final checkpoints).
-step nice -n "$NICE" "$HAT" report graft "${runs[@]}" \
+# 6. The report (tables, SVG charts, continuations from the final checkpoints).
+step nice -n "$NICE" "$HAT" report graft --run "pretrained=$PRETRAINED" --run "random=$RANDOM_RUN" \
     --initial "pretrained=$INIT/pretrained" --initial "random=$INIT/random" \
     --script scripts/graft_smollm2.sh --out Reports/graft-smollm2.md

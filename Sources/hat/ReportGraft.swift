@@ -91,17 +91,18 @@ struct ReportGraft: ParsableCommand {
         // Results.
         md += "## Results\n\n"
         md += "![validation bits per byte against training bytes seen](\(validationSVG))\n\n"
-        md += "| run | steps | bytes seen | final validation BPB | best validation BPB | training BPB (last \(trainWindow) steps) | bytes per position | step time | bytes/s | wall time | CPU time (user+sys) | load average (start → end) |\n"
-        md += "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n"
+        md += "| run | steps | bytes seen | final validation BPB | best validation BPB | training BPB (last \(trainWindow) steps) | bytes per position | step time (sum) | median step | bytes/s (median step) | wall time | CPU time (user+sys) | load average (start → end) |\n"
+        md += "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n"
         for r in loaded {
             md += "| \(r.label) | \(r.finalStep) | \(grouped(r.bytesSeen)) | \(f(r.finalValidation?.bpb, 4)) | \(f(r.validations.map(\.bpb).min(), 4)) | "
             md += "\(f(r.finalTrainBPB, 4)) | \(f(r.finalValidation?.bytesPerPosition, 3)) | \(duration(r.stepSeconds)) | "
-            md += "\(f(r.stepSeconds > 0 ? Double(r.bytesSeen) / r.stepSeconds : nil, 0)) | \(r.wallSeconds.map(duration) ?? "not recorded") | "
+            md += "\(f(r.medianStepSeconds, 1)) s | \(f(r.medianStepSeconds > 0 ? Double(r.bytesSeen) / Double(r.finalStep) / r.medianStepSeconds : nil, 0)) | \(r.wallSeconds.map(duration) ?? "not recorded") | "
             md += "\(r.cpuSeconds.map(duration) ?? "not recorded") | \(r.loadDescription) |\n"
         }
-        md += "\n*step time* sums the optimizer steps (from `metrics.jsonl`); *wall time* and *CPU time* are the training "
-        md += "commands' own (`/usr/bin/time`, summed over resumes) and include validation and checkpoints; *bytes/s* is bytes seen "
-        md += "over step time. *Bytes per position* is validation bytes per backbone word (the same splitter, so the same for all runs).\n\n"
+        md += "\n*step time* sums the optimizer steps' wall-clock durations (from `metrics.jsonl`; a step during which the process was "
+        md += "stopped or starved counts in full), *median step* is their median and *bytes/s* the mean bytes per step over it; "
+        md += "*wall time* and *CPU time* are the training commands' own (`/usr/bin/time`, summed over resumes) and include "
+        md += "loading, validation, checkpoints and any pause. *Bytes per position* is validation bytes per backbone word (the same splitter, so the same for all runs).\n\n"
         md += comparisonSection(loaded)
 
         // Curves.
@@ -120,6 +121,7 @@ struct ReportGraft: ParsableCommand {
 
         // Continuations.
         md += try samplesSection(loaded)
+        md += limitsSection(loaded)
         md += machineSection()
         md += try commandsSection(loaded)
 
@@ -283,6 +285,28 @@ struct ReportGraft: ParsableCommand {
         return md
     }
 
+    /// What the numbers above can and cannot carry, with this experiment's sizes.
+    func limitsSection(_ runs: [GraftRun]) -> String {
+        let r = runs[0]
+        let trainable = runs.map { "\($0.label) \(grouped($0.trainableCount))" }.joined(separator: ", ")
+        var md = "## What this measures and what it does not\n\n"
+        md += "- One seed per run: the same seed fixes the local weights, the data order and the held-out documents, so the "
+        md += "comparison is paired, but there is no spread over seeds and no error bar.\n"
+        md += "- The budget is small: \(grouped(r.bytesSeen)) training bytes (\(r.finalStep) steps of \(r.options.rowsPerBatch) rows × "
+        md += "\(r.options.wordsPerRow) words), a small part of one pass over the corpus. The curves say how the runs start, not where they end.\n"
+        md += "- Validation uses the same \(r.options.validationRows.map { "\($0) rows" } ?? "rows (all of them)") of the held-out documents each time "
+        md += "(listed above), not all held-out text; no validation was made before the first step.\n"
+        md += "- Trainable weights: \(trainable). With the backbone frozen in the runs compared, the control answers \"what do "
+        md += "SmolLM2's weights give to the same local parts\"; a trainable random backbone (a \(r.config.backboneConfig.numHiddenLayers)-block "
+        md += "backbone trained from scratch on the same bytes) would answer a different question and was not run.\n"
+        if !runs.contains(where: { $0.options.freeze.isEmpty && $0.backboneDescription.contains("pretrained") }) {
+            md += "- Stage 2 (everything trains, the backbone at a smaller learning rate) was not run.\n"
+        }
+        md += "- Wall time includes waiting: the runs were niced on a shared machine and may have been paused or starved, "
+        md += "so CPU time says more about cost than wall time does.\n\n"
+        return md
+    }
+
     func machineSection() -> String {
         var md = "## Machine\n\n"
         let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
@@ -326,6 +350,7 @@ struct GraftRun {
     let finalStep: Int
     let bytesSeen: Int
     let stepSeconds: Double
+    let medianStepSeconds: Double
     let parameterCount: Int
     let trainableCount: Int
     let backboneDescription: String
@@ -372,6 +397,17 @@ struct GraftRun {
         finalStep = last.step
         bytesSeen = last.bytesSeen
         stepSeconds = seconds
+        var durations: [Double] = []
+        var previous = 0.0
+        for line in String(decoding: metrics, as: UTF8.self).split(separator: "\n") {
+            guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  object["split"] as? String == "train", let elapsed = object["elapsed_seconds"] as? Double else { continue }
+            durations.append(elapsed - previous)
+            previous = elapsed
+        }
+        durations.sort()
+        medianStepSeconds = durations.isEmpty ? 0 : durations.count % 2 == 1 ? durations[durations.count / 2]
+            : (durations[durations.count / 2 - 1] + durations[durations.count / 2]) / 2
         let tail = trainSteps.suffix(trainWindow)
         finalTrainBPB = tail.map(\.bpb).reduce(0, +) / Double(tail.count)
 
