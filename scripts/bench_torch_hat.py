@@ -6,9 +6,11 @@ thread count and prints both. An efficient float32 implementation of ARCHITECTUR
 torch scaled_dot_product_attention for the causal sliding-window self-attentions, pooling and
 the decoder's cross-attention as gathers and segment sums, fused torch.optim.AdamW.
 
-It first checks that it does the same work: the loss of each step from the same weights and
-batch equals the losses `hat bench train` measured (--expect-losses), within a tolerance.
-Prints one JSON object. Helpers here are shared with bench_torch_generate.py.
+It checks that it does the same work: the loss of each step from the same weights and batch
+equals the losses `hat bench train` measured, within a tolerance. With --serve, hat bench train
+drives it line by line ("step" after each of its own steps, then "done LOSSES"); alone, it runs
+--warmup + --steps steps and checks --expect-losses. Prints JSON. Helpers here are shared with
+bench_torch_generate.py.
 
 Requirements (pip): torch==2.13.0 (CPU), safetensors==0.7.0
 """

@@ -30,22 +30,22 @@ struct BenchGenerate: ParsableCommand {
 
     @Option(help: "Model directory (default: Models/default if present, else the newest checkpoint of runs/default/checkpoints).")
     var model: String?
-    @Option(help: "Text the prompts are taken from (default data/english/doyle-adventures-of-sherlock-holmes.txt).")
+    @Option(help: "Text the prompts are taken from.")
     var text = "data/english/doyle-adventures-of-sherlock-holmes.txt"
-    @Option(help: "Prompt lengths in words, comma-separated (default 100,2000).") var contexts = "100,2000"
-    @Option(help: "Greedy bytes generated after each prompt (default 256).") var bytes = 256
-    @Option(help: "Backbone attention window in words, for both implementations (default 4096).")
+    @Option(help: "Prompt lengths in words, comma-separated.") var contexts = "100,2000"
+    @Option(help: "Greedy bytes generated after each prompt.") var bytes = 256
+    @Option(help: "Backbone attention window in words, for both implementations.")
     var backboneWindow = 4096
-    @Option(help: "Bytes one prefill step takes (default 256, as hat generate).") var chunkBytes = 256
-    @Option(help: "Threads for OpenBLAS, our loops and torch (default 2).") var threads = 2
-    @Option(help: "Rounds over the contexts; each figure is the fastest round (default 2).") var rounds = 2
-    @Option(help: "Contexts generate in turns of this many bytes, so all see the same load (default 16).")
+    @Option(help: "Bytes one prefill step takes.") var chunkBytes = 256
+    @Option(help: "Threads for OpenBLAS, our loops and torch.") var threads = 2
+    @Option(help: "Rounds over the contexts; each figure is the fastest round.") var rounds = 2
+    @Option(help: "Contexts generate in turns of this many bytes, so all see the same load.")
     var sliceBytes = 16
-    @Option(help: "Also run both with this many threads (the per-byte steps are tiny; 0 = skip; default 1).")
+    @Option(help: "Also run both with this many threads (the per-byte steps are tiny; 0 = skip).")
     var alsoThreads = 1
-    @Option(help: "Python with torch, safetensors and hat-splitter (default /work/venv/bin/python).")
+    @Option(help: "Python with torch, safetensors and hat-splitter.")
     var python = "/work/venv/bin/python"
-    @Option(help: "The PyTorch script (default scripts/bench_torch_generate.py).")
+    @Option(help: "The PyTorch script.")
     var torchScript = "scripts/bench_torch_generate.py"
     @Flag(help: "Skip the PyTorch comparison.") var noTorch = false
     @Flag(help: "Print one JSON object instead of text.") var json = false
@@ -74,6 +74,10 @@ struct BenchGenerate: ParsableCommand {
         // The model, copied first: the training run prunes old checkpoints while we work.
         let source = try model ?? defaultModel()
         report.model = source
+        for name in [ModelFiles.configName, ModelFiles.weightsName]
+        where !FileManager.default.fileExists(atPath: (source as NSString).appendingPathComponent(name)) {
+            throw CommandError("\(source) has no \(name): not a model directory (--model DIR)")
+        }
         let directory = NSTemporaryDirectory() + "hat-bench-generate-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

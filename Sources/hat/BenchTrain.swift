@@ -31,25 +31,25 @@ struct BenchTrain: ParsableCommand {
             Build in release: swift build -c release.
             """)
 
-    @Option(help: "Preset name (Models/configs/NAME.json) or config.json path (default small).") var config = "small"
-    @Option(help: "Text the batch is cut from: files or directories of *.txt (default data/english).")
+    @Option(help: "Preset name (Models/configs/NAME.json) or config.json path.") var config = "small"
+    @Option(help: "Text the batch is cut from: files or directories of *.txt.")
     var data = "data/english"
-    @Option(help: "Rows per batch (default 8, as training).") var rows = 8
-    @Option(help: "Words per row (default 256, as training).") var wordsPerRow = 256
-    @Option(help: "Most bytes per row (default 2048, as training).") var maxRowBytes = 2048
-    @Option(help: "Threads for OpenBLAS, our loops and torch (default 2).") var threads = 2
-    @Option(help: "Untimed steps first (default 2).") var warmup = 2
-    @Option(help: "Timed steps; the median is reported (default 5).") var steps = 5
-    @Option(help: "Constant AdamW learning rate of the steps (default 1e-3).") var learningRate: Float = 1e-3
-    @Option(help: "Seed of the fresh weights (default 1).") var seed: UInt64 = 1
-    @Option(help: "Python with torch and safetensors (default /work/venv/bin/python).")
+    @Option(help: "Rows per batch.") var rows = 8
+    @Option(help: "Words per row.") var wordsPerRow = 256
+    @Option(help: "Most bytes per row.") var maxRowBytes = 2048
+    @Option(help: "Threads for OpenBLAS, our loops and torch.") var threads = 2
+    @Option(help: "Untimed steps first.") var warmup = 2
+    @Option(help: "Timed steps; the median is reported.") var steps = 5
+    @Option(help: "Constant AdamW learning rate of the steps.") var learningRate: Float = 1e-3
+    @Option(help: "Seed of the fresh weights.") var seed: UInt64 = 1
+    @Option(help: "Python with torch and safetensors.")
     var python = "/work/venv/bin/python"
-    @Option(help: "The PyTorch script (default scripts/bench_torch_hat.py).")
+    @Option(help: "The PyTorch script.")
     var torchScript = "scripts/bench_torch_hat.py"
-    @Option(help: "Relative tolerance of the loss check against PyTorch (default 2e-4).") var tolerance = 2e-4
+    @Option(help: "Relative tolerance of the loss check against PyTorch.") var tolerance = 2e-4
     @Option(help: "Keep the initial weights and the batch file for PyTorch in this directory (default: a temporary one, removed).")
     var keepFiles: String?
-    @Option(help: "PyTorch's sliding-window attention: blocked (sdpa per query block over the keys it sees) or mask (default blocked).")
+    @Option(help: "PyTorch's sliding-window attention: blocked (sdpa per query block over the keys it sees) or mask.")
     var torchAttention = "blocked"
     @Flag(help: "torch.compile PyTorch's forward (compiling takes minutes; the warm-up steps absorb it).")
     var torchCompile = false
@@ -106,11 +106,6 @@ struct BenchTrain: ParsableCommand {
         report.flops = work.flops
         report.modelGFLOPPerStep = 3 * work.forwardFLOPs / 1e9
         report.shapes = benchGemm(work.products)
-        report.sgemmPeakGFLOPS = report.shapes.map(\.gflops).max() ?? 0
-        let productFLOPs = report.shapes.reduce(0.0) { $0 + $1.flops * Double($1.count) }
-        let productSeconds = report.shapes.reduce(0.0) { $0 + $1.flops * Double($1.count) / ($1.gflops * 1e9) }
-        report.sgemmCompositeGFLOPS = productFLOPs / productSeconds / 1e9
-        report.productsAtSgemmMs = 1000 * productSeconds
 
         // Initial weights and the batch for PyTorch, written before any step changes the weights.
         let directory = keepFiles ?? NSTemporaryDirectory() + "hat-bench-train-\(getpid())"
@@ -177,6 +172,16 @@ struct BenchTrain: ParsableCommand {
         }
         ours.residentBytesAfterSteps = ProcessStats.residentBytes()
         report.hat = ours.summary(bytes: batch.byteCount, modelFLOPs: 3 * work.forwardFLOPs)
+
+        // sgemm again after the steps; each shape keeps its faster rate (the load changes).
+        for (i, again) in benchGemm(work.products).enumerated() where again.gflops > report.shapes[i].gflops {
+            report.shapes[i].gflops = again.gflops
+        }
+        report.sgemmPeakGFLOPS = report.shapes.map(\.gflops).max() ?? 0
+        let productFLOPs = report.shapes.reduce(0.0) { $0 + $1.flops * Double($1.count) }
+        let productSeconds = report.shapes.reduce(0.0) { $0 + $1.flops * Double($1.count) / ($1.gflops * 1e9) }
+        report.sgemmCompositeGFLOPS = productFLOPs / productSeconds / 1e9
+        report.productsAtSgemmMs = 1000 * productSeconds
 
         if let w = worker {
             do {
@@ -601,7 +606,7 @@ struct TrainReport: Encodable {
             + flops.map { "\($0.part) \(benchFigure($0.forwardGFLOP))" }.joined(separator: ", ") + " GFLOP)\n"
         s += "  attention query–key pairs per head: "
             + flops.filter { $0.attentionPairs > 0 }.map { "\($0.part) \($0.attentionPairs)" }.joined(separator: ", ") + "\n"
-        s += "sgemm at the step's product shapes (GFLOP/s; × times per step):\n"
+        s += "sgemm at the step's product shapes (GFLOP/s, the faster of before and after the steps; × times per step):\n"
         for p in shapes {
             s += "  \(benchPadded(p.label, 34)) \(benchPadded(benchFigure(p.gflops), 6)) × \(p.count)\n"
         }
