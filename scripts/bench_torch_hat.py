@@ -12,7 +12,7 @@ drives it line by line ("step" after each of its own steps, then "done LOSSES");
 --warmup + --steps steps and checks --expect-losses. Prints JSON. Helpers here are shared with
 bench_torch_generate.py.
 
-Requirements (pip): torch==2.13.0 (CPU), safetensors==0.7.0
+Requirements (pip): torch==2.13.0 (CPU), safetensors==0.8.0
 """
 
 import argparse
