@@ -92,7 +92,7 @@ public enum RobustnessReport {
                           + (trimmed ? " Δ trimmed, pp |" : "") + " context BPB | Δ context BPB [95 % CI] |")
                 md.append("|---|---|---|---|---|" + (trimmed ? "---|" : "") + "---|---|")
                 for c in m.conditions {
-                    md.append("| \(c.perturbation) | \(rateText(c.rate)) | \(c.changedSamples)/\(results.sampleCount) | \(format(c.targetBitsPerByteDelta)) | \(format(c.nextWordAccuracyDelta, decimals: 1, scale: 100)) |"
+                    md.append("| \(c.perturbation) | \(rateText(c.rate)) | \(c.changedSamples)/\(results.sampleCount) | \(format(c.targetBitsPerByteDelta, decimals: 4)) | \(format(c.nextWordAccuracyDelta, decimals: 1, scale: 100)) |"
                               + (trimmed ? " \(format(c.nextWordAccuracyTrimmedDelta, decimals: 1, scale: 100)) |" : "")
                               + " \(String(format: "%.3f", c.textBitsPerByte.estimate)) | \(format(c.textBitsPerByteDelta)) |")
                 }
@@ -105,7 +105,7 @@ public enum RobustnessReport {
                 md.append("| perturbation | rate | " + results.models.map(\.name).joined(separator: " | ") + " |")
                 md.append("|---|---|" + String(repeating: "---|", count: results.models.count))
                 for (k, c) in (results.models.first?.conditions ?? []).enumerated() {
-                    let cells = results.models.map { k < $0.conditions.count ? format($0.conditions[k].targetBitsPerByteDelta) : "–" }
+                    let cells = results.models.map { k < $0.conditions.count ? format($0.conditions[k].targetBitsPerByteDelta, decimals: 4) : "–" }
                     md.append("| \(c.perturbation) | \(rateText(c.rate)) | " + cells.joined(separator: " | ") + " |")
                 }
                 md.append("")

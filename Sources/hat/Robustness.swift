@@ -179,10 +179,11 @@ struct Robustness: ParsableCommand {
         var results = try RobustnessRun.run(models: models, samples: drawn, options: options, misspellings: table,
                                             folio: folioOptions) { p in
             let fraction = p.totalBytes > 0 ? Double(p.doneBytes) / Double(p.totalBytes) : 0
-            if !estimated, p.seconds > 20 || fraction > 0.03, let left = p.remainingSeconds {
+            if !estimated, fraction >= 0.05, let left = p.remainingSeconds {
                 estimated = true
-                let line = String(format: "estimated total time: %@ (%.1f kB/s of model input so far)",
-                                  Robustness.duration(p.seconds + left), Double(p.doneBytes) / p.seconds / 1000)
+                let line = String(format: "estimated total time: %@ (%.2f MB of model input at %.1f kB/s so far)",
+                                  Robustness.duration(p.seconds + left), Double(p.totalBytes) / 1e6,
+                                  Double(p.doneBytes) / p.seconds / 1000)
                 if onTerminal { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
                 note(line)
             }
@@ -203,7 +204,7 @@ struct Robustness: ParsableCommand {
         results.date = ISO8601DateFormatter().string(from: started)
         results.data = dataPaths
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         let jsonData = try encoder.encode(results)
 
@@ -222,7 +223,8 @@ struct Robustness: ParsableCommand {
         }
         if let out {
             try writeReport(results, json: jsonData, to: out)
-            note("wrote \(out)/results.json, \(out)/robustness.md and charts in \(Robustness.duration(Date().timeIntervalSince(started)))")
+            let charts = results.models.contains { !$0.conditions.isEmpty } ? " and charts" : ""
+            note("wrote \(out)/results.json, \(out)/robustness.md\(charts) in \(Robustness.duration(Date().timeIntervalSince(started)))")
         } else if !json {
             print(RobustnessReport.markdown(results, charts: []))
         }

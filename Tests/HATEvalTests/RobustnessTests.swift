@@ -557,7 +557,7 @@ final class ScriptedModel: ByteModel {
         }
         let md = RobustnessReport.markdown(results, charts: charts.map { ($0.file, $0.caption) })
         #expect(md.contains("## Degradation: tiny\n") && md.contains("## Degradation: tiny-8\n"))
-        #expect(md.contains("| swap | 0.1 | ") && md.contains("| diacritics | 0.5 | 0/8 | +0.000 [+0.000, +0.000]"))
+        #expect(md.contains("| swap | 0.1 | ") && md.contains("| diacritics | 0.5 | 0/8 | +0.0000 [+0.0000, +0.0000]"))
         #expect(md.contains("## Models side by side"))
         #expect(md.contains("![Δ target BPB against rate](delta-target-bpb.svg)"))
         #expect(md.contains("## Natural spelling") && md.contains("| hamlet | 12 |") && md.contains("| **all** | 24 |"))
