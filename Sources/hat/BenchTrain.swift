@@ -135,10 +135,9 @@ struct BenchTrain: ParsableCommand {
         let model = HierarchicalModel(config: config, parameters: parameters, maxBytes: batch.maxBytes, maxWords: batch.maxWords)
         let optimizer = AdamW(parameters: parameters, settings: AdamWSettings())
         var ours = OurSteps()
-        var cpuStart = 0.0
         for step in 0..<(warmup + steps) {
             if step == warmup { ours.residentBytesAfterWarmup = ProcessStats.residentBytes() }
-            cpuStart = processCPUSeconds()
+            let cpuStart = processCPUSeconds()
             let t0 = DispatchTime.now().uptimeNanoseconds
             parameters.zeroGrads()
             let (lossSum, count) = model.forward(batch)
