@@ -261,3 +261,66 @@ public enum RobustnessReport {
         return canvas.finish()
     }
 }
+
+// MARK: - Files
+
+/// Writing results: a complete run goes to OUT/{results.json, robustness.md, *.svg} through a
+/// temporary sibling directory renamed into place (an earlier report there is replaced only
+/// then); an interrupted run writes only OUT.interrupted/results.json and leaves OUT alone.
+public enum RobustnessOutput {
+    /// results.json's bytes: sorted keys, non-finite numbers as "nan"/"inf"/"-inf".
+    public static func encode(_ results: RobustnessResults) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return try encoder.encode(results)
+    }
+
+    public static func decode(_ data: Data) throws -> RobustnessResults {
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return try decoder.decode(RobustnessResults.self, from: data)
+    }
+
+    /// An output directory may be absent, empty, or an earlier report (it holds results.json).
+    public static func check(directory out: String) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory) else { return }
+        guard isDirectory.boolValue else { throw RobustnessError.badData("\(out) exists and is not a directory") }
+        let contents = try FileManager.default.contentsOfDirectory(atPath: out)
+        if !contents.isEmpty && !contents.contains("results.json") {
+            throw RobustnessError.badData("\(out) exists and does not hold an earlier robustness report (no results.json); choose another directory")
+        }
+    }
+
+    /// Writes `results` (see the type's comment); returns the path of the results file written.
+    @discardableResult
+    public static func write(_ results: RobustnessResults, to out: String) throws -> String {
+        let fm = FileManager.default
+        let json = try encode(results)
+        if results.status != "complete" {
+            let partial = out + ".interrupted"
+            try? fm.removeItem(atPath: partial)
+            try fm.createDirectory(atPath: partial, withIntermediateDirectories: true)
+            try json.write(to: URL(fileURLWithPath: partial + "/results.json"))
+            return partial + "/results.json"
+        }
+        try check(directory: out)
+        let pid = ProcessInfo.processInfo.processIdentifier
+        let temporary = out + ".tmp-\(pid)", old = out + ".old-\(pid)"
+        try? fm.removeItem(atPath: temporary)
+        try fm.createDirectory(atPath: temporary, withIntermediateDirectories: true)
+        try json.write(to: URL(fileURLWithPath: temporary + "/results.json"))
+        let charts = RobustnessReport.charts(results)
+        for chart in charts {
+            try Data(chart.svg.utf8).write(to: URL(fileURLWithPath: temporary + "/" + chart.file))
+        }
+        let markdown = RobustnessReport.markdown(results, charts: charts.map { ($0.file, $0.caption) })
+        try Data((markdown + "\n").utf8).write(to: URL(fileURLWithPath: temporary + "/robustness.md"))
+        if fm.fileExists(atPath: out) { try fm.moveItem(atPath: out, toPath: old) }
+        try fm.moveItem(atPath: temporary, toPath: out)
+        try? fm.removeItem(atPath: old)
+        try? fm.removeItem(atPath: out + ".interrupted")
+        return out + "/results.json"
+    }
+}

@@ -24,9 +24,9 @@ struct Robustness: ParsableCommand {
             names are those of `hat perturb --list`; 'a+b' composes two in one condition; 'none' \
             skips them (e.g. for --folio alone). Press Ctrl-C to stop: the run then writes only a \
             results file marked interrupted (OUT.interrupted/results.json), never a report.
-            Typical use:
-              hat robustness --model Models/default --data data/english --out Reports/robustness \\
-                --folio data/shakespeare/aligned
+            Typical use (samples from the documents a training run held out, plus the Folio test): \
+            hat robustness --model Models/default --held-out-of runs/default --out Reports/robustness \
+            --folio data/shakespeare/aligned
             """)
 
     @Option(help: "Model directory (default: Models/default).") var model: String?
@@ -112,7 +112,9 @@ struct Robustness: ParsableCommand {
                 throw ValidationError("--perturbations: \(error)")
             }
         }
-        if let out { try checkOutput(out) }
+        if let out {
+            do { try RobustnessOutput.check(directory: out) } catch { throw ValidationError("--out: \(error)") }
+        }
 
         // Models.
         let mainPath = try model ?? Locations.defaultModel()
@@ -203,26 +205,19 @@ struct Robustness: ParsableCommand {
         results.version = HAT.version
         results.date = ISO8601DateFormatter().string(from: started)
         results.data = dataPaths
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        let jsonData = try encoder.encode(results)
-
+        let jsonData = try RobustnessOutput.encode(results)
         if json { print(String(decoding: jsonData, as: UTF8.self)) }
         if results.status != "complete" {
             if let out {
-                let partial = out + ".interrupted"
-                try? FileManager.default.removeItem(atPath: partial)
-                try FileManager.default.createDirectory(atPath: partial, withIntermediateDirectories: true)
-                try jsonData.write(to: URL(fileURLWithPath: partial + "/results.json"))
-                note("interrupted: no report written; what finished is in \(partial)/results.json (status \"interrupted\")")
+                let written = try RobustnessOutput.write(results, to: out)
+                note("interrupted: no report written; what finished is in \(written) (status \"interrupted\")")
             } else {
                 note("interrupted: the results are incomplete")
             }
             throw ExitCode(130)
         }
         if let out {
-            try writeReport(results, json: jsonData, to: out)
+            try RobustnessOutput.write(results, to: out)
             let charts = results.models.contains { !$0.conditions.isEmpty } ? " and charts" : ""
             note("wrote \(out)/results.json, \(out)/robustness.md\(charts) in \(Robustness.duration(Date().timeIntervalSince(started)))")
         } else if !json {
@@ -258,39 +253,6 @@ struct Robustness: ParsableCommand {
         let documents = try Corpus.documents(paths: paths).filter { !exclude.contains($0.name) }
         if documents.isEmpty { throw CommandError("no documents left to draw samples from") }
         return (documents, paths)
-    }
-
-    // MARK: Output
-
-    /// An existing --out must be an earlier report (it is replaced) or empty.
-    func checkOutput(_ out: String) throws {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory) else { return }
-        guard isDirectory.boolValue else { throw ValidationError("--out \(out) exists and is not a directory") }
-        let contents = try FileManager.default.contentsOfDirectory(atPath: out)
-        if !contents.isEmpty && !contents.contains("results.json") {
-            throw ValidationError("--out \(out) exists and does not hold an earlier robustness report (no results.json); choose another directory")
-        }
-    }
-
-    /// Writes everything into a temporary sibling directory, then swaps it in.
-    func writeReport(_ results: RobustnessResults, json: Data, to out: String) throws {
-        let fm = FileManager.default
-        let pid = ProcessInfo.processInfo.processIdentifier
-        let temporary = out + ".tmp-\(pid)", old = out + ".old-\(pid)"
-        try? fm.removeItem(atPath: temporary)
-        try fm.createDirectory(atPath: temporary, withIntermediateDirectories: true)
-        try json.write(to: URL(fileURLWithPath: temporary + "/results.json"))
-        let charts = RobustnessReport.charts(results)
-        for chart in charts {
-            try Data(chart.svg.utf8).write(to: URL(fileURLWithPath: temporary + "/" + chart.file))
-        }
-        let markdown = RobustnessReport.markdown(results, charts: charts.map { ($0.file, $0.caption) })
-        try Data((markdown + "\n").utf8).write(to: URL(fileURLWithPath: temporary + "/robustness.md"))
-        if fm.fileExists(atPath: out) { try fm.moveItem(atPath: out, toPath: old) }
-        try fm.moveItem(atPath: temporary, toPath: out)
-        try? fm.removeItem(atPath: old)
-        try? fm.removeItem(atPath: out + ".interrupted")
     }
 
     // MARK: Helpers

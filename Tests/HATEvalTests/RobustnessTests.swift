@@ -541,12 +541,7 @@ final class ScriptedModel: ByteModel {
         #expect(results.models[0].conditions.map(\.changedSamples) == results.models[1].conditions.map(\.changedSamples))
 
         // JSON round trip.
-        let encoder = JSONEncoder()
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        let data = try encoder.encode(results)
-        let decoder = JSONDecoder()
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        #expect(try decoder.decode(RobustnessResults.self, from: data) == results)
+        #expect(try RobustnessOutput.decode(RobustnessOutput.encode(results)) == results)
 
         // Report: Markdown tables and charts.
         let charts = RobustnessReport.charts(results)
@@ -562,6 +557,40 @@ final class ScriptedModel: ByteModel {
         #expect(md.contains("![Δ target BPB against rate](delta-target-bpb.svg)"))
         #expect(md.contains("## Natural spelling") && md.contains("| hamlet | 12 |") && md.contains("| **all** | 24 |"))
         #expect(!md.contains("INCOMPLETE"))
+    }
+
+    /// The files of a report, written into a temporary directory: complete runs replace an
+    /// earlier report only when done; an interrupted run never touches the report directory.
+    @Test func reportFiles() throws {
+        let base = NSTemporaryDirectory() + "robust-out-\(UUID().uuidString)"
+        defer { for suffix in ["", ".interrupted"] { try? FileManager.default.removeItem(atPath: base + suffix) } }
+        var results = try smallRun(compare: false, folio: nil)
+        try RobustnessOutput.write(results, to: base)
+        let files = try FileManager.default.contentsOfDirectory(atPath: base).sorted()
+        #expect(files == ["delta-context-bpb.svg", "delta-next-word-accuracy.svg", "delta-target-bpb.svg", "results.json", "robustness.md"])
+        let saved = try RobustnessOutput.decode(Data(contentsOf: URL(fileURLWithPath: base + "/results.json")))
+        #expect(saved == results)
+        let siblings = try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory())
+            .filter { $0.hasPrefix((base as NSString).lastPathComponent + ".") }
+        #expect(siblings.isEmpty, "temporary directories left behind: \(siblings)")
+
+        results.status = "interrupted"
+        let partial = try RobustnessOutput.write(results, to: base)
+        #expect(partial == base + ".interrupted/results.json")
+        #expect(try RobustnessOutput.decode(Data(contentsOf: URL(fileURLWithPath: partial))).status == "interrupted")
+        #expect(try RobustnessOutput.decode(Data(contentsOf: URL(fileURLWithPath: base + "/results.json"))).status == "complete")
+
+        results.status = "complete"
+        results.seconds = 123
+        try RobustnessOutput.write(results, to: base)     // replaces the report, removes the partial one
+        #expect(try RobustnessOutput.decode(Data(contentsOf: URL(fileURLWithPath: base + "/results.json"))).seconds == 123)
+        #expect(!FileManager.default.fileExists(atPath: base + ".interrupted"))
+
+        let foreign = base + "/not-a-report"
+        try FileManager.default.createDirectory(atPath: foreign, withIntermediateDirectories: true)
+        try "x".write(toFile: foreign + "/notes.txt", atomically: true, encoding: .utf8)
+        #expect(throws: RobustnessError.self) { try RobustnessOutput.write(results, to: foreign) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: foreign) == ["notes.txt"])
     }
 
     @Test func sameResultsOnRepeat() throws {
