@@ -120,7 +120,10 @@ fi
 # Stage 2 (everything trains, the backbone at a smaller learning rate) is not part of this script:
 #   hat train --init-from "$PRETRAINED/checkpoints/step-…" --backbone-learning-rate 1e-4 …
 
-# 6. The report (tables, SVG charts, continuations from the final checkpoints).
+# 6. The report (tables, SVG charts, continuations from the final checkpoints), with the committed
+#    hand-written reading of the results when there is one.
+notes=()
+if [ -f Reports/graft-smollm2-notes.md ]; then notes=(--notes Reports/graft-smollm2-notes.md); fi
 step nice -n "$NICE" "$HAT" report graft --run "pretrained=$PRETRAINED" --run "random=$RANDOM_RUN" \
-    --initial "pretrained=$INIT/pretrained" --initial "random=$INIT/random" \
+    --initial "pretrained=$INIT/pretrained" --initial "random=$INIT/random" "${notes[@]}" \
     --script scripts/graft_smollm2.sh --out Reports/graft-smollm2.md

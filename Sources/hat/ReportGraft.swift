@@ -35,6 +35,8 @@ struct ReportGraft: ParsableCommand {
     @Option(help: "Temperature of the sampled continuations (greedy ones are also shown).") var temperature: Float = 0.8
     @Option(help: "Seed of the sampled continuations.") var seed: UInt64 = 0
     @Option(help: "Shell script whose text is included as the commands that made the runs.") var script: String?
+    @Option(help: "Markdown file of hand-written reading of the results, included under its own heading (marked as such).")
+    var notes: String?
     @Option(help: "Title of the report.") var title = "Grafting SmolLM2-135M's backbone: pretrained against random"
     @Option(help: "Training steps averaged for the final training BPB.") var trainWindow = 20
     @Option(help: "Threads (OpenBLAS and ours) for generation.") var threads = 2
@@ -82,7 +84,7 @@ struct ReportGraft: ParsableCommand {
         md += "## Runs\n\n| run | directory | backbone | parameters | trainable | frozen parts | final checkpoint |\n|---|---|---|---:|---:|---|---|\n"
         for r in loaded {
             md += "| \(r.label) | `\(r.directory)` | \(r.backboneDescription) | \(grouped(r.parameterCount)) | \(grouped(r.trainableCount)) | "
-            md += "\(r.options.freeze.isEmpty ? "none" : r.options.freeze.joined(separator: ", ")) | `\(r.finalCheckpoint)` (step \(r.finalStep)) |\n"
+            md += "\(r.options.freeze.isEmpty ? "none" : r.options.freeze.joined(separator: ", ")) | `\(r.finalCheckpoint)` |\n"
         }
         md += "\n" + (try optionsSection(loaded))
         md += try validationDataSection(loaded[0])
@@ -121,6 +123,11 @@ struct ReportGraft: ParsableCommand {
 
         // Continuations.
         md += try samplesSection(loaded)
+        if let notes {
+            let text = try String(contentsOfFile: notes, encoding: .utf8)
+            md += "## Reading the results\n\n*Written by hand after the runs, from `\(notes)`; the figures above are generated.*\n\n"
+            md += text.hasSuffix("\n") ? text + "\n" : text + "\n\n"
+        }
         md += limitsSection(loaded)
         md += machineSection()
         md += try commandsSection(loaded)
@@ -442,7 +449,8 @@ struct GraftRun {
             let fields = text.split(separator: "\n").map { $0.split(separator: " ") }.filter { $0.count >= 2 }
             let starts = fields.filter { $0[0] == "start" }.map { String($0[1]) }
             let ends = fields.filter { $0[0] == "end" }.map { String($0[1]) }
-            loadDescription = zip(starts, ends).map { "\($0) → \($1)" }.joined(separator: "; ")
+            loadDescription = starts.enumerated().map { i, start in "\(start) → \(i < ends.count ? ends[i] : "(running)")" }
+                .joined(separator: "; ")
         } else {
             loadDescription = "not recorded"
         }
