@@ -83,9 +83,15 @@ struct ReportTrain: ParsableCommand {
         for v in validation {
             md += "| \(v.step) | \(String(format: "%.2f", v.bytes / 1e6)) | \(String(format: "%.4f", v.bpb)) | \(v.bpp.map { String(format: "%.2f", $0) } ?? "") |\n"
         }
+        let notesPath = runDirectory + "/NOTES.txt"
+        if let notes = try? String(contentsOfFile: notesPath, encoding: .utf8), !notes.isEmpty {
+            md += "\n## Run notes\n\nFrom `\(notesPath)`, written while the run went on (interruptions, changed settings):\n\n```\n"
+            md += notes.hasSuffix("\n") ? notes : notes + "\n"
+            md += "```\n"
+        }
         md += "\n## Commands\n\n```\n"
         md += "python3 scripts/fetch_data.py english\n"
-        md += "hat train --config <preset> --data \(options.data.joined(separator: " ")) --out \(runDirectory) --steps \(options.steps) --rows-per-batch \(options.rowsPerBatch) --words-per-row \(options.wordsPerRow) --max-row-bytes \(options.maxRowBytes) --learning-rate \(options.learningRate) --warmup-steps \(options.warmupSteps) --validate-every \(options.validateEvery)\(options.validationRows.map { " --validation-rows \($0)" } ?? "") --checkpoint-every \(options.checkpointEvery) --seed \(options.seed)\n"
+        md += "hat train --config \(try presetName()) --data \(options.data.joined(separator: " ")) --out \(runDirectory) --steps \(options.steps) --rows-per-batch \(options.rowsPerBatch) --words-per-row \(options.wordsPerRow) --max-row-bytes \(options.maxRowBytes) --learning-rate \(options.learningRate) --warmup-steps \(options.warmupSteps) --validate-every \(options.validateEvery)\(options.validationRows.map { " --validation-rows \($0)" } ?? "") --checkpoint-every \(options.checkpointEvery) --seed \(options.seed)\n"
         md += "hat train --resume \(runDirectory)        # after an interruption, as often as needed\n"
         md += "hat report train \(runDirectory) --out \(out)\n```\n"
 
@@ -93,5 +99,23 @@ struct ReportTrain: ParsableCommand {
         try chart.svg().write(toFile: svgPath, atomically: true, encoding: .utf8)
         try md.write(toFile: out, atomically: true, encoding: .utf8)
         print("wrote \(out) and \(svgPath)")
+    }
+
+    /// The preset in Models/configs whose architecture equals the run's (its newest checkpoint's
+    /// config, provenance aside), or "<preset>" when none does.
+    func presetName() throws -> String {
+        let checkpoints = (try? FileManager.default.contentsOfDirectory(atPath: runDirectory + "/checkpoints")) ?? []
+        guard let newest = checkpoints.filter({ $0.hasPrefix("step-") }).sorted().last,
+              var runConfig = try? HATConfig.load(path: "\(runDirectory)/checkpoints/\(newest)/config.json") else { return "<preset>" }
+        guard let anyPreset = try? Locations.config("small") else { return "<preset>" }
+        let folder = (anyPreset as NSString).deletingLastPathComponent
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasSuffix(".json") }.sorted()
+        for file in names {
+            guard var preset = try? HATConfig.load(path: folder + "/" + file) else { continue }
+            preset.provenance = Provenance()
+            runConfig.provenance = Provenance()
+            if preset == runConfig { return (file as NSString).deletingPathExtension }
+        }
+        return "<preset>"
     }
 }
