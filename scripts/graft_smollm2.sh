@@ -7,14 +7,15 @@
 # Rerunning resumes unfinished training (hat train --resume) and skips finished steps.
 #
 # Usage: scripts/graft_smollm2.sh            (from anywhere in the checkout)
-# Knobs (environment): STEPS ROWS WORDS LR WARMUP VALIDATE_EVERY VALIDATION_ROWS CHECKPOINT_EVERY
+# Knobs (environment): STEPS EXTEND_TO ROWS WORDS LR WARMUP VALIDATE_EVERY VALIDATION_ROWS CHECKPOINT_EVERY
 #   SEED THREADS NICE PARALLEL=1|0 SCRATCH PYTHON
 #   HAT (a hat binary to use instead of building one)
 
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-STEPS=${STEPS:-160}                 # optimizer steps per run
+STEPS=${STEPS:-160}                 # optimizer steps per run (first schedule: warm-up, cosine to 10 % at STEPS)
+EXTEND_TO=${EXTEND_TO:-320}         # then extended to this many (hat train --resume RUN --steps N; 0 = no extension)
 ROWS=${ROWS:-4}                     # rows per batch
 WORDS=${WORDS:-256}                 # words per row (backbone positions)
 LR=${LR:-1e-3}                      # peak learning rate of the local parts
@@ -101,20 +102,46 @@ train() {
     tail -n 3 "$run/train.log"
 }
 
+# extend RUN STEPS: continues a finished run to STEPS steps; its cosine schedule continues toward
+# the new end (the rate rises again from its final 10 %), as recorded in RUN/NOTES.txt.
+extend() {
+    local run=$1 steps=$2
+    local done_steps
+    done_steps=$(newest_step "$run")
+    if [ "$steps" -le 0 ] || [ "$done_steps" -ge "$steps" ]; then
+        echo "$run: finished ($done_steps steps)"
+        return 0
+    fi
+    local command=("$HAT" train --resume "$run" --steps "$steps")
+    printf '\n+ %s   (log: %s/train.log)\n' "nice -n $NICE ${command[*]}" "$run"
+    echo "start $(cut -d' ' -f1 /proc/loadavg)" >> "$run/load.txt"
+    if [ -x /usr/bin/time ]; then
+        nice -n "$NICE" /usr/bin/time -f "%e %U %S" -a -o "$run/time.txt" "${command[@]}" >> "$run/train.log" 2>&1
+    else
+        nice -n "$NICE" "${command[@]}" >> "$run/train.log" 2>&1
+    fi
+    echo "end $(cut -d' ' -f1 /proc/loadavg)" >> "$run/load.txt"
+    tail -n 3 "$run/train.log"
+}
+
 # 5. Stage 1 for both, the same bytes, data order, validation rows and learning rate. The backbone
 #    is frozen in both: the random one is the control for what the pretrained weights give (a
 #    trainable random backbone would be a different experiment: a 106M-parameter backbone trained
 #    from scratch on under 1 MB).
+stage1() {
+    train "$1" "$2" "$STEPS" --freeze backbone
+    extend "$1" "$EXTEND_TO"
+}
 if [ "$PARALLEL" = 1 ]; then
-    train "$PRETRAINED" "$INIT/pretrained" "$STEPS" --freeze backbone &
+    stage1 "$PRETRAINED" "$INIT/pretrained" &
     first=$!
-    train "$RANDOM_RUN" "$INIT/random" "$STEPS" --freeze backbone &
+    stage1 "$RANDOM_RUN" "$INIT/random" &
     second=$!
     wait "$first"
     wait "$second"
 else
-    train "$PRETRAINED" "$INIT/pretrained" "$STEPS" --freeze backbone
-    train "$RANDOM_RUN" "$INIT/random" "$STEPS" --freeze backbone
+    stage1 "$PRETRAINED" "$INIT/pretrained"
+    stage1 "$RANDOM_RUN" "$INIT/random"
 fi
 
 # Stage 2 (everything trains, the backbone at a smaller learning rate) is not part of this script:

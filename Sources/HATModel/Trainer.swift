@@ -172,21 +172,43 @@ public final class Trainer {
     }
 
     /// Continues the run in `runDirectory` from its newest checkpoint, with the saved options.
-    public static func resume(runDirectory: String) throws -> Trainer {
+    /// `totalSteps`, when given and different from the saved total, moves the end of the run (and
+    /// of its cosine schedule) there: the rate continues from the newest checkpoint's step along
+    /// the new schedule. The change is written to options.json and noted in RUN/NOTES.txt, so the
+    /// run's report can say how the run really went.
+    public static func resume(runDirectory: String, totalSteps: Int? = nil) throws -> Trainer {
         let optionsPath = (runDirectory as NSString).appendingPathComponent("options.json")
         guard let data = FileManager.default.contents(atPath: optionsPath) else {
             throw TrainingError.resume("\(optionsPath) not found: is \(runDirectory) a training run?")
         }
-        let options = try JSONDecoder().decode(TrainingOptions.self, from: data)
+        var options = try JSONDecoder().decode(TrainingOptions.self, from: data)
         guard let checkpoint = try newestCheckpoint(in: (runDirectory as NSString).appendingPathComponent("checkpoints")) else {
             throw TrainingError.resume("no checkpoint in \(runDirectory)/checkpoints")
         }
         let (config, parameters) = try ModelFiles.load(from: checkpoint)
-        return try Trainer(runDirectory: runDirectory, options: options, config: config, parameters: parameters,
-                           resumeFrom: checkpoint)
+        var newTotal: Int?
+        if let totalSteps, totalSteps != options.steps {
+            newTotal = totalSteps
+            options.steps = totalSteps
+        }
+        let trainer = try Trainer(runDirectory: runDirectory, options: options, config: config, parameters: parameters,
+                                  resumeFrom: checkpoint, totalSteps: newTotal)
+        if let newTotal {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            try AtomicFile.write(Array(try encoder.encode(options)), to: optionsPath)
+            let formatter = ISO8601DateFormatter()
+            let line = "\(formatter.string(from: Date())) resumed at step \(trainer.state.step) with the total steps changed "
+                + "\(trainer.previousTotalSteps ?? newTotal) → \(newTotal); the cosine schedule continues from step \(trainer.state.step) toward the new end\n"
+            let notesPath = (runDirectory as NSString).appendingPathComponent("NOTES.txt")
+            let previous = FileManager.default.contents(atPath: notesPath) ?? Data()
+            try AtomicFile.write(Array(previous) + Array(line.utf8), to: notesPath)
+        }
+        return trainer
     }
 
-    init(runDirectory: String, options: TrainingOptions, config: HATConfig, parameters: ParameterSet, resumeFrom checkpoint: String?) throws {
+    init(runDirectory: String, options: TrainingOptions, config: HATConfig, parameters: ParameterSet, resumeFrom checkpoint: String?,
+         totalSteps: Int? = nil) throws {
         try options.validate(maxWordSize: config.maxWordSize)
         self.runDirectory = runDirectory
         self.options = options
@@ -224,6 +246,13 @@ public final class Trainer {
         if let checkpoint {
             let data = try Data(contentsOf: URL(fileURLWithPath: (checkpoint as NSString).appendingPathComponent("state.json")))
             state = try JSONDecoder().decode(TrainerState.self, from: data)
+            if let totalSteps {
+                guard totalSteps > state.step else {
+                    throw TrainingError.invalidOption("--steps \(totalSteps) must be more than the step already reached (\(state.step) in \(checkpoint))")
+                }
+                previousTotalSteps = state.schedule.totalSteps
+                state.schedule.totalSteps = totalSteps
+            }
             let moments = try SafeTensorsFile(path: (checkpoint as NSString).appendingPathComponent("optimizer.safetensors"))
             try moments.read("adamw.m", into: optimizer.m, count: parameters.count)
             try moments.read("adamw.v", into: optimizer.v, count: parameters.count)
@@ -236,6 +265,8 @@ public final class Trainer {
     }
 
     private var trainOrder: [Int]
+    /// The schedule's total before `resume(runDirectory:totalSteps:)` changed it.
+    private(set) var previousTotalSteps: Int?
 
     /// The order of the training rows in `epoch`: a permutation drawn from a generator seeded
     /// with (seed, epoch). Training draws no other random numbers, so (epoch, cursor) is the

@@ -15,6 +15,7 @@ struct Train: ParsableCommand {
         Start fresh:   hat train --config small --data data/english --out runs/small --steps 20000
         From a graft:  hat train --init runs/graft --data data/english --out runs/stage1 --freeze backbone
         Resume:        hat train --resume runs/small
+        Extend:        hat train --resume runs/small --steps 30000   (the schedule continues toward the new end)
         """)
 
     @Option(help: "Preset name (Models/configs/NAME.json) or config.json path for fresh weights.")
@@ -28,7 +29,8 @@ struct Train: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "Training text: files or directories of *.txt (one file = one document).")
     var data: [String] = []
 
-    @Option(help: "Optimizer steps.") var steps = 1000
+    @Option(help: "Optimizer steps (default 1000; with --resume, a new total for the run: its cosine schedule continues toward it).")
+    var steps: Int?
     @Option(help: "Rows per batch.") var rowsPerBatch = 8
     @Option(help: "Words per row.") var wordsPerRow = 256
     @Option(help: "Most bytes per row.") var maxRowBytes = 2048
@@ -62,10 +64,10 @@ struct Train: ParsableCommand {
     func run() throws {
         let trainer: Trainer
         if let resume {
-            trainer = try Trainer.resume(runDirectory: resume)
+            trainer = try Trainer.resume(runDirectory: resume, totalSteps: steps)
         } else {
             var options = TrainingOptions(data: data)
-            options.steps = steps
+            options.steps = steps ?? 1000
             options.rowsPerBatch = rowsPerBatch
             options.wordsPerRow = wordsPerRow
             options.maxRowBytes = maxRowBytes

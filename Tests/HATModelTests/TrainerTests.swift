@@ -112,6 +112,33 @@ func losses(_ run: String) throws -> [String] {
         #expect(try losses(split).count == 14 + 3)   // 14 training lines, validation at 5, 10, 14
     }
 
+    @Test func resumeWithNewTotalContinuesTheScheduleTowardIt() throws {
+        let data = try tinyCorpus(), run = temporaryRun()
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        let config = try tinyConfig()
+        var options = tinyOptions(data: data, steps: 8)
+        options.learningRate = 1e-3
+        options.warmupSteps = 2
+        try Trainer(runDirectory: run, options: options, config: config, parameters: freshParameters(config)).run { _ in }
+
+        // A total that is not past the step reached is refused, and nothing is changed.
+        #expect(throws: TrainingError.self) { _ = try Trainer.resume(runDirectory: run, totalSteps: 6) }
+        #expect(!FileManager.default.fileExists(atPath: run + "/NOTES.txt"))
+
+        let extended = try Trainer.resume(runDirectory: run, totalSteps: 12)
+        var rates: [Int: Float] = [:]
+        try extended.run { event in if case .step(let m) = event { rates[m.step] = m.learningRate } }
+        #expect(extended.state.step == 12)
+        let schedule = LearningRateSchedule(peak: 1e-3, warmupSteps: 2, totalSteps: 12)
+        for step in 9...12 {
+            #expect(rates[step] == schedule.rate(at: step - 1), "step \(step): \(String(describing: rates[step]))")
+        }
+        let saved = try JSONDecoder().decode(TrainingOptions.self, from: Data(contentsOf: URL(fileURLWithPath: run + "/options.json")))
+        #expect(saved.steps == 12)
+        let notes = try String(contentsOfFile: run + "/NOTES.txt", encoding: .utf8)
+        #expect(notes.contains("resumed at step 8 with the total steps changed 8 → 12"), "\(notes)")
+    }
+
     @Test func nonFiniteLossStopsAndKeepsTheLastCheckpoint() throws {
         let data = try tinyCorpus(), run = temporaryRun()
         defer { try? FileManager.default.removeItem(atPath: run) }
