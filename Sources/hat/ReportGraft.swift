@@ -128,6 +128,7 @@ struct ReportGraft: ParsableCommand {
             md += "## Reading the results\n\n*Written by hand after the runs, from `\(notes)`; the figures above are generated.*\n\n"
             md += text.hasSuffix("\n") ? text + "\n" : text + "\n\n"
         }
+        md += runNotesSection(loaded)
         md += limitsSection(loaded)
         md += machineSection()
         md += try commandsSection(loaded)
@@ -293,6 +294,18 @@ struct ReportGraft: ParsableCommand {
     }
 
     /// What the numbers above can and cannot carry, with this experiment's sizes.
+    /// Each run's NOTES.txt (interruptions, extended schedules), when it has one.
+    func runNotesSection(_ runs: [GraftRun]) -> String {
+        var md = ""
+        for r in runs {
+            let path = r.directory + "/NOTES.txt"
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8), !text.isEmpty else { continue }
+            if md.isEmpty { md = "## Run notes\n\nWritten while the runs went on (interruptions, extended schedules):\n\n" }
+            md += "`\(path)`:\n\n```\n" + (text.hasSuffix("\n") ? text : text + "\n") + "```\n\n"
+        }
+        return md
+    }
+
     func limitsSection(_ runs: [GraftRun]) -> String {
         let r = runs[0]
         let trainable = runs.map { "\($0.label) \(grouped($0.trainableCount))" }.joined(separator: ", ")
