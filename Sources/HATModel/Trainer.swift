@@ -152,6 +152,9 @@ public final class Trainer {
     let batch: Batch
     /// Set from a signal handler (or a test): the loop saves a checkpoint and returns.
     nonisolated(unsafe) public static var stopRequested: Int32 = 0
+    /// Asked before every step: true saves a checkpoint and returns. By default, whether a signal
+    /// set `Trainer.stopRequested`; a caller (a test) can stop one trainer without touching others.
+    public var shouldStop: () -> Bool = { Trainer.stopRequested != 0 }
 
     var checkpointsDirectory: String { (runDirectory as NSString).appendingPathComponent("checkpoints") }
     var metricsPath: String { (runDirectory as NSString).appendingPathComponent("metrics.jsonl") }
@@ -310,7 +313,7 @@ public final class Trainer {
                         parameters: parameters.scalarCount, resumedAt: state.step > 0 ? state.step : nil))
         var lastCheckpoint = try Trainer.newestCheckpoint(in: checkpointsDirectory)
         while state.step < options.steps {
-            if Trainer.stopRequested != 0 {
+            if shouldStop() {
                 let path = try saveCheckpoint()
                 report(.checkpoint(step: state.step, path: path))
                 report(.stopped(step: state.step, reason: "stop requested"))

@@ -4,6 +4,7 @@
 // Inside a parallel region each worker calls BLAS single-threaded (`withSingleThreadedBLAS`).
 
 import CBLAS
+import Foundation
 
 public enum Threads {
     nonisolated(unsafe) private static var current = Int(openblas_get_num_threads())
@@ -16,6 +17,20 @@ public enum Threads {
             current = newValue
             openblas_set_num_threads(Int32(newValue))
         }
+    }
+
+    private static let exclusive = NSRecursiveLock()
+
+    /// Runs `body` with the thread count set to `count`, holding a process-wide lock so that no
+    /// other `withExclusiveCount` caller changes the count meanwhile (results that must be
+    /// bit-identical, e.g. an exact resume, depend on the worker count); restores it afterwards.
+    public static func withExclusiveCount<T>(_ count: Int, _ body: () throws -> T) rethrows -> T {
+        exclusive.lock()
+        defer { exclusive.unlock() }
+        let saved = current
+        defer { Threads.count = saved }
+        Threads.count = count
+        return try body()
     }
 
     /// The CPU kernel family OpenBLAS chose at load time (e.g. "SkylakeX", "Haswell").

@@ -78,27 +78,26 @@ extension LayerTests {
         }
 
         @Test func sameResultsWithOneTwoAndThreeThreads() {
-            // Created with 2 threads; 3 exceeds its per-worker scratch and must be capped, 1 runs inline.
-            let saved = Threads.count
-            defer { Threads.count = saved }
-            Threads.count = 2
-            var rng = RandomGenerator(seed: 13)
-            let arena = Arena(name: "test")
-            let (n, h, g, d) = (40, 4, 2, 8)
-            let core = AttentionCore(heads: h, kvHeads: g, headDim: d, maxQueries: n, maxKeys: n, arena: arena, queryBlock: 8, keyChunk: 16)
-            let ranges = TestRanges.causal(n, window: 11)
-            let q = randomTensor(arena, n, h * d, &rng), k = randomTensor(arena, n, g * d, &rng), v = randomTensor(arena, n, g * d, &rng)
-            let r = randomTensor(arena, n, h * d, &rng), out = arena.tensor(rows: n, cols: h * d)
-            var results: [[Float]] = []
-            for threads in [2, 1, 3] {
-                Threads.count = threads
-                let dq = arena.tensor(rows: n, cols: h * d), dk = arena.tensor(rows: n, cols: g * d), dv = arena.tensor(rows: n, cols: g * d)
-                core.forward(out: out, q: q, k: k, v: v, ranges: ranges.ranges)
-                core.backward(dQ: dq, dK: dk, dV: dv, dOut: r, q: q, k: k, v: v, out: out, ranges: ranges.ranges)
-                results.append(out.toArray() + dq.toArray() + dk.toArray() + dv.toArray())
+            Threads.withExclusiveCount(2) {
+                // Created with 2 threads; 3 exceeds its per-worker scratch and must be capped, 1 runs inline.
+                var rng = RandomGenerator(seed: 13)
+                let arena = Arena(name: "test")
+                let (n, h, g, d) = (40, 4, 2, 8)
+                let core = AttentionCore(heads: h, kvHeads: g, headDim: d, maxQueries: n, maxKeys: n, arena: arena, queryBlock: 8, keyChunk: 16)
+                let ranges = TestRanges.causal(n, window: 11)
+                let q = randomTensor(arena, n, h * d, &rng), k = randomTensor(arena, n, g * d, &rng), v = randomTensor(arena, n, g * d, &rng)
+                let r = randomTensor(arena, n, h * d, &rng), out = arena.tensor(rows: n, cols: h * d)
+                var results: [[Float]] = []
+                for threads in [2, 1, 3] {
+                    Threads.count = threads
+                    let dq = arena.tensor(rows: n, cols: h * d), dk = arena.tensor(rows: n, cols: g * d), dv = arena.tensor(rows: n, cols: g * d)
+                    core.forward(out: out, q: q, k: k, v: v, ranges: ranges.ranges)
+                    core.backward(dQ: dq, dK: dk, dV: dv, dOut: r, q: q, k: k, v: v, out: out, ranges: ranges.ranges)
+                    results.append(out.toArray() + dq.toArray() + dk.toArray() + dv.toArray())
+                }
+                expectClose("attention with 1 thread vs 2", results[1], results[0].map(Double.init), absolute: 1e-6)
+                expectClose("attention with 3 threads vs 2", results[2], results[0].map(Double.init), absolute: 1e-6)
             }
-            expectClose("attention with 1 thread vs 2", results[1], results[0].map(Double.init), absolute: 1e-6)
-            expectClose("attention with 3 threads vs 2", results[2], results[0].map(Double.init), absolute: 1e-6)
         }
 
         @Test func fillCausalWindowAndSegments() {

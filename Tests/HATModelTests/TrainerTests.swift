@@ -1,6 +1,8 @@
 // The trainer on a tiny model: a 50-step run lowers the loss; a run stopped and resumed from
 // its checkpoint has the same losses step for step as an uninterrupted one (exact resume); a
-// non-finite loss stops with an error and leaves the last good checkpoint in place.
+// non-finite loss stops with an error and leaves the last good checkpoint in place; a resume
+// with a new total continues the schedule toward it. Each test holds the thread count (exact
+// equality depends on it) against other suites running at the same time.
 
 import Foundation
 import HATModel
@@ -71,98 +73,106 @@ func losses(_ run: String) throws -> [String] {
 
 @Suite(.serialized) struct TrainerTests {
     @Test func fiftyStepsLowerTheLoss() throws {
-        let data = try tinyCorpus(), run = temporaryRun()
-        defer { try? FileManager.default.removeItem(atPath: run) }
-        let config = try tinyConfig()
-        var options = tinyOptions(data: data, steps: 50)
-        options.validateEvery = 50
-        options.checkpointEvery = 50
-        let trainer = try Trainer(runDirectory: run, options: options, config: config, parameters: freshParameters(config))
-        var trainLosses: [Double] = []
-        try trainer.run { event in if case .step(let m) = event { trainLosses.append(m.loss) } }
-        #expect(trainLosses.count == 50)
-        let first = trainLosses.prefix(5).reduce(0, +) / 5, last = trainLosses.suffix(5).reduce(0, +) / 5
-        #expect(last < first - 1.0, "mean loss of the first 5 steps \(first), of the last 5 \(last)")
-        #expect(trainer.state.lastValidationBitsPerByte.map { $0 < first / log(2) } == true)
+        try Threads.withExclusiveCount(2) {
+            let data = try tinyCorpus(), run = temporaryRun()
+            defer { try? FileManager.default.removeItem(atPath: run) }
+            let config = try tinyConfig()
+            var options = tinyOptions(data: data, steps: 50)
+            options.validateEvery = 50
+            options.checkpointEvery = 50
+            let trainer = try Trainer(runDirectory: run, options: options, config: config, parameters: freshParameters(config))
+            var trainLosses: [Double] = []
+            try trainer.run { event in if case .step(let m) = event { trainLosses.append(m.loss) } }
+            #expect(trainLosses.count == 50)
+            let first = trainLosses.prefix(5).reduce(0, +) / 5, last = trainLosses.suffix(5).reduce(0, +) / 5
+            #expect(last < first - 1.0, "mean loss of the first 5 steps \(first), of the last 5 \(last)")
+            #expect(trainer.state.lastValidationBitsPerByte.map { $0 < first / log(2) } == true)
+        }
     }
 
     @Test func stoppedAndResumedRunEqualsUninterruptedRunStepForStep() throws {
-        let data = try tinyCorpus()
-        let config = try tinyConfig()
-        let whole = temporaryRun(), split = temporaryRun()
-        defer {
-            try? FileManager.default.removeItem(atPath: whole)
-            try? FileManager.default.removeItem(atPath: split)
-        }
-        let options = tinyOptions(data: data, steps: 14)
-        try Trainer(runDirectory: whole, options: options, config: config, parameters: freshParameters(config)).run { _ in }
+        try Threads.withExclusiveCount(2) {
+            let data = try tinyCorpus()
+            let config = try tinyConfig()
+            let whole = temporaryRun(), split = temporaryRun()
+            defer {
+                try? FileManager.default.removeItem(atPath: whole)
+                try? FileManager.default.removeItem(atPath: split)
+            }
+            let options = tinyOptions(data: data, steps: 14)
+            try Trainer(runDirectory: whole, options: options, config: config, parameters: freshParameters(config)).run { _ in }
 
-        // Stop after step 6 (the trainer checkpoints on stop), then resume to the end.
-        let first = try Trainer(runDirectory: split, options: options, config: config, parameters: freshParameters(config))
-        defer { Trainer.stopRequested = 0 }
-        try first.run { event in
-            if case .step(let m) = event, m.step == 6 { Trainer.stopRequested = 1 }
+            // Stop after step 6 (the trainer checkpoints on stop), then resume to the end.
+            let first = try Trainer(runDirectory: split, options: options, config: config, parameters: freshParameters(config))
+            var stop = false
+            first.shouldStop = { stop }
+            try first.run { event in
+                if case .step(let m) = event, m.step == 6 { stop = true }
+            }
+            #expect(first.state.step == 6)
+            let resumed = try Trainer.resume(runDirectory: split)
+            #expect(resumed.state.step == 6)
+            try resumed.run { _ in }
+            #expect(try losses(whole) == losses(split))
+            #expect(try losses(split).count == 14 + 3)   // 14 training lines, validation at 5, 10, 14
         }
-        #expect(first.state.step == 6)
-        Trainer.stopRequested = 0
-        let resumed = try Trainer.resume(runDirectory: split)
-        #expect(resumed.state.step == 6)
-        try resumed.run { _ in }
-        #expect(try losses(whole) == losses(split))
-        #expect(try losses(split).count == 14 + 3)   // 14 training lines, validation at 5, 10, 14
     }
 
     @Test func resumeWithNewTotalContinuesTheScheduleTowardIt() throws {
-        let data = try tinyCorpus(), run = temporaryRun()
-        defer { try? FileManager.default.removeItem(atPath: run) }
-        let config = try tinyConfig()
-        var options = tinyOptions(data: data, steps: 8)
-        options.learningRate = 1e-3
-        options.warmupSteps = 2
-        try Trainer(runDirectory: run, options: options, config: config, parameters: freshParameters(config)).run { _ in }
+        try Threads.withExclusiveCount(2) {
+            let data = try tinyCorpus(), run = temporaryRun()
+            defer { try? FileManager.default.removeItem(atPath: run) }
+            let config = try tinyConfig()
+            var options = tinyOptions(data: data, steps: 8)
+            options.learningRate = 1e-3
+            options.warmupSteps = 2
+            try Trainer(runDirectory: run, options: options, config: config, parameters: freshParameters(config)).run { _ in }
 
-        // A total that is not past the step reached is refused, and nothing is changed.
-        #expect(throws: TrainingError.self) { _ = try Trainer.resume(runDirectory: run, totalSteps: 6) }
-        #expect(!FileManager.default.fileExists(atPath: run + "/NOTES.txt"))
+            // A total that is not past the step reached is refused, and nothing is changed.
+            #expect(throws: TrainingError.self) { _ = try Trainer.resume(runDirectory: run, totalSteps: 6) }
+            #expect(!FileManager.default.fileExists(atPath: run + "/NOTES.txt"))
 
-        let extended = try Trainer.resume(runDirectory: run, totalSteps: 12)
-        var rates: [Int: Float] = [:]
-        try extended.run { event in if case .step(let m) = event { rates[m.step] = m.learningRate } }
-        #expect(extended.state.step == 12)
-        let schedule = LearningRateSchedule(peak: 1e-3, warmupSteps: 2, totalSteps: 12)
-        for step in 9...12 {
-            #expect(rates[step] == schedule.rate(at: step - 1), "step \(step): \(String(describing: rates[step]))")
+            let extended = try Trainer.resume(runDirectory: run, totalSteps: 12)
+            var rates: [Int: Float] = [:]
+            try extended.run { event in if case .step(let m) = event { rates[m.step] = m.learningRate } }
+            #expect(extended.state.step == 12)
+            let schedule = LearningRateSchedule(peak: 1e-3, warmupSteps: 2, totalSteps: 12)
+            for step in 9...12 {
+                #expect(rates[step] == schedule.rate(at: step - 1), "step \(step): \(String(describing: rates[step]))")
+            }
+            let saved = try JSONDecoder().decode(TrainingOptions.self, from: Data(contentsOf: URL(fileURLWithPath: run + "/options.json")))
+            #expect(saved.steps == 12)
+            let notes = try String(contentsOfFile: run + "/NOTES.txt", encoding: .utf8)
+            #expect(notes.contains("resumed at step 8 with the total steps changed 8 → 12"), "\(notes)")
         }
-        let saved = try JSONDecoder().decode(TrainingOptions.self, from: Data(contentsOf: URL(fileURLWithPath: run + "/options.json")))
-        #expect(saved.steps == 12)
-        let notes = try String(contentsOfFile: run + "/NOTES.txt", encoding: .utf8)
-        #expect(notes.contains("resumed at step 8 with the total steps changed 8 → 12"), "\(notes)")
     }
 
     @Test func nonFiniteLossStopsAndKeepsTheLastCheckpoint() throws {
-        let data = try tinyCorpus(), run = temporaryRun()
-        defer { try? FileManager.default.removeItem(atPath: run) }
-        let config = try tinyConfig()
-        let parameters = freshParameters(config)
-        let trainer = try Trainer(runDirectory: run, options: tinyOptions(data: data, steps: 12), config: config, parameters: parameters)
-        var thrown: Error?
-        do {
-            try trainer.run { event in
-                // After the checkpoint at step 4, poison the head so the next loss is NaN.
-                if case .checkpoint(let step, _) = event, step == 4 {
-                    parameters.value("lm_head.weight")[0, 0] = .nan
+        try Threads.withExclusiveCount(2) {
+            let data = try tinyCorpus(), run = temporaryRun()
+            defer { try? FileManager.default.removeItem(atPath: run) }
+            let config = try tinyConfig()
+            let parameters = freshParameters(config)
+            let trainer = try Trainer(runDirectory: run, options: tinyOptions(data: data, steps: 12), config: config, parameters: parameters)
+            var thrown: Error?
+            do {
+                try trainer.run { event in
+                    // After the checkpoint at step 4, poison the head so the next loss is NaN.
+                    if case .checkpoint(let step, _) = event, step == 4 {
+                        parameters.value("lm_head.weight")[0, 0] = .nan
+                    }
                 }
+            } catch { thrown = error }
+            guard case .nonFiniteLoss(let step, _, let checkpoint)? = thrown as? TrainingError else {
+                Issue.record("expected a non-finite loss error, got \(String(describing: thrown))")
+                return
             }
-        } catch { thrown = error }
-        guard case .nonFiniteLoss(let step, _, let checkpoint)? = thrown as? TrainingError else {
-            Issue.record("expected a non-finite loss error, got \(String(describing: thrown))")
-            return
+            #expect(step == 4)
+            #expect(checkpoint?.hasSuffix("step-00000004") == true)
+            // The checkpoint is intact and loads.
+            let (_, loaded) = try ModelFiles.load(from: checkpoint!)
+            #expect(loaded.value("lm_head.weight")[0, 0].isFinite)
+            #expect(String(describing: thrown!).contains("non-finite loss"))
         }
-        #expect(step == 4)
-        #expect(checkpoint?.hasSuffix("step-00000004") == true)
-        // The checkpoint is intact and loads.
-        let (_, loaded) = try ModelFiles.load(from: checkpoint!)
-        #expect(loaded.value("lm_head.weight")[0, 0].isFinite)
-        #expect(String(describing: thrown!).contains("non-finite loss"))
     }
 }

@@ -7,23 +7,23 @@ import Testing
 
 @Suite(.serialized) struct WorkerPoolTests {
     @Test func everyIterationRunsOnce() {
-        let saved = Threads.count
-        defer { Threads.count = saved }
-        for threads in [1, 2, 3] {
-            Threads.count = threads
-            for n in [0, 1, 2, 3, 7, 64, 1000] {
-                let counts = UnsafeMutablePointer<Int>.allocate(capacity: max(n, 1))
-                counts.initialize(repeating: 0, count: max(n, 1))
-                defer { counts.deallocate() }
-                for _ in 0..<5 { WorkerPool.shared.run(n) { i in counts[i] += 1 } }
-                #expect((0..<n).allSatisfy { counts[$0] == 5 }, "threads \(threads), n \(n)")
+        Threads.withExclusiveCount(1) {
+            for threads in [1, 2, 3] {
+                Threads.count = threads
+                for n in [0, 1, 2, 3, 7, 64, 1000] {
+                    let counts = UnsafeMutablePointer<Int>.allocate(capacity: max(n, 1))
+                    counts.initialize(repeating: 0, count: max(n, 1))
+                    defer { counts.deallocate() }
+                    for _ in 0..<5 { WorkerPool.shared.run(n) { i in counts[i] += 1 } }
+                    #expect((0..<n).allSatisfy { counts[$0] == 5 }, "threads \(threads), n \(n)")
+                }
+                var covered = [Int](repeating: 0, count: 101)
+                covered.withUnsafeMutableBufferPointer { c in
+                    let base = c.baseAddress!
+                    WorkerPool.shared.runChunks(101, minChunk: 10) { range in for i in range { base[i] += 1 } }
+                }
+                #expect(covered.allSatisfy { $0 == 1 })
             }
-            var covered = [Int](repeating: 0, count: 101)
-            covered.withUnsafeMutableBufferPointer { c in
-                let base = c.baseAddress!
-                WorkerPool.shared.runChunks(101, minChunk: 10) { range in for i in range { base[i] += 1 } }
-            }
-            #expect(covered.allSatisfy { $0 == 1 })
         }
     }
 
