@@ -167,11 +167,16 @@ public final class Trainer {
             throw TrainingError.invalidOption("\(runDirectory) already holds checkpoints: use --resume \(runDirectory) or another --out")
         }
         try fm.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
+        try Trainer.writeOptions(options, runDirectory: runDirectory)
+        try? fm.removeItem(atPath: (runDirectory as NSString).appendingPathComponent("metrics.jsonl"))
+        try self.init(runDirectory: runDirectory, options: options, config: config, parameters: parameters, resumeFrom: nil)
+    }
+
+    /// RUN/options.json, written atomically.
+    static func writeOptions(_ options: TrainingOptions, runDirectory: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try AtomicFile.write(Array(try encoder.encode(options)), to: (runDirectory as NSString).appendingPathComponent("options.json"))
-        try? fm.removeItem(atPath: (runDirectory as NSString).appendingPathComponent("metrics.jsonl"))
-        try self.init(runDirectory: runDirectory, options: options, config: config, parameters: parameters, resumeFrom: nil)
     }
 
     /// Continues the run in `runDirectory` from its newest checkpoint, with the saved options.
@@ -197,9 +202,7 @@ public final class Trainer {
         let trainer = try Trainer(runDirectory: runDirectory, options: options, config: config, parameters: parameters,
                                   resumeFrom: checkpoint, totalSteps: newTotal)
         if let newTotal {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            try AtomicFile.write(Array(try encoder.encode(options)), to: optionsPath)
+            try Trainer.writeOptions(options, runDirectory: runDirectory)
             let formatter = ISO8601DateFormatter()
             let line = "\(formatter.string(from: Date())) resumed at step \(trainer.state.step) with the total steps changed "
                 + "\(trainer.previousTotalSteps ?? newTotal) → \(newTotal); the cosine schedule continues from step \(trainer.state.step) toward the new end\n"

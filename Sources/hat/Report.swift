@@ -1,7 +1,8 @@
 // hat report: commands that write the Markdown reports in Reports/ from saved runs; this file
-// only lists them (one file per subcommand).
+// lists them (one file per subcommand) and holds what they share.
 
 import ArgumentParser
+import Foundation
 
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,4 +12,12 @@ struct Report: ParsableCommand {
             ReportGraft.self,
         ]
     )
+}
+
+/// A run's NOTES.txt (written by `hat train --resume --steps` and by hand: interruptions, changed
+/// schedules) as "`path`:" and a fenced block, or nil when the run has none.
+func runNotesBlock(_ runDirectory: String) -> String? {
+    let path = runDirectory + "/NOTES.txt"
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8), !text.isEmpty else { return nil }
+    return "`\(path)`:\n\n```\n" + (text.hasSuffix("\n") ? text : text + "\n") + "```\n"
 }

@@ -293,19 +293,14 @@ struct ReportGraft: ParsableCommand {
         return md
     }
 
-    /// What the numbers above can and cannot carry, with this experiment's sizes.
     /// Each run's NOTES.txt (interruptions, extended schedules), when it has one.
     func runNotesSection(_ runs: [GraftRun]) -> String {
-        var md = ""
-        for r in runs {
-            let path = r.directory + "/NOTES.txt"
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8), !text.isEmpty else { continue }
-            if md.isEmpty { md = "## Run notes\n\nWritten while the runs went on (interruptions, extended schedules):\n\n" }
-            md += "`\(path)`:\n\n```\n" + (text.hasSuffix("\n") ? text : text + "\n") + "```\n\n"
-        }
-        return md
+        let blocks = runs.compactMap { runNotesBlock($0.directory) }
+        guard !blocks.isEmpty else { return "" }
+        return "## Run notes\n\nWritten while the runs went on (interruptions, extended schedules):\n\n" + blocks.joined(separator: "\n") + "\n"
     }
 
+    /// What the numbers above can and cannot carry, with this experiment's sizes.
     func limitsSection(_ runs: [GraftRun]) -> String {
         let r = runs[0]
         let trainable = runs.map { "\($0.label) \(grouped($0.trainableCount))" }.joined(separator: ", ")

@@ -83,11 +83,8 @@ struct ReportTrain: ParsableCommand {
         for v in validation {
             md += "| \(v.step) | \(String(format: "%.2f", v.bytes / 1e6)) | \(String(format: "%.4f", v.bpb)) | \(v.bpp.map { String(format: "%.2f", $0) } ?? "") |\n"
         }
-        let notesPath = runDirectory + "/NOTES.txt"
-        if let notes = try? String(contentsOfFile: notesPath, encoding: .utf8), !notes.isEmpty {
-            md += "\n## Run notes\n\nFrom `\(notesPath)`, written while the run went on (interruptions, changed settings):\n\n```\n"
-            md += notes.hasSuffix("\n") ? notes : notes + "\n"
-            md += "```\n"
+        if let notes = runNotesBlock(runDirectory) {
+            md += "\n## Run notes\n\nWritten while the run went on (interruptions, changed settings):\n\n" + notes
         }
         md += "\n## Commands\n\n```\n"
         md += "python3 scripts/fetch_data.py english\n"
