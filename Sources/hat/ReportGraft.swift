@@ -454,11 +454,21 @@ struct GraftRun {
         }
         // load.txt: "start|end" and /proc/loadavg's first field, one line each.
         if let text = try? String(contentsOfFile: file("load.txt"), encoding: .utf8) {
-            let fields = text.split(separator: "\n").map { $0.split(separator: " ") }.filter { $0.count >= 2 }
-            let starts = fields.filter { $0[0] == "start" }.map { String($0[1]) }
-            let ends = fields.filter { $0[0] == "end" }.map { String($0[1]) }
-            loadDescription = starts.enumerated().map { i, start in "\(start) → \(i < ends.count ? ends[i] : "(running)")" }
-                .joined(separator: "; ")
+            // An "end" closes the latest "start"; a start followed by another start never ended.
+            var spans: [String] = [], open: String?
+            for line in text.split(separator: "\n") {
+                let field = line.split(separator: " ")
+                guard field.count >= 2 else { continue }
+                if field[0] == "start" {
+                    if let open { spans.append("\(open) → (did not finish)") }
+                    open = String(field[1])
+                } else if field[0] == "end", let start = open {
+                    spans.append("\(start) → \(field[1])")
+                    open = nil
+                }
+            }
+            if let open { spans.append("\(open) → (running)") }
+            loadDescription = spans.joined(separator: "; ")
         } else {
             loadDescription = "not recorded"
         }
