@@ -69,8 +69,23 @@ newest_step() {
     if [ -z "$newest" ]; then echo 0; else sed -n 's/^ *"step" : \([0-9]*\).*/\1/p' "$newest/state.json"; fi
 }
 
-# train RUN MODEL STEPS [extra hat train flags]: starts, resumes or skips (when finished) a run,
-# appending the command's wall/user/sys seconds to RUN/time.txt and the load average to RUN/load.txt.
+# timed RUN COMMAND…: runs a training command at nice NICE, its output appended to RUN/train.log,
+# its wall/user/sys seconds to RUN/time.txt and the load average at start and end to RUN/load.txt.
+timed() {
+    local run=$1
+    shift
+    printf '\n+ %s   (log: %s/train.log)\n' "nice -n $NICE $*" "$run"
+    echo "start $(cut -d' ' -f1 /proc/loadavg)" >> "$run/load.txt"
+    if [ -x /usr/bin/time ]; then
+        nice -n "$NICE" /usr/bin/time -f "%e %U %S" -a -o "$run/time.txt" "$@" >> "$run/train.log" 2>&1
+    else
+        nice -n "$NICE" "$@" >> "$run/train.log" 2>&1
+    fi
+    echo "end $(cut -d' ' -f1 /proc/loadavg)" >> "$run/load.txt"
+    tail -n 3 "$run/train.log"
+}
+
+# train RUN MODEL STEPS [extra hat train flags]: starts, resumes or skips (when finished) a run.
 train() {
     local run=$1 model=$2 steps=$3
     shift 3
@@ -91,15 +106,7 @@ train() {
                  --log-every 10 "$@")
     fi
     mkdir -p "$run"
-    printf '\n+ %s   (log: %s/train.log)\n' "nice -n $NICE ${command[*]}" "$run"
-    echo "start $(cut -d' ' -f1 /proc/loadavg)" >> "$run/load.txt"
-    if [ -x /usr/bin/time ]; then
-        nice -n "$NICE" /usr/bin/time -f "%e %U %S" -a -o "$run/time.txt" "${command[@]}" >> "$run/train.log" 2>&1
-    else
-        nice -n "$NICE" "${command[@]}" >> "$run/train.log" 2>&1
-    fi
-    echo "end $(cut -d' ' -f1 /proc/loadavg)" >> "$run/load.txt"
-    tail -n 3 "$run/train.log"
+    timed "$run" "${command[@]}"
 }
 
 # extend RUN STEPS: continues a finished run to STEPS steps; its cosine schedule continues toward
@@ -113,15 +120,7 @@ extend() {
         return 0
     fi
     local command=("$HAT" train --resume "$run" --steps "$steps")
-    printf '\n+ %s   (log: %s/train.log)\n' "nice -n $NICE ${command[*]}" "$run"
-    echo "start $(cut -d' ' -f1 /proc/loadavg)" >> "$run/load.txt"
-    if [ -x /usr/bin/time ]; then
-        nice -n "$NICE" /usr/bin/time -f "%e %U %S" -a -o "$run/time.txt" "${command[@]}" >> "$run/train.log" 2>&1
-    else
-        nice -n "$NICE" "${command[@]}" >> "$run/train.log" 2>&1
-    fi
-    echo "end $(cut -d' ' -f1 /proc/loadavg)" >> "$run/load.txt"
-    tail -n 3 "$run/train.log"
+    timed "$run" "${command[@]}"
 }
 
 # 5. Stage 1 for both, the same bytes, data order, validation rows and learning rate. The backbone
