@@ -13,7 +13,7 @@ struct Train: ParsableCommand {
         abstract: "Train a model (AdamW, warm-up + cosine, clipping, checkpoints, exact resume).",
         discussion: """
         Start fresh:   hat train --config small --data data/english --out runs/small --steps 20000
-        From a graft:  hat train --init runs/graft --data data/english --out runs/stage1 --freeze backbone
+        From a graft:  hat train --init-from runs/graft --data data/english --out runs/stage1 --freeze backbone
         Resume:        hat train --resume runs/small
         Extend:        hat train --resume runs/small --steps 30000   (the schedule continues toward the new end)
         """)
@@ -54,11 +54,16 @@ struct Train: ParsableCommand {
     func validate() throws {
         let sources = [config != nil, initFrom != nil, resume != nil].filter { $0 }.count
         guard sources == 1 else { throw ValidationError("give exactly one of --config, --init-from, --resume") }
+        if resume != nil, out != nil || !data.isEmpty || !freeze.isEmpty {
+            throw ValidationError("--resume continues a run with its saved options (only --steps, a new total, applies); "
+                                  + "--out, --data and --freeze cannot be given with it")
+        }
         if resume == nil {
             guard out != nil else { throw ValidationError("--out RUN_DIR is required for a new run") }
             guard !data.isEmpty else { throw ValidationError("--data is required for a new run") }
         }
         if logEvery < 1 { throw ValidationError("--log-every must be ≥ 1") }
+        if let steps, steps < 1 { throw ValidationError("--steps must be ≥ 1") }
     }
 
     func run() throws {

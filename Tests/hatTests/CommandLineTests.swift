@@ -60,6 +60,8 @@ func temporaryDirectory(_ name: String) throws -> String {
     @Test(arguments: [
         (["train", "--config", "tiny"], "--out"),
         (["train", "--resume", "/nonexistent/run"], "/nonexistent/run"),
+        (["train", "--resume", "/tmp/run", "--data", "x.txt"], "saved options"),
+        (["train", "--resume", "/nonexistent/run", "--steps", "0"], "--steps"),
         (["eval", "--model", "/nonexistent/model", "--data", "x.txt"], "/nonexistent/model"),
         (["generate", "--model", "/nonexistent/model", "--prompt", "hi"], "/nonexistent/model"),
         (["generate", "--prompt", "a", "--prompt-file", "b"], "exactly one"),
