@@ -409,9 +409,7 @@ struct GenerateReport: Encodable {
     }
 
     var text: String {
-        var s = "openblas core: \(machine.blasCore), threads: \(machine.threads) (cpu: \(machine.cpu), \(machine.cores) cores)\n"
-        s += "load average (1 min, shared machine): \(machine.loadAverageStart.map { String($0) } ?? "?") at start, "
-            + "\(machine.loadAverageEnd.map { String($0) } ?? "?") at end\n"
+        var s = machine.header
         s += "model: \(model) (\(parameters) parameters); prompts from \(source); windows: encoder/decoder "
             + byteWindows.map(String.init).joined(separator: "/") + " bytes, backbone \(backboneWindow) words; "
             + "greedy, \(generatedBytes) bytes per context; fastest of \(rounds) rounds\n"

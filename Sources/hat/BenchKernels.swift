@@ -306,6 +306,14 @@ struct Machine: Encodable {
     var loadAverageStart: Double?
     var loadAverageEnd: Double?
 
+    /// The first lines of every benchmark's text output: which OpenBLAS kernels ran, how many
+    /// threads, and how loaded the shared machine was.
+    var header: String {
+        "openblas core: \(blasCore), threads: \(threads) (cpu: \(cpu), \(cores) cores)\n"
+            + "load average (1 min, shared machine): \(loadAverageStart.map { String($0) } ?? "?") at start, "
+            + "\(loadAverageEnd.map { String($0) } ?? "?") at end\n"
+    }
+
     static func loadAverage() -> Double? {
         guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return nil }
         return text.split(separator: " ").first.flatMap { Double($0) }
@@ -445,9 +453,7 @@ struct KernelReport: Encodable {
     var blocks: [BlockReport] = []
 
     var text: String {
-        var s = "openblas core: \(machine.blasCore), threads: \(machine.threads) (cpu: \(machine.cpu), \(machine.cores) cores)\n"
-        s += "load average (1 min, shared machine): \(machine.loadAverageStart.map { String($0) } ?? "?") at start, "
-            + "\(machine.loadAverageEnd.map { String($0) } ?? "?") at end\n"
+        var s = machine.header
         s += "positions N = \(rows), window \(window == 0 ? "none (full causal)" : String(window)), median of \(repeats)\n"
         for b in blocks {
             let cfg = b.config

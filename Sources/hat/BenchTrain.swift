@@ -596,9 +596,7 @@ struct TrainReport: Encodable {
     }
 
     var text: String {
-        var s = "openblas core: \(machine.blasCore), threads: \(machine.threads) (cpu: \(machine.cpu), \(machine.cores) cores)\n"
-        s += "load average (1 min, shared machine): \(machine.loadAverageStart.map { String($0) } ?? "?") at start, "
-            + "\(machine.loadAverageEnd.map { String($0) } ?? "?") at end\n"
+        var s = machine.header
         s += "model: \(preset), \(parameters) parameters; batch: \(batch.rows) rows, \(batch.bytes) bytes, \(batch.words) words "
             + "(\(batch.predictedBytes) predicted bytes) from \(data)\n"
         s += "model FLOPs per step: \(benchFigure(modelGFLOPPerStep)) GFLOP = 3 × forward ("
