@@ -66,6 +66,14 @@ struct ReportGraft: ParsableCommand {
 
     func run() throws {
         Threads.count = threads
+        // The hand-written notes are read first, so a wrong path fails before any work or output.
+        var notesText: String?
+        if let notes {
+            guard let text = try? String(contentsOfFile: notes, encoding: .utf8) else {
+                throw CommandError("--notes \(notes): not found or not UTF-8 text")
+            }
+            notesText = text
+        }
         let loaded = try runs.map { spec -> GraftRun in
             let (label, path) = Self.split(spec)!
             return try GraftRun(label: label, directory: path, trainWindow: trainWindow)
@@ -123,8 +131,7 @@ struct ReportGraft: ParsableCommand {
 
         // Continuations.
         md += try samplesSection(loaded)
-        if let notes {
-            let text = try String(contentsOfFile: notes, encoding: .utf8)
+        if let notes, let text = notesText {
             md += "## Reading the results\n\n*Written by hand after the runs, from `\(notes)`; the figures above are generated.*\n\n"
             md += text.hasSuffix("\n") ? text + "\n" : text + "\n\n"
         }

@@ -20,7 +20,9 @@ struct ReportTrain: ParsableCommand {
     struct Point { var step: Int; var bytes: Double; var bpb: Double; var seconds: Double; var bpp: Double? }
 
     func run() throws {
-        let optionsData = try Data(contentsOf: URL(fileURLWithPath: runDirectory + "/options.json"))
+        guard let optionsData = FileManager.default.contents(atPath: runDirectory + "/options.json") else {
+            throw CommandError("no options.json in \(runDirectory): is it a training run (hat train --out)?")
+        }
         let options = try JSONDecoder().decode(TrainingOptions.self, from: optionsData)
         guard let text = try? String(contentsOfFile: runDirectory + "/metrics.jsonl", encoding: .utf8) else {
             throw CommandError("no metrics.jsonl in \(runDirectory)")

@@ -70,6 +70,8 @@ func temporaryDirectory(_ name: String) throws -> String {
         (["segment", "--max-word-bytes", "-3"], "max-word-bytes"),
         (["convert-backbone", "/nonexistent.gguf", "--out", "/tmp/x"], "/nonexistent.gguf"),
         (["no-such-command"], "no-such-command"),
+        (["report", "train", "/nonexistent/run"], "/nonexistent/run"),
+        (["report", "graft", "--run", "a=/x", "--run", "b=/y", "--notes", "/nonexistent.md", "--out", "/tmp/r.md"], "/nonexistent.md"),
     ])
     func badInputGivesAClearErrorAndNoTrap(_ arguments: [String], _ mentioned: String) throws {
         let run = try hat(arguments)
