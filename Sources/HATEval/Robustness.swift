@@ -279,7 +279,8 @@ public enum RobustnessRun {
     /// Scores every model on every condition (and the Folio/modern texts when `folio` is set).
     /// On a stop request it returns what finished, with status "interrupted".
     public static func run(models: [RobustnessModel], samples: [RobustnessSample], options: RobustnessOptions,
-                           misspellings: MisspellingTable?, folio: FolioOptions?,
+                           misspellings: MisspellingTable?, folio: FolioOptions?, context: ComputeContext,
+                           shouldStop: @escaping () -> Bool = { RobustnessRun.stopRequested != 0 },
                            progress: (RobustnessProgress) -> Void = { _ in }) throws -> RobustnessResults {
         let started = Date()
         var results = RobustnessResults()
@@ -326,8 +327,8 @@ public enum RobustnessRun {
                                                           conditions.map { $0.contexts[k].count }.max() ?? 0)
                     }.max() ?? 1
                     let scorer = try SampleScorer(config: model.config, parameters: model.parameters, mode: options.nextWord,
-                                                  batchBytes: options.batchBytes, longestRow: longest)
-                    scorer.shouldStop = { RobustnessRun.stopRequested != 0 }
+                                                  batchBytes: options.batchBytes, longestRow: longest, context: context)
+                    scorer.shouldStop = shouldStop
                     let clean = try scorer.score(samples.map { ($0.context, $0.target) }) { report("clean", $0) }
                     result.clean = summarize(name: "clean", rate: 0, contexts: samples.map(\.context), scores: clean,
                                              samples: samples, clean: nil, options: options, resamples: resamples)
@@ -350,7 +351,8 @@ public enum RobustnessRun {
                 if let folio, let folioData {
                     result.folio = try FolioEvaluation.run(config: model.config, parameters: model.parameters,
                                                            data: folioData, options: folio,
-                                                           bootstrap: options.bootstrap) { report("folio", $0) }
+                                                           bootstrap: options.bootstrap, context: context,
+                                                           shouldStop: shouldStop) { report("folio", $0) }
                     results.models[results.models.count - 1] = result
                 }
             } catch RobustnessError.interrupted {

@@ -128,12 +128,14 @@ public struct FolioResult: Codable, Equatable, Sendable {
 public enum FolioEvaluation {
     /// Evaluates one model on both sides. `progress(bytes)` after every batch.
     public static func run(config: HATConfig, parameters: ParameterSet, data: FolioData, options: FolioOptions,
-                           bootstrap: BootstrapSettings, progress: (Int) -> Void = { _ in }) throws -> FolioResult {
+                           bootstrap: BootstrapSettings, context: ComputeContext,
+                           shouldStop: @escaping () -> Bool = { false },
+                           progress: (Int) -> Void = { _ in }) throws -> FolioResult {
         let splitter = try WordSplitter(options: SplitterOptions(mode: SplitterMode(rawValue: config.splitter.name) ?? .hat,
                                                                  maxWordBytes: config.maxWordSize))
         let capacity = options.rowsPerBatch * options.maxRowBytes
         let network = HierarchicalModel(config: config, parameters: parameters, maxBytes: capacity,
-                                        maxWords: options.rowsPerBatch * options.wordsPerRow)
+                                        maxWords: options.rowsPerBatch * options.wordsPerRow, context: context)
         let batch = Batch(maxBytes: capacity, maxWords: options.rowsPerBatch * options.wordsPerRow, config: config)
 
         // Blocks: (play, first line) of every block of `blockLines` consecutive lines.
@@ -166,7 +168,7 @@ public enum FolioEvaluation {
             var bytes = [Double](repeating: 0, count: blockPlay.count)
             let rows = stream.rows(wordsPerRow: options.wordsPerRow, maxRowBytes: options.maxRowBytes)
             try ByteLoss.evaluate(model: network, stream: stream, rows: rows, batch: batch,
-                                  shouldStop: { RobustnessRun.stopRequested != 0 }, progress: progress) { i, loss, _ in
+                                  shouldStop: shouldStop, progress: progress) { i, loss, _ in
                 let b = Int(block[i])
                 if b >= 0 {
                     nats[b] += loss

@@ -299,6 +299,7 @@ public final class SampleScorer {
     let network: HierarchicalModel
     let batch: Batch
     let parameters: ParameterSet
+    let context: ComputeContext
     let session: ByteModel?
     /// Most bytes of the first generated word (the model's word cap plus the byte that ends it).
     public let maxWordBytes: Int
@@ -311,16 +312,19 @@ public final class SampleScorer {
     /// `session` replaces the cached generation session in `generate` mode (tests use a
     /// scripted model).
     public init(config: HATConfig, parameters: ParameterSet, mode: NextWordMode = .forward, batchBytes: Int = 4096,
-                longestRow: Int, session: ByteModel? = nil) throws {
+                longestRow: Int, session: ByteModel? = nil, context: ComputeContext) throws {
         self.config = config
+        self.context = context
         self.parameters = parameters
         self.mode = mode
         splitter = try WordSplitter(options: SplitterOptions(mode: SplitterMode(rawValue: config.splitter.name) ?? .hat,
                                                              maxWordBytes: config.maxWordSize))
         let capacity = max(batchBytes, longestRow)
-        network = HierarchicalModel(config: config, parameters: parameters, maxBytes: capacity, maxWords: capacity)
+        network = HierarchicalModel(config: config, parameters: parameters, maxBytes: capacity, maxWords: capacity,
+                                    context: context)
         batch = Batch(maxBytes: capacity, maxWords: capacity, config: config)
-        self.session = mode == .generate ? try session ?? GenerationSession(config: config, parameters: parameters) : nil
+        self.session = mode == .generate
+            ? try session ?? GenerationSession(config: config, parameters: parameters, context: context) : nil
         maxWordBytes = config.maxWordSize + 1
     }
 
@@ -385,7 +389,7 @@ public final class SampleScorer {
             if !undecided.isEmpty {
                 let generationStart = Date()
                 defer { timing.generationSeconds += Date().timeIntervalSince(generationStart) }
-                let session = try self.session ?? GenerationSession(config: config, parameters: parameters)
+                let session = try self.session ?? GenerationSession(config: config, parameters: parameters, context: context)
                 for k in undecided {
                     let predicted = NextWord.greedy(model: session, context: items[k].context, splitter: splitter,
                                                     maxBytes: maxWordBytes)

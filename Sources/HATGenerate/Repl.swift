@@ -27,22 +27,25 @@ public final class Repl {
     /// ANSI colours for /words; plain markers otherwise.
     private let colors: Bool
     private let limits: ContextLimits
+    private let context: ComputeContext
 
     public init(modelDirectory: String, settings: Settings = Settings(), limits: ContextLimits = ContextLimits(),
-                colors: Bool, interrupted: @escaping () -> Bool = { false }, write: @escaping ([UInt8]) -> Void) throws {
+                context: ComputeContext, colors: Bool, interrupted: @escaping () -> Bool = { false },
+                write: @escaping ([UInt8]) -> Void) throws {
+        self.context = context
         self.settings = settings
         self.modelDirectory = modelDirectory
         self.write = write
         self.interrupted = interrupted
         self.colors = colors
         self.limits = limits
-        session = try Repl.load(modelDirectory, limits: limits)
+        session = try Repl.load(modelDirectory, limits: limits, context: context)
         generator = Generator(model: session, sampling: settings.sampling)
     }
 
-    private static func load(_ directory: String, limits: ContextLimits) throws -> GenerationSession {
+    private static func load(_ directory: String, limits: ContextLimits, context: ComputeContext) throws -> GenerationSession {
         let (config, parameters) = try ModelFiles.load(from: directory)
-        return try GenerationSession(config: config, parameters: parameters, limits: limits)
+        return try GenerationSession(config: config, parameters: parameters, limits: limits, context: context)
     }
 
     private func say(_ text: String) { write(Array((text + "\n").utf8)) }
@@ -137,7 +140,7 @@ public final class Repl {
         case "/model":
             guard !argument.isEmpty else { say("/model needs a model directory"); break }
             do {
-                session = try Repl.load(argument, limits: limits)
+                session = try Repl.load(argument, limits: limits, context: context)
                 generator = Generator(model: session, sampling: settings.sampling)
                 modelDirectory = argument
                 say("loaded \(argument)")

@@ -54,6 +54,8 @@ public final class GenerationSession {
     public let config: HATConfig            // with the context limits applied
     public let parameters: ParameterSet
     public let limits: ContextLimits
+    /// The threads this session runs on (its results do not depend on their number).
+    public let context: ComputeContext
     let splitter: WordSplitter
     let eos: UInt8
     /// Most new bytes one internal step takes; longer inputs are fed in chunks.
@@ -99,8 +101,9 @@ public final class GenerationSession {
     private var ends: [Int] = []
 
     public init(config modelConfig: HATConfig, parameters: ParameterSet, limits: ContextLimits = ContextLimits(),
-                chunkBytes: Int = 256) throws {
+                chunkBytes: Int = 256, context: ComputeContext) throws {
         let config = limits.applied(to: modelConfig)
+        self.context = context
         self.config = config
         self.parameters = parameters
         self.limits = limits
@@ -115,29 +118,32 @@ public final class GenerationSession {
         let arena = Arena(name: "generation")
         self.arena = arena
 
-        embedding = Embedding(parameters: parameters, name: "encoder.embedding_layer.weight")
+        embedding = Embedding(parameters: parameters, name: "encoder.embedding_layer.weight", context: context)
         encoderBlocks = (0..<enc.numHiddenLayers).map {
-            LlamaBlock(prefix: "encoder.layers.\($0)", config: enc.block, parameters: parameters, maxRows: rows, arena: arena)
+            LlamaBlock(prefix: "encoder.layers.\($0)", config: enc.block, parameters: parameters, maxRows: rows, arena: arena,
+                       context: context)
         }
         let poolConfig = enc.crossAttentionConfig!
         pooling = CrossAttention(prefix: "encoder_connector.cross_attention_encoder_connector", queryWidth: db,
                                  keyValueWidth: dl, heads: poolConfig.numAttentionHeads, kvHeads: poolConfig.numKeyValueHeads,
                                  headDim: poolConfig.headDim, ropeTheta: enc.ropeTheta, maxQueries: rows, maxKeys: rows,
-                                 arena: arena, parameters: parameters)
+                                 arena: arena, context: context, parameters: parameters)
         backboneBlocks = (0..<bb.numHiddenLayers).map {
-            LlamaBlock(prefix: "backbone.layers.\($0)", config: bb.block, parameters: parameters, maxRows: rows, arena: arena)
+            LlamaBlock(prefix: "backbone.layers.\($0)", config: bb.block, parameters: parameters, maxRows: rows, arena: arena,
+                       context: context)
         }
         decoderBlocks = (0..<dec.numHiddenLayers).map {
             LlamaBlock(prefix: "decoder.decoder_layers.\($0).llama_layer", config: dec.block, parameters: parameters,
-                       maxRows: rows, arena: arena)
+                       maxRows: rows, arena: arena, context: context)
         }
         decoderCross = (0..<dec.numHiddenLayers).map { i in
             guard i == 0 || dec.crossAttnEveryLayer == true else { return nil }
             return CrossVector(prefix: "decoder.decoder_layers.\(i)", config: config, parameters: parameters,
-                               maxRows: rows + 1, arena: arena)
+                               maxRows: rows + 1, arena: arena, context: context)
         }
-        finalNorm = RMSNorm(parameters: parameters, name: "layer_norm.weight", eps: dec.rmsNormEps, maxRows: 1, arena: arena)
-        head = Linear(parameters: parameters, name: "lm_head.weight")
+        finalNorm = RMSNorm(parameters: parameters, name: "layer_norm.weight", eps: dec.rmsNormEps, maxRows: 1, arena: arena,
+                            context: context)
+        head = Linear(parameters: parameters, name: "lm_head.weight", context: context)
 
         // Ring buffers: the window, plus one step's rows, plus the bytes a rollback may remove.
         func caches(_ c: TransformerConfig, extra: Int) -> [KVCache] {
@@ -307,15 +313,15 @@ final class CrossVector {
     let values: Tensor      // [rows, G·D]
     let repeated: Tensor    // [rows, H·D]
 
-    init(prefix: String, config: HATConfig, parameters: ParameterSet, maxRows: Int, arena: Arena) {
+    init(prefix: String, config: HATConfig, parameters: ParameterSet, maxRows: Int, arena: Arena, context: ComputeContext) {
         let cross = config.decoderConfig.crossAttentionConfig!
         heads = cross.numAttentionHeads
         kvHeads = cross.numKeyValueHeads
         headDim = cross.headDim
         kvNorm = RMSNorm(parameters: parameters, name: "\(prefix).kv_norm.weight", eps: config.decoderConfig.rmsNormEps,
-                         maxRows: maxRows, arena: arena)
-        vProj = Linear(parameters: parameters, name: "\(prefix).cross_attention.v_proj.weight")
-        oProj = Linear(parameters: parameters, name: "\(prefix).cross_attention.o_proj.weight")
+                         maxRows: maxRows, arena: arena, context: context)
+        vProj = Linear(parameters: parameters, name: "\(prefix).cross_attention.v_proj.weight", context: context)
+        oProj = Linear(parameters: parameters, name: "\(prefix).cross_attention.o_proj.weight", context: context)
         normed = arena.tensor(rows: maxRows, cols: config.backboneConfig.hiddenSize)
         values = arena.tensor(rows: maxRows, cols: kvHeads * headDim)
         repeated = arena.tensor(rows: maxRows, cols: heads * headDim)

@@ -11,16 +11,17 @@ public final class UncachedModel: ByteModel {
     let model: HierarchicalModel
     let splitter: WordSplitter
     public let capacity: Int
-    private var context: [UInt8] = []
+    private var text: [UInt8] = []
     private let logits = UnsafeMutablePointer<Float>.allocate(capacity: 256)   // [256]
     public private(set) var completedWords = 0
 
     /// `capacity`: the longest context in bytes this reference will be asked to handle.
     public init(config modelConfig: HATConfig, parameters: ParameterSet, limits: ContextLimits = ContextLimits(),
-                capacity: Int = 4096) throws {
+                capacity: Int = 4096, context: ComputeContext) throws {
         config = limits.applied(to: modelConfig)
         self.capacity = capacity
-        model = HierarchicalModel(config: config, parameters: parameters, maxBytes: capacity, maxWords: capacity)
+        model = HierarchicalModel(config: config, parameters: parameters, maxBytes: capacity, maxWords: capacity,
+                                  context: context)
         splitter = try WordSplitter(options: SplitterOptions(mode: SplitterMode(rawValue: config.splitter.name) ?? .hat,
                                                              maxWordBytes: config.maxWordSize))
         logits.initialize(repeating: 0, count: 256)
@@ -33,22 +34,22 @@ public final class UncachedModel: ByteModel {
     public var nextByteLogits: UnsafePointer<Float> { UnsafePointer(logits) }
 
     public func reset() {
-        context = []
+        text = []
         feed([endOfSequence])
     }
 
     public func feed(_ bytes: [UInt8]) {
-        context += bytes
-        precondition(context.count <= capacity, "UncachedModel: context of \(context.count) bytes over its capacity \(capacity)")
+        text += bytes
+        precondition(text.count <= capacity, "UncachedModel: context of \(text.count) bytes over its capacity \(capacity)")
         var ends: [Int] = []
-        context.withUnsafeBufferPointer { splitter.split($0, into: &ends) }
+        text.withUnsafeBufferPointer { splitter.split($0, into: &ends) }
         completedWords = ends.count - 1
-        let stream = WordStream(bytes: context, ends: ends)
-        let batch = Batch(maxBytes: context.count, maxWords: ends.count, config: config)
+        let stream = WordStream(bytes: text, ends: ends)
+        let batch = Batch(maxBytes: text.count, maxWords: ends.count, config: config)
         batch.appendRow(stream, words: 0..<ends.count)
         batch.finish()
         model.forward(batch)
-        let row = model.lastLogits(rows: context.count).row(context.count - 1)
+        let row = model.lastLogits(rows: text.count).row(text.count - 1)
         for i in 0..<256 { logits[i] = row[i] }
     }
 }

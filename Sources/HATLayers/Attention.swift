@@ -35,6 +35,7 @@ public final class CrossAttention {
     public let qProj: Linear, kProj: Linear, vProj: Linear, oProj: Linear
     public let rotary: RotaryEmbedding
     public let core: AttentionCore
+    public let context: ComputeContext
     public var isFrozen = false {
         didSet { for p in [qProj, kProj, vProj, oProj] { p.isFrozen = isFrozen } }
     }
@@ -51,17 +52,19 @@ public final class CrossAttention {
     let dv: Tensor           // [Nk, G·D]
 
     public init(prefix: String, queryWidth: Int, keyValueWidth: Int, heads: Int, kvHeads: Int, headDim: Int,
-                ropeTheta: Float, maxQueries: Int, maxKeys: Int, arena: Arena, parameters: ParameterSet) {
+                ropeTheta: Float, maxQueries: Int, maxKeys: Int, arena: Arena, context: ComputeContext,
+                parameters: ParameterSet) {
         self.prefix = prefix
+        self.context = context
         self.heads = heads
         self.kvHeads = kvHeads
         self.headDim = headDim
         self.maxQueries = maxQueries
         self.maxKeys = maxKeys
-        qProj = Linear(parameters: parameters, name: "\(prefix).q_proj.weight")
-        kProj = Linear(parameters: parameters, name: "\(prefix).k_proj.weight")
-        vProj = Linear(parameters: parameters, name: "\(prefix).v_proj.weight")
-        oProj = Linear(parameters: parameters, name: "\(prefix).o_proj.weight")
+        qProj = Linear(parameters: parameters, name: "\(prefix).q_proj.weight", context: context)
+        kProj = Linear(parameters: parameters, name: "\(prefix).k_proj.weight", context: context)
+        vProj = Linear(parameters: parameters, name: "\(prefix).v_proj.weight", context: context)
+        oProj = Linear(parameters: parameters, name: "\(prefix).o_proj.weight", context: context)
         let a = heads * headDim, kv = kvHeads * headDim
         precondition(qProj.outputWidth == a && qProj.inputWidth == queryWidth
                      && kProj.outputWidth == kv && kProj.inputWidth == keyValueWidth
@@ -70,7 +73,7 @@ public final class CrossAttention {
                      "\(prefix): projection shapes do not match H \(heads), G \(kvHeads), D \(headDim), Cq \(queryWidth), Ckv \(keyValueWidth)")
         rotary = RotaryEmbedding(headDim: headDim, theta: ropeTheta)
         core = AttentionCore(heads: heads, kvHeads: kvHeads, headDim: headDim,
-                             maxQueries: maxQueries, maxKeys: maxKeys, arena: arena)
+                             maxQueries: maxQueries, maxKeys: maxKeys, arena: arena, context: context)
         q = arena.tensor(rows: maxQueries, cols: a)
         k = arena.tensor(rows: maxKeys, cols: kv)
         v = arena.tensor(rows: maxKeys, cols: kv)
@@ -104,8 +107,8 @@ public final class CrossAttention {
         qProj.forward(out: q, input: queries)
         kProj.forward(out: k, input: keyValues)
         vProj.forward(out: v, input: keyValues)
-        rotary.apply(q, heads: heads, positions: queryPositions)
-        rotary.apply(k, heads: kvHeads, positions: keyPositions)
+        rotary.apply(q, heads: heads, positions: queryPositions, on: context)
+        rotary.apply(k, heads: kvHeads, positions: keyPositions, on: context)
         core.forward(out: a, q: q, k: k, v: v, ranges: ranges)
         oProj.forward(out: out, input: a, accumulate: accumulate)
     }
@@ -121,8 +124,8 @@ public final class CrossAttention {
         let da = dAttended.rows(0..<nq), dq = dq.rows(0..<nq), dk = dk.rows(0..<nk), dv = dv.rows(0..<nk)
         oProj.backward(dInput: da, dOut: dOut, input: a)                       // da = dOut Wo
         core.backward(dQ: dq, dK: dk, dV: dv, dOut: da, q: q, k: k, v: v, out: a, ranges: ranges)
-        rotary.applyInverse(dq, heads: heads, positions: queryPositions)       // d(pre-RoPE q)
-        rotary.applyInverse(dk, heads: kvHeads, positions: keyPositions)
+        rotary.applyInverse(dq, heads: heads, positions: queryPositions, on: context)   // d(pre-RoPE q)
+        rotary.applyInverse(dk, heads: kvHeads, positions: keyPositions, on: context)
         qProj.backward(dInput: dQueries, dOut: dq, input: queries, accumulateInput: accumulateQueries)
         kProj.backward(dInput: dKeyValues, dOut: dk, input: keyValues, accumulateInput: accumulateKeyValues)
         vProj.backward(dInput: dKeyValues, dOut: dv, input: keyValues, accumulateInput: true)
@@ -140,13 +143,14 @@ public final class SelfAttention {
     }
 
     /// Parameters "\(prefix).{q,k,v,o}_proj.weight".
-    public init(prefix: String, config: AttentionConfig, parameters: ParameterSet, maxRows: Int, arena: Arena) {
+    public init(prefix: String, config: AttentionConfig, parameters: ParameterSet, maxRows: Int, arena: Arena,
+                context: ComputeContext) {
         self.prefix = prefix
         self.config = config
         attention = CrossAttention(prefix: prefix, queryWidth: config.hidden, keyValueWidth: config.hidden,
                                    heads: config.heads, kvHeads: config.kvHeads, headDim: config.headDim,
                                    ropeTheta: config.ropeTheta, maxQueries: maxRows, maxKeys: maxRows,
-                                   arena: arena, parameters: parameters)
+                                   arena: arena, context: context, parameters: parameters)
     }
 
     public static func parameterSpecs(prefix: String, config: AttentionConfig) -> [ParameterSpec] {

@@ -5,11 +5,14 @@
 // saves only the log-sum-exp per query and head; backward recomputes the probabilities:
 //   P = exp(S − lse),  dV += Pᵀ dO,  dP = dO Vᵀ,  dS = P ⊙ (dP − rowsum(dO ⊙ O)),
 //   dQ = dS K / √D,  dK += dSᵀ Q / √D.
-// Work items (head, query block) are dealt round-robin to `Threads.count` workers, each calling
-// BLAS single-threaded; dK and dV are summed in per-worker buffers, then added (deterministic).
+// Forward deals work items (head, query block) round-robin to the context's workers; each item
+// writes its own rows and columns of O. Backward deals whole heads: a head runs its query blocks
+// in order, so its contributions to dK and dV add up in one fixed order. With grouped-query
+// attention the first head of a group writes the group's dK, dV and the others write their own
+// scratch columns, added after it in head order — the same bits for any thread count.
 //
 // Shapes: Nq queries, Nk keys, H heads, G kv heads (head h uses kv head h / (H/G)), D head size,
-// Bq query block, Kc key chunk, P workers.
+// Bq query block, Kc key chunk, P workers (the context's threads).
 
 #if canImport(Glibc)
 import Glibc
@@ -27,20 +30,18 @@ public final class AttentionCore {
     /// Queries per work item (Bq) and keys per score tile (Kc).
     public let queryBlock: Int
     public let keyChunk: Int
-    /// Run the work items on our workers (each with single-threaded BLAS); false runs them one
-    /// after the other with OpenBLAS's own threads (kept for the benchmark's comparison).
-    public var parallelOverBlocks = true
+    public let context: ComputeContext
 
     let workers: Int                 // P
     let logSumExp: Tensor            // [maxQueries, H] saved by forward
     let scoreTiles: Tensor           // [P·Bq, Kc]
     let gradTiles: Tensor            // [P·Bq, Kc] dP in backward
     let rowStats: Tensor             // [P, 3·Bq] running max, running sum, rowsum(dO ⊙ O)
-    let privateKeyGrads: Tensor      // [(P−1)·maxKeys, G·D]
-    let privateValueGrads: Tensor    // [(P−1)·maxKeys, G·D]
+    let headKeyGrads: Tensor         // [maxKeys, (H−G)·D] dK of the heads after the first of each group
+    let headValueGrads: Tensor       // [maxKeys, (H−G)·D] dV of the same heads
 
     public init(heads: Int, kvHeads: Int, headDim: Int, maxQueries: Int, maxKeys: Int, arena: Arena,
-                queryBlock: Int = 64, keyChunk: Int = 1024, needsBackward: Bool = true) {
+                context: ComputeContext, queryBlock: Int = 64, keyChunk: Int = 1024, needsBackward: Bool = true) {
         precondition(heads > 0 && kvHeads > 0 && heads % kvHeads == 0,
                      "AttentionCore: \(heads) heads must be a multiple of \(kvHeads) kv heads")
         precondition(headDim > 0 && queryBlock > 0 && keyChunk > 0)
@@ -51,29 +52,25 @@ public final class AttentionCore {
         self.maxKeys = maxKeys
         self.queryBlock = queryBlock
         self.keyChunk = keyChunk
-        let p = Threads.count
+        self.context = context
+        let p = context.threads
         workers = p
         logSumExp = arena.tensor(rows: maxQueries, cols: heads)
         scoreTiles = arena.tensor(rows: p * queryBlock, cols: keyChunk)
         gradTiles = arena.tensor(rows: needsBackward ? p * queryBlock : 0, cols: keyChunk)
         rowStats = arena.tensor(rows: p, cols: 3 * queryBlock)
-        let privateRows = needsBackward ? (p - 1) * maxKeys : 0
-        privateKeyGrads = arena.tensor(rows: privateRows, cols: kvHeads * headDim)
-        privateValueGrads = arena.tensor(rows: privateRows, cols: kvHeads * headDim)
+        let extraHeadRows = needsBackward && heads > kvHeads ? maxKeys : 0
+        headKeyGrads = arena.tensor(rows: extraHeadRows, cols: (heads - kvHeads) * headDim)
+        headValueGrads = arena.tensor(rows: extraHeadRows, cols: (heads - kvHeads) * headDim)
     }
 
-    /// Runs body(worker, item) for every item, items dealt round-robin to the workers.
+    /// Runs body(worker, item) for every item, items dealt round-robin to the workers (an item's
+    /// result must not depend on which worker ran it; the worker index selects scratch only).
     private func forEachItem(_ items: Int, _ body: (Int, Int) -> Void) {
-        let p = min(workers, Threads.count, items)
-        if parallelOverBlocks && p > 1 {
-            withSingleThreadedBLAS {
-                WorkerPool.shared.run(p) { w in
-                    var item = w
-                    while item < items { body(w, item); item += p }
-                }
-            }
-        } else {
-            for item in 0..<items { body(0, item) }
+        let p = min(workers, items)
+        context.parallelFor(p) { w in
+            var item = w
+            while item < items { body(w, item); item += p }
         }
     }
 
@@ -168,79 +165,80 @@ public final class AttentionCore {
                      "AttentionCore backward: dQ \(dQ.shapeDescription) dK \(dK.shapeDescription) dV \(dV.shapeDescription) dOut \(dOut.shapeDescription), maxKeys \(maxKeys)")
         let bq = queryBlock, kc = keyChunk, group = h / g
         let scale = 1 / Float(d).squareRoot()
-        let blocks = (nq + bq - 1) / bq, items = blocks * h
-        let p = parallelOverBlocks ? min(workers, Threads.count, items) : 1
+        let blocks = (nq + bq - 1) / bq
         let lse = logSumExp, tiles = scoreTiles, dTiles = gradTiles, stats = rowStats
-        let kvWidth = g * d
-        // Worker 0 accumulates into dK, dV; worker w > 0 into its private rows.
-        dK.zeroParallel()
-        dV.zeroParallel()
-        for w in 1..<max(p, 1) {
-            privateKeyGrads.rows((w - 1) * maxKeys..<((w - 1) * maxKeys + nk)).zeroParallel()
-            privateValueGrads.rows((w - 1) * maxKeys..<((w - 1) * maxKeys + nk)).zeroParallel()
-        }
-        let privK = privateKeyGrads, privV = privateValueGrads, maxKeys = maxKeys
-        forEachItem(items) { w, item in
-            let block = item / h, head = item % h, kvHead = head / group
-            let i0 = block * bq, i1 = min(i0 + bq, nq), rows = i1 - i0
+        let extraK = headKeyGrads.rows(0..<(group > 1 ? nk : 0)), extraV = headValueGrads.rows(0..<(group > 1 ? nk : 0))
+        dK.zero(on: context)
+        dV.zero(on: context)
+        extraK.zero(on: context)
+        extraV.zero(on: context)
+        forEachItem(h) { w, head in
+            let kvHead = head / group, member = head % group
             let cols = head * d..<(head + 1) * d, kvCols = kvHead * d..<(kvHead + 1) * d
-            let qBlock = q.rows(i0..<i1).columns(cols)
-            let oBlock = out.rows(i0..<i1).columns(cols)
-            let dOBlock = dOut.rows(i0..<i1).columns(cols)
-            let dQBlock = dQ.rows(i0..<i1).columns(cols)
-            let (kLo, kHi) = AttentionCore.keySpan(ranges, i0, i1)
-            if kLo >= kHi {
-                dQBlock.zero()
-                return
-            }
-            let dKAll = w == 0 ? dK : privK.rows((w - 1) * maxKeys..<((w - 1) * maxKeys + nk))
-            let dVAll = w == 0 ? dV : privV.rows((w - 1) * maxKeys..<((w - 1) * maxKeys + nk))
-            // δ_i = Σ_d dO ⊙ O
-            let delta = stats.row(w) + 2 * bq
-            for r in 0..<rows { delta[r] = VectorMath.dot(dOBlock.row(r), oBlock.row(r), d) }
-            let sTile = tiles.rows(w * bq..<(w * bq + rows)), dpTile = dTiles.rows(w * bq..<(w * bq + rows))
-            var c0 = kLo
-            while c0 < kHi {
-                let c1 = min(c0 + kc, kHi), cw = c1 - c0
-                let s = sTile.columns(0..<cw), dp = dpTile.columns(0..<cw)          // [rows, cw]
-                let kChunk = k.rows(c0..<c1).columns(kvCols), vChunk = v.rows(c0..<c1).columns(kvCols)
-                gemm(qBlock, kChunk, transposeB: true, into: s, alpha: scale)      // S = Q Kᵀ/√D
-                for r in 0..<rows {
-                    let row = s.row(r)
-                    let a = min(max(Int(ranges.lo[i0 + r]) - c0, 0), cw)
-                    let b = max(min(Int(ranges.hi[i0 + r]) - c0, cw), a)
-                    row.update(repeating: 0, count: a)
-                    (row + b).update(repeating: 0, count: cw - b)
-                    if a < b { _ = VectorMath.expShiftedInPlace(row + a, b - a, shift: lse[i0 + r, head]) }
+            // Where this head's dK, dV go: the group's own columns for its first head, else scratch.
+            let slot = (kvHead * (group - 1) + member - 1) * d
+            let dKHead = member == 0 ? dK.columns(kvCols) : extraK.columns(slot..<(slot + d))   // [Nk, D]
+            let dVHead = member == 0 ? dV.columns(kvCols) : extraV.columns(slot..<(slot + d))   // [Nk, D]
+            for block in 0..<blocks {
+                let i0 = block * bq, i1 = min(i0 + bq, nq), rows = i1 - i0
+                let qBlock = q.rows(i0..<i1).columns(cols)
+                let oBlock = out.rows(i0..<i1).columns(cols)
+                let dOBlock = dOut.rows(i0..<i1).columns(cols)
+                let dQBlock = dQ.rows(i0..<i1).columns(cols)
+                let (kLo, kHi) = AttentionCore.keySpan(ranges, i0, i1)
+                if kLo >= kHi {
+                    dQBlock.zero()
+                    continue
                 }
-                gemm(s, transposeA: true, dOBlock, into: dVAll.rows(c0..<c1).columns(kvCols), beta: 1)  // dV += Pᵀ dO
-                gemm(dOBlock, vChunk, transposeB: true, into: dp)                                        // dP = dO Vᵀ
-                for r in 0..<rows {
-                    // dS = P ⊙ (dP − δ), in place of P (masked entries stay 0)
-                    let pr = s.row(r), dpr = dp.row(r)
-                    let a = min(max(Int(ranges.lo[i0 + r]) - c0, 0), cw)
-                    let b = max(min(Int(ranges.hi[i0 + r]) - c0, cw), a)
-                    let dv = VectorMath.V(repeating: delta[r])
-                    var j = a
-                    while j + 16 <= b {
-                        VectorMath.store(VectorMath.load(pr + j) * (VectorMath.load(dpr + j) - dv), pr + j)
-                        j += 16
+                // δ_i = Σ_d dO ⊙ O
+                let delta = stats.row(w) + 2 * bq
+                for r in 0..<rows { delta[r] = VectorMath.dot(dOBlock.row(r), oBlock.row(r), d) }
+                let sTile = tiles.rows(w * bq..<(w * bq + rows)), dpTile = dTiles.rows(w * bq..<(w * bq + rows))
+                var c0 = kLo
+                while c0 < kHi {
+                    let c1 = min(c0 + kc, kHi), cw = c1 - c0
+                    let s = sTile.columns(0..<cw), dp = dpTile.columns(0..<cw)          // [rows, cw]
+                    let kChunk = k.rows(c0..<c1).columns(kvCols), vChunk = v.rows(c0..<c1).columns(kvCols)
+                    gemm(qBlock, kChunk, transposeB: true, into: s, alpha: scale)      // S = Q Kᵀ/√D
+                    for r in 0..<rows {
+                        let row = s.row(r)
+                        let a = min(max(Int(ranges.lo[i0 + r]) - c0, 0), cw)
+                        let b = max(min(Int(ranges.hi[i0 + r]) - c0, cw), a)
+                        row.update(repeating: 0, count: a)
+                        (row + b).update(repeating: 0, count: cw - b)
+                        if a < b { _ = VectorMath.expShiftedInPlace(row + a, b - a, shift: lse[i0 + r, head]) }
                     }
-                    while j < b { pr[j] = pr[j] * (dpr[j] - delta[r]); j += 1 }
+                    gemm(s, transposeA: true, dOBlock, into: dVHead.rows(c0..<c1), beta: 1)   // dV += Pᵀ dO
+                    gemm(dOBlock, vChunk, transposeB: true, into: dp)                       // dP = dO Vᵀ
+                    for r in 0..<rows {
+                        // dS = P ⊙ (dP − δ), in place of P (masked entries stay 0)
+                        let pr = s.row(r), dpr = dp.row(r)
+                        let a = min(max(Int(ranges.lo[i0 + r]) - c0, 0), cw)
+                        let b = max(min(Int(ranges.hi[i0 + r]) - c0, cw), a)
+                        let dv = VectorMath.V(repeating: delta[r])
+                        var j = a
+                        while j + 16 <= b {
+                            VectorMath.store(VectorMath.load(pr + j) * (VectorMath.load(dpr + j) - dv), pr + j)
+                            j += 16
+                        }
+                        while j < b { pr[j] = pr[j] * (dpr[j] - delta[r]); j += 1 }
+                    }
+                    gemm(s, kChunk, into: dQBlock, alpha: scale, beta: c0 == kLo ? 0 : 1)              // dQ += dS K/√D
+                    gemm(s, transposeA: true, qBlock, into: dKHead.rows(c0..<c1), alpha: scale, beta: 1)  // dK += dSᵀ Q/√D
+                    c0 = c1
                 }
-                gemm(s, kChunk, into: dQBlock, alpha: scale, beta: c0 == kLo ? 0 : 1)                   // dQ += dS K/√D
-                gemm(s, transposeA: true, qBlock, into: dKAll.rows(c0..<c1).columns(kvCols), alpha: scale, beta: 1)  // dK += dSᵀ Q/√D
-                c0 = c1
             }
         }
-        // Sum the private accumulators into dK, dV.
-        if p > 1 {
-            WorkerPool.shared.runChunks(nk, minChunk: 64) { range in
-                for w in 1..<p {
-                    let base = (w - 1) * maxKeys
-                    for j in range {
-                        VectorMath.add(privK.row(base + j), into: dK.row(j), kvWidth)
-                        VectorMath.add(privV.row(base + j), into: dV.row(j), kvWidth)
+        // Add the other heads of each group after its first, in head order.
+        if group > 1 {
+            context.parallelChunks(nk, chunk: 64) { range in
+                for j in range {
+                    for kvHead in 0..<g {
+                        for member in 1..<group {
+                            let slot = (kvHead * (group - 1) + member - 1) * d
+                            VectorMath.add(extraK.row(j) + slot, into: dK.row(j) + kvHead * d, d)
+                            VectorMath.add(extraV.row(j) + slot, into: dV.row(j) + kvHead * d, d)
+                        }
                     }
                 }
             }

@@ -2,6 +2,9 @@
 // per-row mask (rows with mask 0 add nothing), as torch F.cross_entropy(reduction="sum") over
 // the masked rows:  loss_i = logsumexp(z_i) − z_i[target_i],  dz_i = (softmax(z_i) − onehot) · m_i · scale.
 //
+// The loss is summed per fixed chunk of 64 rows, then the chunks in order (the same bits for any
+// thread count).
+//
 // Shapes: N rows, V classes.
 
 #if canImport(Glibc)
@@ -14,14 +17,14 @@ import HATTensor
 public enum CrossEntropy {
     /// Σ over rows with mask ≠ 0 of −log p[target] (accumulated in Double), and the number of such rows.
     public static func forward(logits: Tensor /*[N, V]*/, targets: UnsafePointer<Int32> /*[N]*/,
-                               mask: UnsafePointer<Float>? /*[N]*/) -> (lossSum: Double, count: Int) {
-        let n = logits.rows, v = logits.cols
-        let chunks = max(1, min(Threads.count, n / 64))
+                               mask: UnsafePointer<Float>? /*[N]*/, on context: ComputeContext) -> (lossSum: Double, count: Int) {
+        let n = logits.rows, v = logits.cols, chunkRows = 64
+        let chunks = max(1, (n + chunkRows - 1) / chunkRows)
         return withUnsafeTemporaryAllocation(of: (Double, Int).self, capacity: chunks) { partial in
             let partialBase = partial.baseAddress!
-            WorkerPool.shared.run(chunks) { c in
+            context.parallelFor(chunks) { c in
                 var loss = 0.0, count = 0
-                for i in (n * c / chunks)..<(n * (c + 1) / chunks) {
+                for i in (c * chunkRows)..<min((c + 1) * chunkRows, n) {
                     if let mask, mask[i] == 0 { continue }
                     let z = logits.row(i)
                     let m = VectorMath.max(z, v)
@@ -49,11 +52,11 @@ public enum CrossEntropy {
 
     /// dLogits = (softmax(logits) − onehot(target)) · mask · scale, row by row (may alias logits).
     public static func backward(dLogits: Tensor, logits: Tensor, targets: UnsafePointer<Int32>,
-                                mask: UnsafePointer<Float>?, scale: Float) {
+                                mask: UnsafePointer<Float>?, scale: Float, on context: ComputeContext) {
         let n = logits.rows, v = logits.cols
         precondition(dLogits.rows == n && dLogits.cols == v,
                      "CrossEntropy: dLogits \(dLogits.shapeDescription), logits \(logits.shapeDescription)")
-        WorkerPool.shared.runChunks(n, minChunk: 64) { range in
+        context.parallelChunks(n, chunk: 64) { range in
             for i in range {
                 let z = logits.row(i), dz = dLogits.row(i)
                 let weight = (mask?[i] ?? 1) * scale

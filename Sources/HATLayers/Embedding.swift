@@ -11,12 +11,14 @@ public final class Embedding {
     public let weightGrad: Tensor   // [V, C]
     /// Skip the weight gradient (backward then does nothing).
     public var isFrozen = false
+    public let context: ComputeContext
 
     public var vocabulary: Int { weight.rows }
     public var channels: Int { weight.cols }
 
-    public init(parameters: ParameterSet, name: String) {
+    public init(parameters: ParameterSet, name: String, context: ComputeContext) {
         self.name = name
+        self.context = context
         weight = parameters.value(name)
         weightGrad = parameters.grad(name)
     }
@@ -29,7 +31,7 @@ public final class Embedding {
     public func forward(out: Tensor /*[N, C]*/, ids: UnsafePointer<Int32> /*[N]*/) {
         precondition(out.cols == channels, "Embedding \(name): out \(out.shapeDescription), table [\(vocabulary), \(channels)]")
         let c = channels, weight = weight
-        WorkerPool.shared.runChunks(out.rows, minChunk: 256) { range in
+        context.parallelChunks(out.rows, chunk: 256) { range in
             for i in range { out.row(i).update(from: weight.row(Int(ids[i])), count: c) }
         }
     }
@@ -39,7 +41,7 @@ public final class Embedding {
         if isFrozen { return }
         precondition(dOut.cols == channels, "Embedding \(name): dOut \(dOut.shapeDescription), table [\(vocabulary), \(channels)]")
         let grad = weightGrad, n = dOut.rows
-        WorkerPool.shared.runChunks(channels, minChunk: 16) { cols in
+        context.parallelChunks(channels, chunk: 16) { cols in
             for i in 0..<n {
                 let src = dOut.row(i), dst = grad.row(Int(ids[i]))
                 for j in cols { dst[j] += src[j] }

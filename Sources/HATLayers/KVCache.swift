@@ -110,8 +110,8 @@ extension LlamaBlock {
             attn.qProj.forward(out: q, input: n1)
             attn.kProj.forward(out: kNew, input: n1)
             attn.vProj.forward(out: vNew, input: n1)
-            attn.rotary.apply(q, heads: cfg.heads, positions: pos)
-            attn.rotary.apply(kNew, heads: cfg.kvHeads, positions: pos)
+            attn.rotary.apply(q, heads: cfg.heads, positions: pos, on: context)
+            attn.rotary.apply(kNew, heads: cfg.kvHeads, positions: pos, on: context)
             // Keys in view: storage rows start ..< base + m, i.e. stream indices oldest ..< total + m.
             let kAll = cache.keys.rows(cache.start..<(base + m)), vAll = cache.values.rows(cache.start..<(base + m))
             for j in 0..<m {

@@ -1,5 +1,6 @@
 // Linear: y = x Wᵀ with weight [out, in] and no bias (torch nn.Linear(bias=False)).
-// Both products are single sgemm calls on OpenBLAS's threads.
+// Both products run on the layer's context (ComputeContext.gemm: cut by shape, any thread count
+// gives the same bits).
 //
 // Shapes: N rows, I input width, O output width.
 
@@ -11,12 +12,14 @@ public final class Linear {
     public let weightGrad: Tensor   // [O, I]
     /// Skip dW (the input gradient still flows).
     public var isFrozen = false
+    public let context: ComputeContext
 
     public var inputWidth: Int { weight.cols }
     public var outputWidth: Int { weight.rows }
 
-    public init(parameters: ParameterSet, name: String) {
+    public init(parameters: ParameterSet, name: String, context: ComputeContext) {
         self.name = name
+        self.context = context
         weight = parameters.value(name)
         weightGrad = parameters.grad(name)
     }
@@ -27,17 +30,17 @@ public final class Linear {
 
     /// y = x Wᵀ, or y += x Wᵀ with `accumulate` (a residual add for free).
     public func forward(out y: Tensor /*[N, O]*/, input x: Tensor /*[N, I]*/, accumulate: Bool = false) {
-        gemm(x, weight, transposeB: true, into: y, beta: accumulate ? 1 : 0)
+        context.gemm(x, weight, transposeB: true, into: y, beta: accumulate ? 1 : 0)
     }
 
     /// dW += dyᵀ x (unless frozen); dx = dy W, or dx += dy W with `accumulateInput`; dx nil skips it.
     public func backward(dInput dx: Tensor? /*[N, I]*/, dOut dy: Tensor /*[N, O]*/, input x: Tensor /*[N, I]*/,
                          accumulateInput: Bool = false) {
         if !isFrozen {
-            gemm(dy, transposeA: true, x, into: weightGrad, beta: 1)
+            context.gemm(dy, transposeA: true, x, into: weightGrad, beta: 1)
         }
         if let dx {
-            gemm(dy, weight, into: dx, beta: accumulateInput ? 1 : 0)
+            context.gemm(dy, weight, into: dx, beta: accumulateInput ? 1 : 0)
         }
     }
 }

@@ -53,6 +53,7 @@ public final class LlamaBlock {
     public let attention: SelfAttention
     public let postAttentionNorm: RMSNorm
     public let mlp: SwiGLU
+    public let context: ComputeContext
     /// Skip every weight gradient of the block (gradients still flow to its input).
     public var isFrozen = false {
         didSet {
@@ -80,19 +81,21 @@ public final class LlamaBlock {
             + SwiGLU.parameterSpecs(prefix: "\(prefix).mlp", hidden: config.hidden, intermediate: config.intermediate)
     }
 
-    public init(prefix: String, config: LlamaBlockConfig, parameters: ParameterSet, maxRows: Int, arena: Arena) {
+    public init(prefix: String, config: LlamaBlockConfig, parameters: ParameterSet, maxRows: Int, arena: Arena,
+                context: ComputeContext) {
         self.prefix = prefix
+        self.context = context
         self.config = config
         self.maxRows = maxRows
         let c = config.hidden
         inputNorm = RMSNorm(parameters: parameters, name: "\(prefix).input_layernorm.weight", eps: config.rmsEps,
-                            maxRows: maxRows, arena: arena)
+                            maxRows: maxRows, arena: arena, context: context)
         attention = SelfAttention(prefix: "\(prefix).self_attn", config: config.attention, parameters: parameters,
-                                  maxRows: maxRows, arena: arena)
+                                  maxRows: maxRows, arena: arena, context: context)
         postAttentionNorm = RMSNorm(parameters: parameters, name: "\(prefix).post_attention_layernorm.weight",
-                                    eps: config.rmsEps, maxRows: maxRows, arena: arena)
+                                    eps: config.rmsEps, maxRows: maxRows, arena: arena, context: context)
         mlp = SwiGLU(prefix: "\(prefix).mlp", hidden: c, intermediate: config.intermediate, parameters: parameters,
-                     maxRows: maxRows, arena: arena)
+                     maxRows: maxRows, arena: arena, context: context)
         blockInput = arena.tensor(rows: maxRows, cols: c)
         normed1 = arena.tensor(rows: maxRows, cols: c)
         afterAttention = arena.tensor(rows: maxRows, cols: c)
@@ -108,10 +111,10 @@ public final class LlamaBlock {
                      "\(prefix): x \(x.shapeDescription) but block has C \(config.hidden), maxRows \(maxRows)")
         let x0 = blockInput.rows(0..<n), n1 = normed1.rows(0..<n)
         let x1 = afterAttention.rows(0..<n), n2 = normed2.rows(0..<n)
-        x0.copyParallel(from: x)
+        x0.copy(from: x, on: context)
         inputNorm.forward(out: n1, input: x0)
         attention.forward(out: x, input: n1, positions: positions, ranges: ranges, accumulate: true)   // x = x0 + attn
-        x1.copyParallel(from: x)
+        x1.copy(from: x, on: context)
         postAttentionNorm.forward(out: n2, input: x1)
         mlp.forward(out: x, input: n2, accumulate: true)                                               // x = x1 + mlp
     }

@@ -1,8 +1,10 @@
 // RMSNorm: y = x / sqrt(mean(x²) + eps) ⊙ w, per row, as Hugging Face LlamaRMSNorm (which
 // computes in float32 too). Forward saves r = 1/rms per row; backward:
 //   g = w ⊙ dy,  dx = r·g − x · r³/C · Σ(g ⊙ x),  dw += Σ_rows dy ⊙ x·r
+// dw is summed per fixed chunk of 64 rows, then the chunks in order (the same bits for any
+// thread count).
 //
-// Shapes: N rows, C channels, P workers.
+// Shapes: N rows, C channels, R = ⌈maxRows / 64⌉ row chunks.
 
 import HATTensor
 
@@ -13,18 +15,22 @@ public final class RMSNorm {
     public let weightGrad: Tensor      // [1, C]
     public var isFrozen = false
     public let maxRows: Int
+    public let context: ComputeContext
     let inverseRMS: UnsafeMutablePointer<Float>   // [maxRows] saved by forward
-    let partialGrads: Tensor                      // [P, C] per-worker dw sums
+    let partialGrads: Tensor                      // [R, C] dw summed over each chunk of rows
+    static let gradientChunkRows = 64
     var channels: Int { weight.cols }
 
-    public init(parameters: ParameterSet, name: String, eps: Float, maxRows: Int, arena: Arena) {
+    public init(parameters: ParameterSet, name: String, eps: Float, maxRows: Int, arena: Arena, context: ComputeContext) {
         self.name = name
         self.eps = eps
         self.maxRows = maxRows
+        self.context = context
         weight = parameters.value(name)
         weightGrad = parameters.grad(name)
         inverseRMS = arena.allocate(count: maxRows)
-        partialGrads = arena.tensor(rows: Threads.count, cols: weight.cols)
+        partialGrads = arena.tensor(rows: (maxRows + RMSNorm.gradientChunkRows - 1) / RMSNorm.gradientChunkRows,
+                                    cols: weight.cols)
     }
 
     public static func parameterSpecs(name: String, channels: Int) -> [ParameterSpec] {
@@ -37,7 +43,7 @@ public final class RMSNorm {
         precondition(x.cols == c && y.cols == c && y.rows == n && n <= maxRows,
                      "RMSNorm \(name): x \(x.shapeDescription), y \(y.shapeDescription), C \(c), maxRows \(maxRows)")
         let w = weight.data, inv = inverseRMS, eps = eps
-        WorkerPool.shared.runChunks(n, minChunk: 32) { range in
+        context.parallelChunks(n, chunk: 32) { range in
             for i in range {
                 let xr = x.row(i), yr = y.row(i)
                 let r = 1 / (VectorMath.sumOfSquares(xr, c) / Float(c) + eps).squareRoot()
@@ -60,13 +66,13 @@ public final class RMSNorm {
         precondition(dx.cols == c && dy.cols == c && dx.rows == n && dy.rows == n,
                      "RMSNorm \(name): dx \(dx.shapeDescription), dy \(dy.shapeDescription), x \(x.shapeDescription)")
         let w = weight.data, inv = inverseRMS, frozen = isFrozen
-        let partial = partialGrads
-        let workers = min(partial.rows, max(1, min(Threads.count, n / 32)))
-        if !frozen { partial.rows(0..<workers).zero() }
-        WorkerPool.shared.run(workers) { p in
-            let start = n * p / workers, end = n * (p + 1) / workers
+        let partial = partialGrads, chunkRows = RMSNorm.gradientChunkRows
+        let chunks = (n + chunkRows - 1) / chunkRows
+        precondition(n <= maxRows, "RMSNorm \(name): \(n) rows exceed capacity \(maxRows)")
+        context.parallelFor(chunks) { p in
             let pw = partial.row(p)
-            for i in start..<end {
+            if !frozen { pw.update(repeating: 0, count: c) }
+            for i in (p * chunkRows)..<min((p + 1) * chunkRows, n) {
                 let xr = x.row(i), gr = dy.row(i), dxr = dx.row(i)
                 let r = inv[i]
                 // s = Σ w ⊙ dy ⊙ x
@@ -99,6 +105,6 @@ public final class RMSNorm {
         }
         if frozen { return }
         let grad = weightGrad.data
-        for p in 0..<workers { VectorMath.add(partial.row(p), into: grad, c) }
+        for p in 0..<chunks { VectorMath.add(partial.row(p), into: grad, c) }
     }
 }

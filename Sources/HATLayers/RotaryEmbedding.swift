@@ -46,19 +46,19 @@ public final class RotaryEmbedding {
     }
 
     /// Rotates each of the `heads` heads of row i of x [N, heads·D] by the angles of positions[i], in place.
-    public func apply(_ x: Tensor, heads: Int, positions: UnsafePointer<Int32>) {
-        rotate(x, heads: heads, positions: positions, sign: 1)
+    public func apply(_ x: Tensor, heads: Int, positions: UnsafePointer<Int32>, on context: ComputeContext) {
+        rotate(x, heads: heads, positions: positions, sign: 1, on: context)
     }
 
     /// The transpose (rotation by −θ): the backward of `apply`, dx ← Rᵀ dx, in place.
-    public func applyInverse(_ dx: Tensor, heads: Int, positions: UnsafePointer<Int32>) {
-        rotate(dx, heads: heads, positions: positions, sign: -1)
+    public func applyInverse(_ dx: Tensor, heads: Int, positions: UnsafePointer<Int32>, on context: ComputeContext) {
+        rotate(dx, heads: heads, positions: positions, sign: -1, on: context)
     }
 
-    private func rotate(_ x: Tensor, heads: Int, positions: UnsafePointer<Int32>, sign: Float) {
+    private func rotate(_ x: Tensor, heads: Int, positions: UnsafePointer<Int32>, sign: Float, on context: ComputeContext) {
         let d = headDim, k = d / 2
         precondition(x.cols == heads * d, "RotaryEmbedding: x \(x.shapeDescription) is not \(heads) heads of \(d)")
-        WorkerPool.shared.runChunks(x.rows, minChunk: 64) { range in
+        context.parallelChunks(x.rows, chunk: 64) { range in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * k) { scratch in
                 let cosRow = scratch.baseAddress!, sinRow = cosRow + k
                 for i in range {

@@ -10,6 +10,7 @@ public final class SwiGLU {
     public let prefix: String
     public let gateProj: Linear, upProj: Linear, downProj: Linear
     public let maxRows: Int
+    public let context: ComputeContext
     public var isFrozen = false {
         didSet { for p in [gateProj, upProj, downProj] { p.isFrozen = isFrozen } }
     }
@@ -19,12 +20,14 @@ public final class SwiGLU {
     let hidden: Tensor   // [N, F] silu(gate) ⊙ up
 
     /// Parameters "\(prefix).{gate,up}_proj.weight" [F, C] and "\(prefix).down_proj.weight" [C, F].
-    public init(prefix: String, hidden c: Int, intermediate f: Int, parameters: ParameterSet, maxRows: Int, arena: Arena) {
+    public init(prefix: String, hidden c: Int, intermediate f: Int, parameters: ParameterSet, maxRows: Int, arena: Arena,
+                context: ComputeContext) {
         self.prefix = prefix
         self.maxRows = maxRows
-        gateProj = Linear(parameters: parameters, name: "\(prefix).gate_proj.weight")
-        upProj = Linear(parameters: parameters, name: "\(prefix).up_proj.weight")
-        downProj = Linear(parameters: parameters, name: "\(prefix).down_proj.weight")
+        self.context = context
+        gateProj = Linear(parameters: parameters, name: "\(prefix).gate_proj.weight", context: context)
+        upProj = Linear(parameters: parameters, name: "\(prefix).up_proj.weight", context: context)
+        downProj = Linear(parameters: parameters, name: "\(prefix).down_proj.weight", context: context)
         precondition(gateProj.outputWidth == f && gateProj.inputWidth == c && upProj.outputWidth == f
                      && upProj.inputWidth == c && downProj.outputWidth == c && downProj.inputWidth == f,
                      "\(prefix): MLP weights do not match C \(c), F \(f)")
@@ -48,7 +51,7 @@ public final class SwiGLU {
         let g = gate.rows(0..<n), u = up.rows(0..<n), h = hidden.rows(0..<n)
         gateProj.forward(out: g, input: x)
         upProj.forward(out: u, input: x)
-        SwiGLU.activate(gate: g, up: u, into: h)
+        SwiGLU.activate(gate: g, up: u, into: h, on: context)
         downProj.forward(out: out, input: h, accumulate: accumulate)
     }
 
@@ -57,8 +60,8 @@ public final class SwiGLU {
         let n = x.rows
         let g = gate.rows(0..<n), u = up.rows(0..<n), h = hidden.rows(0..<n)
         downProj.backward(dInput: nil, dOut: dy, input: h)          // dWd += dyᵀ h
-        gemm(dy, downProj.weight, into: h)                            // dh = dy Wd, over h
-        SwiGLU.activationBackward(gate: g, up: u, dHidden: h)         // gate ← dgate, up ← dup
+        context.gemm(dy, downProj.weight, into: h)                    // dh = dy Wd, over h
+        SwiGLU.activationBackward(gate: g, up: u, dHidden: h, on: context)   // gate ← dgate, up ← dup
         gateProj.backward(dInput: dx, dOut: g, input: x, accumulateInput: accumulateInput)
         upProj.backward(dInput: dx, dOut: u, input: x, accumulateInput: true)
     }
@@ -66,11 +69,11 @@ public final class SwiGLU {
     // MARK: element-wise kernels (contiguous [N, F] tensors)
 
     /// h = silu(gate) ⊙ up.
-    public static func activate(gate g: Tensor, up u: Tensor, into h: Tensor) {
+    public static func activate(gate g: Tensor, up u: Tensor, into h: Tensor, on context: ComputeContext) {
         precondition(g.isContiguous && u.isContiguous && h.isContiguous && g.count == u.count && g.count == h.count)
         let count = g.count
         let gp = g.data, up = u.data, hp = h.data
-        WorkerPool.shared.runChunks(count / 16, minChunk: 1024) { range in
+        context.parallelChunks(count / 16, chunk: 1024) { range in
             for i in range {
                 let o = i * 16
                 let gv = VectorMath.load(gp + o)
@@ -84,7 +87,7 @@ public final class SwiGLU {
     }
 
     /// From dh: gate ← dgate = dh ⊙ up ⊙ silu'(gate), up ← dup = dh ⊙ silu(gate).
-    public static func activationBackward(gate g: Tensor, up u: Tensor, dHidden h: Tensor) {
+    public static func activationBackward(gate g: Tensor, up u: Tensor, dHidden h: Tensor, on context: ComputeContext) {
         precondition(g.isContiguous && u.isContiguous && h.isContiguous && g.count == u.count && g.count == h.count)
         let count = g.count
         let gp = g.data, up = u.data, hp = h.data
@@ -94,7 +97,7 @@ public final class SwiGLU {
             let one = VectorMath.V(repeating: 1)
             return (dh * uv * s * (one + gv * (one - s)), dh * gv * s)
         }
-        WorkerPool.shared.runChunks(count / 16, minChunk: 1024) { range in
+        context.parallelChunks(count / 16, chunk: 1024) { range in
             for i in range {
                 let o = i * 16
                 let (dg, du) = step(VectorMath.load(gp + o), VectorMath.load(up + o), VectorMath.load(hp + o))

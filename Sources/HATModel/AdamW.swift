@@ -30,9 +30,11 @@ public final class AdamW {
     public let v: UnsafeMutablePointer<Float>   // [count] second moments, parameter layout
     /// Number of updates taken so far (bias corrections use it).
     public var step = 0
+    public let context: ComputeContext
 
-    public init(parameters: ParameterSet, settings: AdamWSettings) {
+    public init(parameters: ParameterSet, settings: AdamWSettings, context: ComputeContext) {
         self.parameters = parameters
+        self.context = context
         self.settings = settings
         m = .allocate(capacity: max(parameters.count, 1))
         v = .allocate(capacity: max(parameters.count, 1))
@@ -59,7 +61,7 @@ public final class AdamW {
             let decay: Float = entry.spec.decays ? 1 - rate * settings.weightDecay : 1
             let stepSize = rate / correction1
             let start = entry.offset, end = entry.offset + entry.count
-            parallelChunks(end - start, minChunk: 1 << 14) { range in
+            context.parallelChunks(end - start, chunk: 1 << 14) { range in
                 for i in (start + range.lowerBound)..<(start + range.upperBound) {
                     let g = grads[i]
                     let mi = b1 * m[i] + (1 - b1) * g

@@ -23,6 +23,8 @@ public final class HierarchicalModel {
     public let parameters: ParameterSet
     public let maxBytes: Int
     public let maxWords: Int
+    /// The threads every layer runs on (results do not depend on their number).
+    public let context: ComputeContext
 
     // Layers, in the order data flows through them.
     let embedding: Embedding
@@ -54,8 +56,9 @@ public final class HierarchicalModel {
     public static let firstWordEmbeddingName = "decoder_connector.first_word_embedding"
 
     /// Creates the layers over `parameters` (which must hold `parameterSpecs(config)`) with
-    /// activation buffers for batches of up to `maxBytes` bytes and `maxWords` words.
-    public init(config: HATConfig, parameters: ParameterSet, maxBytes: Int, maxWords: Int) {
+    /// activation buffers for batches of up to `maxBytes` bytes and `maxWords` words, running on `context`.
+    public init(config: HATConfig, parameters: ParameterSet, maxBytes: Int, maxWords: Int, context: ComputeContext) {
+        self.context = context
         self.config = config
         self.parameters = parameters
         self.maxBytes = maxBytes
@@ -65,23 +68,28 @@ public final class HierarchicalModel {
         self.arena = arena
         let dl = enc.hiddenSize, db = bb.hiddenSize
 
-        embedding = Embedding(parameters: parameters, name: "encoder.embedding_layer.weight")
+        embedding = Embedding(parameters: parameters, name: "encoder.embedding_layer.weight", context: context)
         encoderBlocks = (0..<enc.numHiddenLayers).map {
-            LlamaBlock(prefix: "encoder.layers.\($0)", config: enc.block, parameters: parameters, maxRows: maxBytes, arena: arena)
+            LlamaBlock(prefix: "encoder.layers.\($0)", config: enc.block, parameters: parameters, maxRows: maxBytes, arena: arena,
+                       context: context)
         }
         let poolingConfig = enc.crossAttentionConfig!
         pooling = CrossAttention(
             prefix: "encoder_connector.cross_attention_encoder_connector", queryWidth: db, keyValueWidth: dl,
             heads: poolingConfig.numAttentionHeads, kvHeads: poolingConfig.numKeyValueHeads, headDim: poolingConfig.headDim,
-            ropeTheta: enc.ropeTheta, maxQueries: maxWords, maxKeys: maxBytes, arena: arena, parameters: parameters)
+            ropeTheta: enc.ropeTheta, maxQueries: maxWords, maxKeys: maxBytes, arena: arena, context: context,
+            parameters: parameters)
         backboneBlocks = (0..<bb.numHiddenLayers).map {
-            LlamaBlock(prefix: "backbone.layers.\($0)", config: bb.block, parameters: parameters, maxRows: maxWords, arena: arena)
+            LlamaBlock(prefix: "backbone.layers.\($0)", config: bb.block, parameters: parameters, maxRows: maxWords, arena: arena,
+                       context: context)
         }
         decoderLayers = (0..<dec.numHiddenLayers).map {
-            DecoderLayer(index: $0, config: config, parameters: parameters, maxBytes: maxBytes, maxWords: maxWords, arena: arena)
+            DecoderLayer(index: $0, config: config, parameters: parameters, maxBytes: maxBytes, maxWords: maxWords, arena: arena,
+                         context: context)
         }
-        finalNorm = RMSNorm(parameters: parameters, name: "layer_norm.weight", eps: dec.rmsNormEps, maxRows: maxBytes, arena: arena)
-        head = Linear(parameters: parameters, name: "lm_head.weight")
+        finalNorm = RMSNorm(parameters: parameters, name: "layer_norm.weight", eps: dec.rmsNormEps, maxRows: maxBytes, arena: arena,
+                            context: context)
+        head = Linear(parameters: parameters, name: "lm_head.weight", context: context)
 
         encoderStream = arena.tensor(rows: maxBytes, cols: dl)
         poolingQueries = arena.tensor(rows: maxWords, cols: db)
@@ -194,7 +202,7 @@ public final class HierarchicalModel {
 
         // Decoder over bytes, starting from the encoder's byte states.
         let x = decoderStream.rows(0..<n)                                   // [N, Dl]
-        x.copy(from: e)
+        x.copy(from: e, on: context)
         for layer in decoderLayers {
             layer.forward(x, predictive: p, batch: batch)
         }
@@ -204,7 +212,7 @@ public final class HierarchicalModel {
         finalNorm.forward(out: normed, input: x)
         let z = logits.rows(0..<n)                                          // [N, V]
         head.forward(out: z, input: normed)
-        return CrossEntropy.forward(logits: z, targets: batch.targets, mask: batch.targetMask)
+        return CrossEntropy.forward(logits: z, targets: batch.targets, mask: batch.targetMask, on: context)
     }
 
     /// The logits of the last forward (valid until `backward`, which overwrites them).
@@ -221,7 +229,8 @@ public final class HierarchicalModel {
 
         // Head: dLogits = (softmax − onehot) · mask · scale, written over the logits.
         let z = logits.rows(0..<n)
-        CrossEntropy.backward(dLogits: z, logits: z, targets: batch.targets, mask: batch.targetMask, scale: lossScale)
+        CrossEntropy.backward(dLogits: z, logits: z, targets: batch.targets, mask: batch.targetMask, scale: lossScale,
+                              on: context)
         let dNormed = dFinalNormOut.rows(0..<n)
         head.backward(dInput: dNormed, dOut: z, input: finalNormOut.rows(0..<n))
         let dx = dDecoder.rows(0..<n)                                       // [N, Dl]
@@ -292,7 +301,8 @@ final class DecoderLayer {
         index == 0 || config.decoderConfig.crossAttnEveryLayer == true
     }
 
-    init(index: Int, config: HATConfig, parameters: ParameterSet, maxBytes: Int, maxWords: Int, arena: Arena) {
+    init(index: Int, config: HATConfig, parameters: ParameterSet, maxBytes: Int, maxWords: Int, arena: Arena,
+         context: ComputeContext) {
         let dec = config.decoderConfig
         let prefix = "decoder.decoder_layers.\(index)"
         let dl = dec.hiddenSize, db = config.backboneConfig.hiddenSize
@@ -301,11 +311,12 @@ final class DecoderLayer {
             cross = CrossAttention(
                 prefix: "\(prefix).cross_attention", queryWidth: dl, keyValueWidth: db,
                 heads: crossConfig.numAttentionHeads, kvHeads: crossConfig.numKeyValueHeads, headDim: crossConfig.headDim,
-                ropeTheta: dec.ropeTheta, maxQueries: maxBytes, maxKeys: maxWords, arena: arena, parameters: parameters)
+                ropeTheta: dec.ropeTheta, maxQueries: maxBytes, maxKeys: maxWords, arena: arena, context: context,
+                parameters: parameters)
             queryNorm = RMSNorm(parameters: parameters, name: "\(prefix).query_norm.weight", eps: dec.rmsNormEps,
-                                maxRows: maxBytes, arena: arena)
+                                maxRows: maxBytes, arena: arena, context: context)
             keyValueNorm = RMSNorm(parameters: parameters, name: "\(prefix).kv_norm.weight", eps: dec.rmsNormEps,
-                                   maxRows: maxWords, arena: arena)
+                                   maxRows: maxWords, arena: arena, context: context)
             crossInput = arena.tensor(rows: maxBytes, cols: dl)
             normedQueries = arena.tensor(rows: maxBytes, cols: dl)
             normedKeyValues = arena.tensor(rows: maxWords, cols: db)
@@ -322,7 +333,7 @@ final class DecoderLayer {
             dKeyValues = nil
         }
         block = LlamaBlock(prefix: "\(prefix).llama_layer", config: dec.block, parameters: parameters,
-                           maxRows: maxBytes, arena: arena)
+                           maxRows: maxBytes, arena: arena, context: context)
     }
 
     /// x [N, Dl] in place; p [W, Db].
@@ -331,7 +342,7 @@ final class DecoderLayer {
             let n = x.rows, w = p.rows
             let saved = crossInput!.rows(0..<n), q = normedQueries!.rows(0..<n)
             let kv = normedKeyValues!.rows(0..<w)
-            saved.copy(from: x)
+            saved.copy(from: x, on: block.context)
             queryNorm!.forward(out: q, input: x)
             keyValueNorm!.forward(out: kv, input: p)
             cross.forward(out: x, queries: q, keyValues: kv,

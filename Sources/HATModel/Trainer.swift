@@ -36,7 +36,6 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var validationRows: Int?
     public var checkpointEvery: Int = 100
     public var keepCheckpoints: Int = 3
-    public var threads: Int = 2
 
     public init(data: [String]) { self.data = data }
 
@@ -46,7 +45,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         case learningRate = "learning_rate", backboneLearningRate = "backbone_learning_rate"
         case warmupSteps = "warmup_steps", adamw, clipNorm = "clip_norm", freeze
         case validateEvery = "validate_every", validationRows = "validation_rows"
-        case checkpointEvery = "checkpoint_every", keepCheckpoints = "keep_checkpoints", threads
+        case checkpointEvery = "checkpoint_every", keepCheckpoints = "keep_checkpoints"
     }
 
     public static let parts = ["encoder", "pooling", "backbone", "decoder", "head"]
@@ -65,7 +64,6 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         try check(validateEvery >= 1 && checkpointEvery >= 1, "validate/checkpoint intervals must be ≥ 1")
         try check(keepCheckpoints >= 1, "keep at least one checkpoint")
         try check((0..<1).contains(validationFraction), "validation fraction must be in [0, 1)")
-        try check(threads >= 1, "threads must be ≥ 1")
         for part in freeze {
             try check(Self.parts.contains(part), "cannot freeze '\(part)': parts are \(Self.parts.joined(separator: ", "))")
         }
@@ -144,6 +142,9 @@ public final class Trainer {
     public let parameters: ParameterSet
     public let model: HierarchicalModel
     public let optimizer: AdamW
+    /// The threads the run uses: results do not depend on their number, so a run may resume
+    /// with another count and continue exactly.
+    public let context: ComputeContext
     public private(set) var state: TrainerState
     let trainStream: WordStream
     let validationStream: WordStream
@@ -160,7 +161,8 @@ public final class Trainer {
     var metricsPath: String { (runDirectory as NSString).appendingPathComponent("metrics.jsonl") }
 
     /// A new run in `runDirectory` (must not hold checkpoints) starting from `config` and `parameters`.
-    public convenience init(runDirectory: String, options: TrainingOptions, config: HATConfig, parameters: ParameterSet) throws {
+    public convenience init(runDirectory: String, options: TrainingOptions, config: HATConfig, parameters: ParameterSet,
+                            context: ComputeContext) throws {
         let fm = FileManager.default
         let checkpoints = (runDirectory as NSString).appendingPathComponent("checkpoints")
         if let existing = try? fm.contentsOfDirectory(atPath: checkpoints), existing.contains(where: { $0.hasPrefix("step-") }) {
@@ -169,7 +171,8 @@ public final class Trainer {
         try fm.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
         try Trainer.writeOptions(options, runDirectory: runDirectory)
         try? fm.removeItem(atPath: (runDirectory as NSString).appendingPathComponent("metrics.jsonl"))
-        try self.init(runDirectory: runDirectory, options: options, config: config, parameters: parameters, resumeFrom: nil)
+        try self.init(runDirectory: runDirectory, options: options, config: config, parameters: parameters, context: context,
+                      resumeFrom: nil)
     }
 
     /// RUN/options.json, written atomically.
@@ -184,7 +187,7 @@ public final class Trainer {
     /// of its cosine schedule) there: the rate continues from the newest checkpoint's step along
     /// the new schedule. The change is written to options.json and noted in RUN/NOTES.txt, so the
     /// run's report can say how the run really went.
-    public static func resume(runDirectory: String, totalSteps: Int? = nil) throws -> Trainer {
+    public static func resume(runDirectory: String, totalSteps: Int? = nil, context: ComputeContext) throws -> Trainer {
         let optionsPath = (runDirectory as NSString).appendingPathComponent("options.json")
         guard let data = FileManager.default.contents(atPath: optionsPath) else {
             throw TrainingError.resume("\(optionsPath) not found: is \(runDirectory) a training run?")
@@ -200,7 +203,7 @@ public final class Trainer {
             options.steps = totalSteps
         }
         let trainer = try Trainer(runDirectory: runDirectory, options: options, config: config, parameters: parameters,
-                                  resumeFrom: checkpoint, totalSteps: newTotal)
+                                  context: context, resumeFrom: checkpoint, totalSteps: newTotal)
         if let newTotal {
             try Trainer.writeOptions(options, runDirectory: runDirectory)
             let formatter = ISO8601DateFormatter()
@@ -213,14 +216,14 @@ public final class Trainer {
         return trainer
     }
 
-    init(runDirectory: String, options: TrainingOptions, config: HATConfig, parameters: ParameterSet, resumeFrom checkpoint: String?,
-         totalSteps: Int? = nil) throws {
+    init(runDirectory: String, options: TrainingOptions, config: HATConfig, parameters: ParameterSet, context: ComputeContext,
+         resumeFrom checkpoint: String?, totalSteps: Int? = nil) throws {
         try options.validate(maxWordSize: config.maxWordSize)
         self.runDirectory = runDirectory
         self.options = options
         self.config = config
         self.parameters = parameters
-        Threads.count = options.threads
+        self.context = context
 
         // Data: split by document, words, rows.
         let documents = try Corpus.documents(paths: options.data)
@@ -243,9 +246,9 @@ public final class Trainer {
         let maxBytes = options.rowsPerBatch * options.maxRowBytes
         let maxWords = options.rowsPerBatch * options.wordsPerRow
         batch = Batch(maxBytes: maxBytes, maxWords: maxWords, config: config)
-        model = HierarchicalModel(config: config, parameters: parameters, maxBytes: maxBytes, maxWords: maxWords)
+        model = HierarchicalModel(config: config, parameters: parameters, maxBytes: maxBytes, maxWords: maxWords, context: context)
         model.isBackboneFrozen = options.freeze.contains("backbone")
-        optimizer = AdamW(parameters: parameters, settings: options.adamw)
+        optimizer = AdamW(parameters: parameters, settings: options.adamw, context: context)
 
         let schedule = LearningRateSchedule(peak: options.learningRate, warmupSteps: options.warmupSteps, totalSteps: options.steps)
         trainOrder = []

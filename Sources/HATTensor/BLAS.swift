@@ -1,14 +1,30 @@
-// BLAS: the one file that calls cblas_sgemm. Every large matrix product in the toolkit
-// goes through `gemm`, which accepts strided views and all four transpose cases.
+// BLAS: the one file that calls cblas_sgemm. `gemm` runs one product on the calling thread;
+// ComputeContext.gemm cuts a large product into pieces by shape and runs them on its threads.
 //
 //   C[M, N] = alpha · op(A) · op(B) + beta · C      op(X) = X or Xᵀ
 //
 // With row-major storage, a view's rowStride is BLAS's leading dimension.
+// OpenBLAS is set to one thread, once per process, before the first product: its own threading
+// picks kernels and block sizes by thread count (so results would change with it), and its
+// thread count is a process-wide setting that one caller must not change under another.
 
 import CBLAS
 
-/// C = alpha · op(A) · op(B) + beta · C. Shapes are checked; a mismatch is a programming error.
-@inlinable
+public enum BLAS {
+    private static let singleThreaded: Bool = {
+        openblas_set_num_threads(1)
+        return true
+    }()
+
+    /// Sets OpenBLAS to one thread the first time it is called (thread-safe; later calls are free).
+    public static func ensureSingleThreaded() { _ = singleThreaded }
+
+    /// The CPU kernel family OpenBLAS chose when it loaded (e.g. "SkylakeX", "Cooperlake", "Prescott").
+    public static var coreName: String { String(cString: openblas_get_corename()) }
+}
+
+/// C = alpha · op(A) · op(B) + beta · C on the calling thread. Shapes are checked; a mismatch is
+/// a programming error.
 public func gemm(_ a: Tensor, transposeA: Bool = false,
                  _ b: Tensor, transposeB: Bool = false,
                  into c: Tensor, alpha: Float = 1, beta: Float = 0) {
@@ -23,6 +39,7 @@ public func gemm(_ a: Tensor, transposeA: Bool = false,
         if beta == 0 { c.zero() } else if beta != 1 { scale(c, by: beta) }
         return
     }
+    BLAS.ensureSingleThreaded()
     cblas_sgemm(CblasRowMajor,
                 transposeA ? CblasTrans : CblasNoTrans,
                 transposeB ? CblasTrans : CblasNoTrans,
@@ -33,7 +50,6 @@ public func gemm(_ a: Tensor, transposeA: Bool = false,
 }
 
 /// C *= factor, element by element.
-@inlinable
 public func scale(_ c: Tensor, by factor: Float) {
     for r in 0..<c.rows {
         let p = c.row(r)

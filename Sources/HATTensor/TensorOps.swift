@@ -1,21 +1,26 @@
-// TensorOps: whole-tensor element-wise operations split over `Threads.count` workers by rows
-// (copies and residual adds of the layers). Same shapes are preconditions.
+// TensorOps: whole-tensor element-wise operations (copies and residual adds of the layers),
+// cut into fixed row chunks of about 16 K floats and run on a context's threads. Same shapes
+// are preconditions.
 
 extension Tensor {
+    /// Rows per chunk of an element-wise pass over rows of `cols` floats.
+    @inlinable
+    static func rowsPerChunk(cols: Int) -> Int { max(1, 16_384 / max(cols, 1)) }
+
     /// self += other.
-    public func add(_ other: Tensor) {
+    public func add(_ other: Tensor, on context: ComputeContext) {
         precondition(rows == other.rows && cols == other.cols, "add: \(other.shapeDescription) into \(shapeDescription)")
         let n = cols
-        WorkerPool.shared.runChunks(rows, minChunk: max(1, 16_384 / max(n, 1))) { range in
+        context.parallelChunks(rows, chunk: Tensor.rowsPerChunk(cols: n)) { range in
             for r in range { VectorMath.add(other.row(r), into: self.row(r), n) }
         }
     }
 
-    /// self = other, copied by several workers for large tensors.
-    public func copyParallel(from other: Tensor) {
+    /// self = other.
+    public func copy(from other: Tensor, on context: ComputeContext) {
         precondition(rows == other.rows && cols == other.cols, "copy: \(other.shapeDescription) into \(shapeDescription)")
         let n = cols
-        WorkerPool.shared.runChunks(rows, minChunk: max(1, 32_768 / max(n, 1))) { range in
+        context.parallelChunks(rows, chunk: Tensor.rowsPerChunk(cols: n)) { range in
             if self.isContiguous && other.isContiguous {
                 self.row(range.lowerBound).update(from: other.row(range.lowerBound), count: range.count * n)
             } else {
@@ -24,10 +29,10 @@ extension Tensor {
         }
     }
 
-    /// self = 0, by several workers for large tensors.
-    public func zeroParallel() {
+    /// self = 0.
+    public func zero(on context: ComputeContext) {
         let n = cols
-        WorkerPool.shared.runChunks(rows, minChunk: max(1, 32_768 / max(n, 1))) { range in
+        context.parallelChunks(rows, chunk: Tensor.rowsPerChunk(cols: n)) { range in
             if self.isContiguous {
                 self.row(range.lowerBound).update(repeating: 0, count: range.count * n)
             } else {

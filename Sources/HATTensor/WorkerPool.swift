@@ -1,11 +1,12 @@
-// WorkerPool: Threads.count − 1 persistent worker threads plus the caller, for the layers'
-// parallel loops. Unlike DispatchQueue.concurrentPerform (which on Linux grows resident memory by
-// ~160 bytes per call for its first ~15,000 calls), a call allocates nothing: the job is published
-// under one mutex, workers wake on a condition variable and claim iterations one at a time; the
-// caller claims too and waits only for iterations others have claimed.
-// Same contract as `parallelFor`: body(i) runs once for every i in 0..<iterations, the call
-// returns when all have finished. A call made while the pool is busy (from inside a job, or from
-// another thread) runs inline, so nesting and concurrent callers never deadlock.
+// WorkerPool: `threads − 1` persistent worker threads plus the caller, owned by one
+// ComputeContext. A call allocates nothing (unlike DispatchQueue.concurrentPerform, which on
+// Linux grows resident memory by ~160 bytes per call for its first ~15,000 calls): the job is
+// published under one mutex, workers wake on a condition variable and claim iterations one at a
+// time; the caller claims too and waits only for iterations others have claimed.
+// Contract: body(i) runs once for every i in 0..<iterations, the call returns when all have
+// finished. A call made while the pool is busy (from inside a job, or from another thread) runs
+// inline, so nesting and concurrent callers never deadlock. Which thread runs an iteration is
+// never visible in a result: callers cut work by shape (ComputeContext).
 
 #if canImport(Glibc)
 import Glibc
@@ -13,9 +14,8 @@ import Glibc
 import Darwin
 #endif
 
-public final class WorkerPool: @unchecked Sendable {
-    /// The pool every layer uses; it grows to Threads.count − 1 workers on first need.
-    public static let shared = WorkerPool()
+final class WorkerPool: @unchecked Sendable {
+    let threads: Int
 
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let wake: UnsafeMutablePointer<pthread_cond_t>       // workers wait for a new job
@@ -23,6 +23,7 @@ public final class WorkerPool: @unchecked Sendable {
     private var workerCount = 0
     // Job state, guarded by `mutex`.
     private var busy = false
+    private var stopping = false
     private var generation = 0
     /// The caller's closure, which lives on the caller's stack for the whole job; workers call
     /// through the pointer and never keep a reference of their own.
@@ -31,7 +32,9 @@ public final class WorkerPool: @unchecked Sendable {
     private var nextIteration = 0    // next iteration to claim
     private var completed = 0        // iterations finished
 
-    private init() {
+    init(threads: Int) {
+        precondition(threads >= 1, "WorkerPool: threads must be ≥ 1, got \(threads)")
+        self.threads = threads
         mutex = .allocate(capacity: 1)
         wake = .allocate(capacity: 1)
         done = .allocate(capacity: 1)
@@ -40,10 +43,27 @@ public final class WorkerPool: @unchecked Sendable {
         pthread_cond_init(done, nil)
     }
 
-    /// Runs body(i) for i in 0..<iterations on up to Threads.count threads and waits.
-    public func run(_ iterations: Int, _ body: (Int) -> Void) {
+    deinit {
+        pthread_mutex_destroy(mutex)
+        pthread_cond_destroy(wake)
+        pthread_cond_destroy(done)
+        mutex.deallocate()
+        wake.deallocate()
+        done.deallocate()
+    }
+
+    /// Lets the workers exit (each holds the pool until it has); called by the owning context.
+    func shutdown() {
+        pthread_mutex_lock(mutex)
+        stopping = true
+        pthread_cond_broadcast(wake)
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// Runs body(i) for i in 0..<iterations on up to `threads` threads and waits.
+    func run(_ iterations: Int, _ body: (Int) -> Void) {
         if iterations <= 0 { return }
-        let threads = min(Threads.count, iterations)
+        let threads = min(self.threads, iterations)
         if threads <= 1 { for i in 0..<iterations { body(i) }; return }
         pthread_mutex_lock(mutex)
         if busy {
@@ -74,15 +94,6 @@ public final class WorkerPool: @unchecked Sendable {
         pthread_mutex_unlock(mutex)
     }
 
-    /// Splits 0..<total into at most Threads.count contiguous chunks (none smaller than
-    /// `minChunk` unless total is) and runs body(range) on each in parallel.
-    public func runChunks(_ total: Int, minChunk: Int = 1, _ body: (Range<Int>) -> Void) {
-        if total <= 0 { return }
-        let chunks = max(1, min(Threads.count, total / max(minChunk, 1)))
-        if chunks == 1 { body(0..<total); return }
-        run(chunks) { c in body((total * c / chunks)..<(total * (c + 1) / chunks)) }
-    }
-
     /// Claims and runs iterations of the current job until none are left (mutex not held).
     private func work() {
         while true {
@@ -104,12 +115,14 @@ public final class WorkerPool: @unchecked Sendable {
         var seen = 0
         pthread_mutex_lock(mutex)
         while true {
-            while generation == seen { pthread_cond_wait(wake, mutex) }
+            while generation == seen && !stopping { pthread_cond_wait(wake, mutex) }
+            if stopping { break }
             seen = generation
             pthread_mutex_unlock(mutex)
             work()
             pthread_mutex_lock(mutex)
         }
+        pthread_mutex_unlock(mutex)
     }
 
     /// Starts one more worker (called with the mutex held; the worker waits for the next generation).
@@ -120,8 +133,7 @@ public final class WorkerPool: @unchecked Sendable {
         var thread = pthread_t()
         let status = pthread_create(&thread, nil, { raw in
             let context = raw!.assumingMemoryBound(to: WorkerPool.self)
-            let pool = context.pointee
-            context.deinitialize(count: 1)
+            let pool = context.move()
             context.deallocate()
             pool.workerLoop()
             return nil

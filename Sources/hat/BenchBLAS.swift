@@ -7,27 +7,27 @@ import HATTensor
 struct BenchBLAS: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "blas",
-        abstract: "sgemm GFLOP/s through HATTensor.gemm (prints the OpenBLAS core it chose).")
+        abstract: "sgemm GFLOP/s through ComputeContext.gemm (prints the OpenBLAS core it chose).")
 
     @Option(help: "Rows of A and C.") var m = 4096
     @Option(help: "Columns of B and C.") var n = 512
     @Option(help: "Inner dimension.") var k = 512
-    @Option(help: "Threads (OpenBLAS and ours).") var threads = 2
+    @OptionGroup var threadOptions: ThreadOptions
     @Option(help: "Repetitions.") var repeats = 20
 
     func run() throws {
-        Threads.count = threads
+        let context = threadOptions.makeContext()
         let arena = Arena(name: "bench")
         let a = arena.tensor(rows: m, cols: k), b = arena.tensor(rows: k, cols: n), c = arena.tensor(rows: m, cols: n)
         var rng = RandomGenerator(seed: 1)
         rng.fillUniform(a, bound: 1)
         rng.fillUniform(b, bound: 1)
-        gemm(a, b, into: c)
+        context.gemm(a, b, into: c)
         let start = DispatchTime.now().uptimeNanoseconds
-        for _ in 0..<repeats { gemm(a, b, into: c) }
+        for _ in 0..<repeats { context.gemm(a, b, into: c) }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let gflops = 2.0 * Double(m) * Double(n) * Double(k) * Double(repeats) / seconds / 1e9
-        print("openblas core: \(Threads.blasCoreName), threads: \(threads)")
+        print("openblas core: \(BLAS.coreName), threads: \(threadOptions.threads)")
         print("sgemm [\(m)x\(k)]·[\(k)x\(n)]: \(String(format3(gflops))) GFLOP/s")
     }
 }

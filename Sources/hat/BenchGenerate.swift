@@ -37,7 +37,7 @@ struct BenchGenerate: ParsableCommand {
     @Option(help: "Backbone attention window in words, for both implementations.")
     var backboneWindow = 4096
     @Option(help: "Bytes one prefill step takes.") var chunkBytes = 256
-    @Option(help: "Threads for OpenBLAS, our loops and torch.") var threads = 2
+    @OptionGroup var threadOptions: ThreadOptions
     @Option(help: "Rounds over the contexts; each figure is the fastest round.") var rounds = 2
     @Option(help: "Contexts generate in turns of this many bytes, so all see the same load.")
     var sliceBytes = 16
@@ -53,7 +53,6 @@ struct BenchGenerate: ParsableCommand {
     var contextWords: [Int] { contexts.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
 
     func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be ≥ 1, got \(threads)") }
         guard bytes >= 1 else { throw ValidationError("--bytes must be ≥ 1, got \(bytes)") }
         guard backboneWindow >= 1 else { throw ValidationError("--backbone-window must be ≥ 1, got \(backboneWindow)") }
         guard alsoThreads >= 0 else { throw ValidationError("--also-threads must be ≥ 0, got \(alsoThreads)") }
@@ -67,8 +66,7 @@ struct BenchGenerate: ParsableCommand {
     }
 
     func run() throws {
-        Threads.count = threads
-        var report = GenerateReport(machine: Machine.current(threads: threads), source: text, generatedBytes: bytes,
+        var report = GenerateReport(machine: Machine.current(threads: threadOptions.threads), source: text, generatedBytes: bytes,
                                     backboneWindow: backboneWindow, rounds: rounds, alsoThreads: alsoThreads)
 
         // The model, copied first: the training run prunes old checkpoints while we work.
@@ -100,8 +98,14 @@ struct BenchGenerate: ParsableCommand {
         var ends: [Int] = []
         passage.withUnsafeBufferPointer { splitter.split($0, into: &ends) }
         let limits = ContextLimits(words: backboneWindow)
-        let sessions = try contextWords.map { _ in
-            try GenerationSession(config: config, parameters: parameters, limits: limits, chunkBytes: chunkBytes)
+        // One set of sessions per thread count (a session runs on the context it was made with).
+        let threadCounts = [threadOptions.threads] + (alsoThreads > 0 && alsoThreads != threadOptions.threads ? [alsoThreads] : [])
+        let sessionsByThreads = try threadCounts.map { count in
+            let context = ComputeContext(threads: count)
+            return try contextWords.map { _ in
+                try GenerationSession(config: config, parameters: parameters, limits: limits, chunkBytes: chunkBytes,
+                                      context: context)
+            }
         }
         report.byteWindows = [config.encoderConfig.slidingWindow ?? limits.bytes, config.decoderConfig.slidingWindow ?? limits.bytes]
 
@@ -127,7 +131,7 @@ struct BenchGenerate: ParsableCommand {
                 let jobPath = directory + "/job.json"
                 try JSONSerialization.data(withJSONObject: job).write(to: URL(fileURLWithPath: jobPath))
                 worker = try PythonWorker(python: python, script: torchScript,
-                                          arguments: [torchScript, "--serve", "--job", jobPath, "--threads", "\(threads)"])
+                                          arguments: [torchScript, "--serve", "--job", jobPath, "--threads", "\(threadOptions.threads)"])
                 _ = try worker!.receive()    // {"ready": true}
             } catch {
                 report.torchError = "PyTorch comparison unavailable: \(error)"
@@ -136,13 +140,11 @@ struct BenchGenerate: ParsableCommand {
         }
 
         // Each round: ours, then PyTorch's, at --threads; then both again at --also-threads.
-        let threadCounts = [threads] + (alsoThreads > 0 && alsoThreads != threads ? [alsoThreads] : [])
         for _ in 0..<rounds {
-            for roundThreads in threadCounts {
-                Threads.count = roundThreads
+            for (roundThreads, sessions) in zip(threadCounts, sessionsByThreads) {
                 let (timings, generated) = ourRound(sessions: sessions, prompts: prompts)
                 for i in sessions.indices {
-                    report.contexts[i].add(hat: timings[i], mainThreads: roundThreads == threads)
+                    report.contexts[i].add(hat: timings[i], mainThreads: roundThreads == threadOptions.threads)
                     report.contexts[i].generated = generated[i]
                     report.contexts[i].contextWordsAtEnd = sessions[i].completedWords
                 }
@@ -150,7 +152,7 @@ struct BenchGenerate: ParsableCommand {
                 do {
                     try w.send("round \(roundThreads)")
                     let answer = try w.receive()
-                    guard let results = answer["contexts"] as? [[String: Any]], results.count == sessions.count else {
+                    guard let results = answer["contexts"] as? [[String: Any]], results.count == prompts.count else {
                         throw PythonWorker.Failure(description: "its answer lacks the contexts")
                     }
                     for (i, r) in results.enumerated() {
@@ -161,7 +163,7 @@ struct BenchGenerate: ParsableCommand {
                         report.contexts[i].add(torch: Timing(resetSeconds: reset, prefillSeconds: prefill, generationSeconds: generation,
                                                              promptBytes: prompts[i].count, generatedBytes: bytes,
                                                              generationCPUSeconds: r["generation_cpu_seconds"] as? Double),
-                                               mainThreads: roundThreads == threads)
+                                               mainThreads: roundThreads == threadOptions.threads)
                         let mismatch = zip(generated[i], theirs).enumerated().first { $0.element.0 != UInt8(truncatingIfNeeded: $0.element.1) }?.offset
                             ?? (generated[i].count == theirs.count ? nil : min(generated[i].count, theirs.count))
                         report.contexts[i].sameBytes = (report.contexts[i].sameBytes ?? true) && mismatch == nil
@@ -173,7 +175,6 @@ struct BenchGenerate: ParsableCommand {
                 }
             }
         }
-        Threads.count = threads
         report.residentBytes = ProcessStats.residentBytes()
         if let w = worker {
             do {

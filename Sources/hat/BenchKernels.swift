@@ -21,7 +21,7 @@ struct BenchKernels: ParsableCommand {
             forward; backward counts twice forward. Build in release: swift build -c release.
             """)
 
-    @Option(help: "Threads for OpenBLAS and our loops (default 2).") var threads = 2
+    @OptionGroup var threadOptions: ThreadOptions
     @Option(help: "Positions N of the block (default 4096).") var rows = 4096
     @Option(help: "Sliding window (default 512; 0 = full causal).") var window = 512
     @Option(help: "Timed repetitions per figure; the median is reported (default 5).") var repeats = 5
@@ -37,7 +37,6 @@ struct BenchKernels: ParsableCommand {
     @Flag(help: "Print one JSON object instead of text.") var json = false
 
     func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be ≥ 1, got \(threads)") }
         guard rows >= 1 else { throw ValidationError("--rows must be ≥ 1, got \(rows)") }
         guard window >= 0 else { throw ValidationError("--window must be ≥ 0, got \(window)") }
         guard repeats >= 1 else { throw ValidationError("--repeats must be ≥ 1, got \(repeats)") }
@@ -49,8 +48,8 @@ struct BenchKernels: ParsableCommand {
     }
 
     func run() throws {
-        Threads.count = threads
-        var report = KernelReport(machine: Machine.current(threads: threads), rows: rows, window: window,
+        let context = threadOptions.makeContext()
+        var report = KernelReport(machine: Machine.current(threads: threadOptions.threads), rows: rows, window: window,
                                   repeats: repeats)
         let configs = [
             LlamaBlockConfig(hidden: 256, heads: 4, kvHeads: 2, headDim: 64, intermediate: 704, rmsEps: 1e-5,
@@ -60,7 +59,7 @@ struct BenchKernels: ParsableCommand {
         ]
         let chosen = configs.filter { widths.split(separator: ",").contains(Substring(String($0.hidden))) }
         for config in chosen {
-            report.blocks.append(benchBlock(config, isLast: config == chosen.last))
+            report.blocks.append(benchBlock(config, isLast: config == chosen.last, context: context))
         }
         if !noTorch {
             for i in report.blocks.indices {
@@ -79,7 +78,7 @@ struct BenchKernels: ParsableCommand {
 
     // MARK: one block configuration
 
-    func benchBlock(_ config: LlamaBlockConfig, isLast: Bool) -> BlockReport {
+    func benchBlock(_ config: LlamaBlockConfig, isLast: Bool, context: ComputeContext) -> BlockReport {
         let n = rows, c = config.hidden, a = config.heads * config.headDim, kv = config.kvHeads * config.headDim
         let f = config.intermediate
         var rng = RandomGenerator(seed: 1)
@@ -92,7 +91,8 @@ struct BenchKernels: ParsableCommand {
             }
         }
         let arena = Arena(name: "bench-activations")
-        let block = LlamaBlock(prefix: "block", config: config, parameters: parameters, maxRows: n, arena: arena)
+        let block = LlamaBlock(prefix: "block", config: config, parameters: parameters, maxRows: n, arena: arena,
+                               context: context)
         let x = arena.tensor(rows: n, cols: c)
         let positions = arena.allocateInt32(count: n)
         for i in 0..<n { positions[i] = Int32(i) }
@@ -121,7 +121,9 @@ struct BenchKernels: ParsableCommand {
             let aView = s.transposeA ? ga.rows(0..<s.k).columns(0..<s.m) : ga.rows(0..<s.m).columns(0..<s.k)
             let bView = s.transposeB ? gb.rows(0..<s.n).columns(0..<s.k) : gb.rows(0..<s.k).columns(0..<s.n)
             let cView = gc.rows(0..<s.m).columns(0..<s.n)
-            let seconds = medianSeconds { gemm(aView, transposeA: s.transposeA, bView, transposeB: s.transposeB, into: cView) }
+            let seconds = medianSeconds {
+                context.gemm(aView, transposeA: s.transposeA, bView, transposeB: s.transposeB, into: cView)
+            }
             shapes[i].gflops = 2 * Double(s.m) * Double(s.n) * Double(s.k) / seconds / 1e9
         }
         let peak = shapes.map(\.gflops).max() ?? 0
@@ -133,11 +135,11 @@ struct BenchKernels: ParsableCommand {
         let input = arena.tensor(rows: n, cols: c)
         rng.fillNormal(input, std: 1)
         let step = {
-            x.copyParallel(from: input)
+            x.copy(from: input, on: context)
             block.forward(x, positions: positions, ranges: ranges)
             block.backward(x, positions: positions, ranges: ranges)
         }
-        let forwardSeconds = medianSeconds(setup: { x.copyParallel(from: input) }) {
+        let forwardSeconds = medianSeconds(setup: { x.copy(from: input, on: context) }) {
             block.forward(x, positions: positions, ranges: ranges)
         }
         let blockSeconds = medianSeconds(step)
@@ -156,12 +158,6 @@ struct BenchKernels: ParsableCommand {
         attention.backwardMs = 1000 * medianSeconds {
             core.backward(dQ: dq, dK: dk, dV: dv, dOut: o, q: q, k: k, v: v, out: o, ranges: ranges)
         }
-        core.parallelOverBlocks = false
-        attention.serialForwardMs = 1000 * medianSeconds { core.forward(out: o, q: q, k: k, v: v, ranges: ranges) }
-        attention.serialBackwardMs = 1000 * medianSeconds {
-            core.backward(dQ: dq, dK: dk, dV: dv, dOut: o, q: q, k: k, v: v, out: o, ranges: ranges)
-        }
-        core.parallelOverBlocks = true
         attention.forwardGFLOPS = attention.forwardGFLOP / attention.forwardMs * 1000
         attention.backwardGFLOPS = 2 * attention.forwardGFLOP / attention.backwardMs * 1000
 
@@ -179,37 +175,37 @@ struct BenchKernels: ParsableCommand {
         timeKernel("rmsnorm backward [N, C]", n * c) { block.inputNorm.backward(dInput: y, dOut: dy, input: x) }
         let rotary = block.attention.attention.rotary
         timeKernel("rope q and k [N, (H+G)·D]", n * (a + kv)) {
-            rotary.apply(q, heads: config.heads, positions: positions)
-            rotary.apply(k, heads: config.kvHeads, positions: positions)
+            rotary.apply(q, heads: config.heads, positions: positions, on: context)
+            rotary.apply(k, heads: config.kvHeads, positions: positions, on: context)
         }
         let gate = arena.tensor(rows: n, cols: f), up = arena.tensor(rows: n, cols: f), hidden = arena.tensor(rows: n, cols: f)
         let gate0 = arena.tensor(rows: n, cols: f), up0 = arena.tensor(rows: n, cols: f)
         rng.fillNormal(gate0, std: 1)
         rng.fillNormal(up0, std: 1)
         let restore = {
-            gate.copyParallel(from: gate0)
-            up.copyParallel(from: up0)
+            gate.copy(from: gate0, on: context)
+            up.copy(from: up0, on: context)
         }
         restore()
-        timeKernel("swiglu activation forward [N, F]", n * f) { SwiGLU.activate(gate: gate, up: up, into: hidden) }
+        timeKernel("swiglu activation forward [N, F]", n * f) { SwiGLU.activate(gate: gate, up: up, into: hidden, on: context) }
         timeKernel("swiglu activation backward [N, F]", n * f, setup: restore) {
-            SwiGLU.activationBackward(gate: gate, up: up, dHidden: hidden)
+            SwiGLU.activationBackward(gate: gate, up: up, dHidden: hidden, on: context)
         }
-        timeKernel("residual add [N, C]", n * c) { y.add(dy) }
-        timeKernel("copy [N, C]", n * c) { y.copyParallel(from: dy) }
+        timeKernel("residual add [N, C]", n * c) { y.add(dy, on: context) }
+        timeKernel("copy [N, C]", n * c) { y.copy(from: dy, on: context) }
         let logits = arena.tensor(rows: n, cols: 256), logits0 = arena.tensor(rows: n, cols: 256)
         rng.fillNormal(logits0, std: 2)
         let targets = arena.allocateInt32(count: n)
         for i in 0..<n { targets[i] = Int32(rng.nextInt(below: 256)) }
-        timeKernel("cross-entropy forward + backward [N, 256]", n * 256, setup: { logits.copyParallel(from: logits0) }) {
-            _ = CrossEntropy.forward(logits: logits, targets: targets, mask: nil)
-            CrossEntropy.backward(dLogits: logits, logits: logits, targets: targets, mask: nil, scale: 1)
+        timeKernel("cross-entropy forward + backward [N, 256]", n * 256, setup: { logits.copy(from: logits0, on: context) }) {
+            _ = CrossEntropy.forward(logits: logits, targets: targets, mask: nil, on: context)
+            CrossEntropy.backward(dLogits: logits, logits: logits, targets: targets, mask: nil, scale: 1, on: context)
         }
 
         // Steady state: resident memory before and after many steps.
         var steady: SteadyStateReport?
         if isLast && steadySteps > 0 {
-            for _ in 0..<3 { step() }   // warm-up: worker threads and their stacks exist from here on
+            for _ in 0..<3 { step() }   // warm-up: worker threadOptions.threads and their stacks exist from here on
             let before = ProcessStats.residentBytes()
             var checkpoints: [Int] = []   // resident KiB after each tenth of the steps
             let start = DispatchTime.now().uptimeNanoseconds
@@ -271,7 +267,7 @@ struct BenchKernels: ParsableCommand {
         process.arguments = [torchScript, "--rows", "\(rows)", "--hidden", "\(config.hidden)", "--heads", "\(config.heads)",
                              "--kv-heads", "\(config.kvHeads)", "--head-dim", "\(config.headDim)",
                              "--intermediate", "\(config.intermediate)", "--window", "\(config.window ?? 0)",
-                             "--threads", "\(threads)", "--repeats", "\(max(2, min(repeats, 3)))"]
+                             "--threads", "\(threadOptions.threads)", "--repeats", "\(max(2, min(repeats, 3)))"]
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -327,7 +323,7 @@ struct Machine: Encodable {
             cpu = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
         }
         return Machine(cpu: cpu, cores: ProcessInfo.processInfo.activeProcessorCount,
-                       blasCore: Threads.blasCoreName, threads: threads, loadAverageStart: loadAverage())
+                       blasCore: BLAS.coreName, threads: threads, loadAverageStart: loadAverage())
     }
 }
 
@@ -345,9 +341,6 @@ struct AttentionReport: Encodable {
     var forwardGFLOP: Double
     var forwardMs = 0.0
     var backwardMs = 0.0
-    /// Work items one after the other, OpenBLAS threading each small gemm instead.
-    var serialForwardMs = 0.0
-    var serialBackwardMs = 0.0
     /// Model FLOPs per second: forward counts forwardGFLOP, backward twice that.
     var forwardGFLOPS = 0.0
     var backwardGFLOPS = 0.0
@@ -470,8 +463,6 @@ struct KernelReport: Encodable {
             let a = b.attention
             s += "attention (\(fmt(a.forwardGFLOP)) GFLOP forward): forward \(fmt(a.forwardMs)) ms (\(fmt(a.forwardGFLOPS)) GFLOP/s), "
                 + "backward \(fmt(a.backwardMs)) ms (\(fmt(a.backwardGFLOPS)) GFLOP/s)\n"
-            s += "  items split over our workers (BLAS 1 thread each) vs one after the other (BLAS \(machine.threads) threads): "
-                + "forward \(fmt(a.forwardMs)) vs \(fmt(a.serialForwardMs)) ms, backward \(fmt(a.backwardMs)) vs \(fmt(a.serialBackwardMs)) ms\n"
             s += "element-wise:\n"
             for e in b.elementwise {
                 s += "  \(pad(e.kernel, 44)) \(fmt(e.ms)) ms (\(fmt(e.nsPerElement)) ns/element)\n"

@@ -37,7 +37,7 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Rows per batch.") var rows = 8
     @Option(help: "Words per row.") var wordsPerRow = 256
     @Option(help: "Most bytes per row.") var maxRowBytes = 2048
-    @Option(help: "Threads for OpenBLAS, our loops and torch.") var threads = 2
+    @OptionGroup var threadOptions: ThreadOptions
     @Option(help: "Untimed steps first.") var warmup = 2
     @Option(help: "Timed steps; the median is reported.") var steps = 5
     @Option(help: "Constant AdamW learning rate of the steps.") var learningRate: Float = 1e-3
@@ -57,7 +57,6 @@ struct BenchTrain: ParsableCommand {
     @Flag(help: "Print one JSON object instead of text.") var json = false
 
     func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be ≥ 1, got \(threads)") }
         guard rows >= 1 else { throw ValidationError("--rows must be ≥ 1, got \(rows)") }
         guard wordsPerRow >= 2 else { throw ValidationError("--words-per-row must be ≥ 2, got \(wordsPerRow)") }
         guard maxRowBytes >= 1 else { throw ValidationError("--max-row-bytes must be ≥ 1, got \(maxRowBytes)") }
@@ -72,8 +71,8 @@ struct BenchTrain: ParsableCommand {
     }
 
     func run() throws {
-        Threads.count = threads   // before any layer is made: per-worker buffers are sized by it
-        var report = TrainReport(machine: Machine.current(threads: threads), preset: config, data: data)
+        let context = threadOptions.makeContext()
+        var report = TrainReport(machine: Machine.current(threads: threadOptions.threads), preset: config, data: data)
 
         // Model and fresh weights.
         let config = try HATConfig.load(path: try Locations.config(self.config))
@@ -105,7 +104,7 @@ struct BenchTrain: ParsableCommand {
         let work = StepWork(config: config, batch: batch)
         report.flops = work.flops
         report.modelGFLOPPerStep = 3 * work.forwardFLOPs / 1e9
-        report.shapes = benchGemm(work.products)
+        report.shapes = benchGemm(work.products, context: context)
 
         // Initial weights and the batch for PyTorch, written before any step changes the weights.
         let directory = keepFiles ?? NSTemporaryDirectory() + "hat-bench-train-\(getpid())"
@@ -119,7 +118,7 @@ struct BenchTrain: ParsableCommand {
         var worker: PythonWorker?
         if !noTorch {
             let arguments = [torchScript, "--serve", "--model", directory, "--batch", directory + "/batch.json",
-                             "--threads", "\(threads)", "--warmup", "\(warmup)", "--learning-rate", "\(learningRate)",
+                             "--threads", "\(threadOptions.threads)", "--warmup", "\(warmup)", "--learning-rate", "\(learningRate)",
                              "--tolerance", "\(tolerance)", "--attention", torchAttention] + (torchCompile ? ["--compile"] : [])
             do {
                 worker = try PythonWorker(python: python, script: torchScript, arguments: arguments)
@@ -132,8 +131,9 @@ struct BenchTrain: ParsableCommand {
         }
 
         // Our steps, as the trainer takes them (all parameters trained, clipping at 1.0).
-        let model = HierarchicalModel(config: config, parameters: parameters, maxBytes: batch.maxBytes, maxWords: batch.maxWords)
-        let optimizer = AdamW(parameters: parameters, settings: AdamWSettings())
+        let model = HierarchicalModel(config: config, parameters: parameters, maxBytes: batch.maxBytes, maxWords: batch.maxWords,
+                                      context: context)
+        let optimizer = AdamW(parameters: parameters, settings: AdamWSettings(), context: context)
         var ours = OurSteps()
         for step in 0..<(warmup + steps) {
             if step == warmup { ours.residentBytesAfterWarmup = ProcessStats.residentBytes() }
@@ -173,7 +173,7 @@ struct BenchTrain: ParsableCommand {
         report.hat = ours.summary(bytes: batch.byteCount, modelFLOPs: 3 * work.forwardFLOPs)
 
         // sgemm again after the steps; each shape keeps its faster rate (the load changes).
-        for (i, again) in benchGemm(work.products).enumerated() where again.gflops > report.shapes[i].gflops {
+        for (i, again) in benchGemm(work.products, context: context).enumerated() where again.gflops > report.shapes[i].gflops {
             report.shapes[i].gflops = again.gflops
         }
         report.sgemmPeakGFLOPS = report.shapes.map(\.gflops).max() ?? 0
@@ -215,7 +215,7 @@ struct BenchTrain: ParsableCommand {
     }
 
     /// sgemm GFLOP/s at each of the step's product shapes (median of 3 after a warm-up).
-    func benchGemm(_ products: [Product]) -> [Product] {
+    func benchGemm(_ products: [Product], context: ComputeContext) -> [Product] {
         func most(_ f: (Product) -> Int) -> Int { products.map(f).max() ?? 1 }
         let arena = Arena(name: "bench-train-gemm")
         let a = arena.tensor(rows: most { $0.transposeA ? $0.k : $0.m }, cols: most { $0.transposeA ? $0.m : $0.k })
@@ -233,7 +233,7 @@ struct BenchTrain: ParsableCommand {
             var times: [Double] = []
             for r in 0..<4 {
                 let start = DispatchTime.now().uptimeNanoseconds
-                gemm(aView, transposeA: s.transposeA, bView, transposeB: s.transposeB, into: cView)
+                context.gemm(aView, transposeA: s.transposeA, bView, transposeB: s.transposeB, into: cView)
                 if r > 0 { times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
             }
             result[i].gflops = s.flops / times.sorted()[times.count / 2] / 1e9

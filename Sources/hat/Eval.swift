@@ -19,18 +19,18 @@ struct Eval: ParsableCommand {
     @Option(help: "Words per row (as in training).") var wordsPerRow = 256
     @Option(help: "Most bytes per row (as in training).") var maxRowBytes = 2048
     @Option(help: "Rows per batch (speed only; results do not depend on it).") var rowsPerBatch = 8
-    @Option(help: "Threads (OpenBLAS and ours).") var threads = 2
+    @OptionGroup var threadOptions: ThreadOptions
     @Flag(help: "Print one JSON object instead of text.") var json = false
 
     func validate() throws {
         if data.isEmpty { throw ValidationError("--data needs at least one file") }
-        if wordsPerRow < 2 || maxRowBytes < 1 || rowsPerBatch < 1 || threads < 1 {
-            throw ValidationError("--words-per-row ≥ 2, --max-row-bytes, --rows-per-batch and --threads ≥ 1")
+        if wordsPerRow < 2 || maxRowBytes < 1 || rowsPerBatch < 1 {
+            throw ValidationError("--words-per-row ≥ 2, --max-row-bytes and --rows-per-batch ≥ 1")
         }
     }
 
     func run() throws {
-        Threads.count = threads
+        let context = threadOptions.makeContext()
         let directory = try model ?? Locations.defaultModel()
         let (config, parameters) = try ModelFiles.load(from: directory)
         guard maxRowBytes >= config.maxWordSize else {
@@ -43,7 +43,8 @@ struct Eval: ParsableCommand {
         let rows = stream.rows(wordsPerRow: wordsPerRow, maxRowBytes: maxRowBytes)
         let batch = Batch(maxBytes: rowsPerBatch * maxRowBytes, maxWords: rowsPerBatch * wordsPerRow, config: config)
         let network = HierarchicalModel(config: config, parameters: parameters,
-                                        maxBytes: rowsPerBatch * maxRowBytes, maxWords: rowsPerBatch * wordsPerRow)
+                                        maxBytes: rowsPerBatch * maxRowBytes, maxWords: rowsPerBatch * wordsPerRow,
+                                        context: context)
         let onTerminal = isatty(STDERR_FILENO) != 0
         let result = Evaluator.evaluate(model: network, stream: stream, rows: rows, batch: batch) { done, total in
             if onTerminal && !json {

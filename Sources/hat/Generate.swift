@@ -24,7 +24,7 @@ struct Generate: ParsableCommand {
     @Option(help: "Seed for sampling.") var seed: UInt64 = 0
     @Option(help: "Stop when the output ends with this text (repeatable).") var stop: [String] = []
     @Option(help: "Backbone context window in words when the model has none.") var contextWords = 1024
-    @Option(help: "Threads (OpenBLAS and ours).") var threads = 2
+    @OptionGroup var threadOptions: ThreadOptions
     @Flag(help: "Write invalid UTF-8 the model emits as raw bytes instead of U+FFFD.") var raw = false
     @Flag(help: "Print one JSON object at the end instead of streaming.") var json = false
 
@@ -33,7 +33,6 @@ struct Generate: ParsableCommand {
         if maxBytes < 0 { throw ValidationError("--max-bytes must be ≥ 0") }
         if let maxWords, maxWords < 1 { throw ValidationError("--max-words must be ≥ 1") }
         if contextWords < 2 { throw ValidationError("--context-words must be ≥ 2") }
-        if threads < 1 { throw ValidationError("--threads must be ≥ 1") }
         do { try sampling.validate() } catch { throw ValidationError("\(error)") }
     }
 
@@ -43,7 +42,7 @@ struct Generate: ParsableCommand {
     }
 
     func run() throws {
-        Threads.count = threads
+        let context = threadOptions.makeContext()
         let promptBytes: [UInt8]
         if let promptFile {
             guard let data = FileManager.default.contents(atPath: promptFile) else {
@@ -55,7 +54,8 @@ struct Generate: ParsableCommand {
         }
         let directory = try model ?? Locations.defaultModel()
         let (config, parameters) = try ModelFiles.load(from: directory)
-        let session = try GenerationSession(config: config, parameters: parameters, limits: ContextLimits(words: contextWords))
+        let session = try GenerationSession(config: config, parameters: parameters, limits: ContextLimits(words: contextWords),
+                                            context: context)
         let generator = Generator(model: session, sampling: sampling)
         let limits = GenerationLimits(maxBytes: maxBytes, maxWords: maxWords, stop: stop.map { Array($0.utf8) })
         let result = generator.generate(prompt: promptBytes, limits: limits, raw: raw || json) { bytes, _ in

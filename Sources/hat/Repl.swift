@@ -21,25 +21,24 @@ struct ReplCommand: ParsableCommand {
     @Option(help: "Top-p (1 = off).") var topP: Float = 0.95
     @Option(help: "Most bytes per answer.") var maxBytes = 300
     @Option(help: "Seed for sampling.") var seed: UInt64 = 0
-    @Option(help: "Threads (OpenBLAS and ours).") var threads = 2
+    @OptionGroup var threadOptions: ThreadOptions
     @Flag(help: "Write invalid UTF-8 the model emits as raw bytes instead of U+FFFD.") var raw = false
 
     func validate() throws {
         if temperature < 0 { throw ValidationError("--temperature must be ≥ 0") }
         if !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1]") }
         if maxBytes < 1 { throw ValidationError("--max-bytes must be ≥ 1") }
-        if threads < 1 { throw ValidationError("--threads must be ≥ 1") }
     }
 
     func run() throws {
-        Threads.count = threads
+        let context = threadOptions.makeContext()
         let directory = try model ?? Locations.defaultModel()
         var settings = Repl.Settings()
         settings.sampling = SamplingOptions(temperature: temperature, topP: topP == 1 ? nil : topP, seed: seed)
         settings.maxBytes = maxBytes
         settings.raw = raw
         let terminal = isatty(STDOUT_FILENO) != 0 && isatty(STDIN_FILENO) != 0
-        let repl = try Repl(modelDirectory: directory, settings: settings, colors: terminal,
+        let repl = try Repl(modelDirectory: directory, settings: settings, context: context, colors: terminal,
                             interrupted: { answerInterrupted != 0 },
                             write: { bytes in
                                 bytes.withUnsafeBufferPointer { _ = write(STDOUT_FILENO, $0.baseAddress, $0.count) }

@@ -39,7 +39,7 @@ struct ReportGraft: ParsableCommand {
     var notes: String?
     @Option(help: "Title of the report.") var title = "Grafting SmolLM2-135M's backbone: pretrained against random"
     @Option(help: "Training steps averaged for the final training BPB.") var trainWindow = 20
-    @Option(help: "Threads (OpenBLAS and ours) for generation.") var threads = 2
+    @OptionGroup var threadOptions: ThreadOptions
     @Flag(help: "Skip the continuations (fast; for checking the tables). (default: off)") var noSamples = false
 
     static let defaultPrompts = [
@@ -65,7 +65,7 @@ struct ReportGraft: ParsableCommand {
     }
 
     func run() throws {
-        Threads.count = threads
+        let context = threadOptions.makeContext()
         // The hand-written notes are read first, so a wrong path fails before any work or output.
         var notesText: String?
         if let notes {
@@ -130,7 +130,7 @@ struct ReportGraft: ParsableCommand {
         md += validationTable(loaded)
 
         // Continuations.
-        md += try samplesSection(loaded)
+        md += try samplesSection(loaded, context: context)
         if let notes, let text = notesText {
             md += "## Reading the results\n\n*Written by hand after the runs, from `\(notes)`; the figures above are generated.*\n\n"
             md += text.hasSuffix("\n") ? text + "\n" : text + "\n\n"
@@ -272,7 +272,7 @@ struct ReportGraft: ParsableCommand {
         return md + "\n"
     }
 
-    func samplesSection(_ runs: [GraftRun]) throws -> String {
+    func samplesSection(_ runs: [GraftRun], context: ComputeContext) throws -> String {
         guard !noSamples else { return "## Continuations\n\nNot generated (`--no-samples`).\n\n" }
         let prompts = self.prompts.isEmpty ? Self.defaultPrompts : self.prompts
         var md = "## Continuations\n\n"
@@ -286,7 +286,7 @@ struct ReportGraft: ParsableCommand {
             for prompt in prompts {
                 for (name, sampling) in [("greedy", SamplingOptions.greedy),
                                          ("sampled", SamplingOptions(temperature: temperature, seed: seed))] {
-                    let session = try GenerationSession(config: config, parameters: parameters)
+                    let session = try GenerationSession(config: config, parameters: parameters, context: context)
                     let generator = Generator(model: session, sampling: sampling)
                     let result = generator.generate(prompt: Array(prompt.utf8), limits: GenerationLimits(maxBytes: maxBytes))
                     let text = String(decoding: result.bytes, as: UTF8.self)
@@ -500,7 +500,7 @@ struct GraftRun {
         if !o.freeze.isEmpty { flags.append("--freeze " + o.freeze.joined(separator: " ")) }
         flags += ["--validation-fraction \(o.validationFraction)", "--validate-every \(o.validateEvery)"]
         if let rows = o.validationRows { flags.append("--validation-rows \(rows)") }
-        flags += ["--checkpoint-every \(o.checkpointEvery)", "--keep-checkpoints \(o.keepCheckpoints)", "--seed \(o.seed)", "--threads \(o.threads)"]
+        flags += ["--checkpoint-every \(o.checkpointEvery)", "--keep-checkpoints \(o.keepCheckpoints)", "--seed \(o.seed)"]
         return "hat train --init-from MODEL " + flags.joined(separator: " ")
     }
 }

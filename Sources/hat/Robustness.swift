@@ -63,7 +63,7 @@ struct Robustness: ParsableCommand {
     @Flag(help: "Print the results as JSON on standard output.") var json = false
     @Flag(help: "Keep every sample and its per-sample scores in results.json.") var keepSamples = false
     @Option(help: "Bytes per forward pass (speed and memory only; results do not depend on it).") var batchBytes = 4096
-    @Option(help: "Threads (OpenBLAS and ours).") var threads = 2
+    @OptionGroup var threadOptions: ThreadOptions
 
     var perturbationNames: [String] {
         switch perturbations.trimmingCharacters(in: .whitespaces) {
@@ -97,12 +97,12 @@ struct Robustness: ParsableCommand {
         if let modelNames, modelNames.split(separator: ",").count != 1 + compare.count {
             throw ValidationError("--names needs one name per model (--model and each --compare: \(1 + compare.count)), found '\(modelNames)'")
         }
-        if batchBytes < 64 || threads < 1 { throw ValidationError("--batch-bytes ≥ 64 and --threads ≥ 1") }
+        if batchBytes < 64 { throw ValidationError("--batch-bytes must be ≥ 64") }
         if folioLines < 0 || folioBlockLines < 1 { throw ValidationError("--folio-lines ≥ 0 and --folio-block-lines ≥ 1") }
     }
 
     func run() throws {
-        Threads.count = threads
+        let context = threadOptions.makeContext()
         let started = Date()
         let names = perturbationNames
         let table: MisspellingTable? = names.contains(where: { $0.split(separator: "+").contains("misspell") })
@@ -179,7 +179,7 @@ struct Robustness: ParsableCommand {
         let onTerminal = isatty(STDERR_FILENO) != 0
         var lastPhase = "", estimated = false, lastLine = Date.distantPast
         var results = try RobustnessRun.run(models: models, samples: drawn, options: options, misspellings: table,
-                                            folio: folioOptions) { p in
+                                            folio: folioOptions, context: context, progress: { p in
             let fraction = p.totalBytes > 0 ? Double(p.doneBytes) / Double(p.totalBytes) : 0
             if !estimated, fraction >= 0.05, let left = p.remainingSeconds {
                 estimated = true
@@ -198,7 +198,7 @@ struct Robustness: ParsableCommand {
                 lastLine = Date()
             }
             lastPhase = p.phase
-        }
+        })
         if onTerminal { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
 
         results.command = Robustness.commandLine()

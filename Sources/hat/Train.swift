@@ -48,7 +48,7 @@ struct Train: ParsableCommand {
     @Option(help: "Checkpoint every N steps.") var checkpointEvery = 100
     @Option(help: "Checkpoints kept.") var keepCheckpoints = 3
     @Option(help: "Seed for weights and data order.") var seed: UInt64 = 1
-    @Option(help: "Threads (OpenBLAS and ours).") var threads = 2
+    @OptionGroup var threadOptions: ThreadOptions
     @Option(help: "Print a plain progress line every N steps when not on a terminal.") var logEvery = 10
 
     func validate() throws {
@@ -69,7 +69,7 @@ struct Train: ParsableCommand {
     func run() throws {
         let trainer: Trainer
         if let resume {
-            trainer = try Trainer.resume(runDirectory: resume, totalSteps: steps)
+            trainer = try Trainer.resume(runDirectory: resume, totalSteps: steps, context: threadOptions.makeContext())
         } else {
             var options = TrainingOptions(data: data)
             options.steps = steps ?? 1000
@@ -89,7 +89,6 @@ struct Train: ParsableCommand {
             options.checkpointEvery = checkpointEvery
             options.keepCheckpoints = keepCheckpoints
             options.seed = seed
-            options.threads = threads
             let modelConfig: HATConfig
             let parameters: ParameterSet
             if let config {
@@ -100,7 +99,8 @@ struct Train: ParsableCommand {
             } else {
                 (modelConfig, parameters) = try ModelFiles.load(from: initFrom!)
             }
-            trainer = try Trainer(runDirectory: out!, options: options, config: modelConfig, parameters: parameters)
+            trainer = try Trainer(runDirectory: out!, options: options, config: modelConfig, parameters: parameters,
+                                  context: threadOptions.makeContext())
         }
 
         signal(SIGINT) { _ in Trainer.stopRequested = 1 }

@@ -11,29 +11,17 @@ import HATGenerate
 import HATModel
 import HATTensor
 import HATText
+import HATTestSupport
 import Testing
 
 // MARK: - Helpers
 
-/// A tiny random model (the shape of HATGenerateTests' tinyModel).
 func robustTinyModel(seed: UInt64 = 7, std: Float = 0.3) throws -> (HATConfig, ParameterSet) {
-    var config = HATConfig(
-        encoderConfig: TransformerConfig(hiddenSize: 32, numHiddenLayers: 1, numAttentionHeads: 2, numKeyValueHeads: 1,
-                                         intermediateSize: 64, slidingWindow: 16, vocabSize: 256,
-                                         crossAttentionConfig: CrossAttentionConfig(hiddenSize: 32, numAttentionHeads: 2, numKeyValueHeads: 1)),
-        backboneConfig: TransformerConfig(hiddenSize: 48, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2,
-                                          intermediateSize: 96),
-        decoderConfig: TransformerConfig(hiddenSize: 32, numHiddenLayers: 2, numAttentionHeads: 2, numKeyValueHeads: 1,
-                                         intermediateSize: 64, slidingWindow: 12, vocabSize: 256,
-                                         crossAttentionConfig: CrossAttentionConfig(hiddenSize: 32, numAttentionHeads: 2, numKeyValueHeads: 1)),
-        maxWordSize: 12)
-    config.provenance.notes = "test"
-    try config.validate()
-    let parameters = ParameterSet(HierarchicalModel.parameterSpecs(config))
-    var rng = RandomGenerator(seed: seed)
-    HierarchicalModel.initialize(parameters, rng: &rng, std: std)
-    return (config, parameters)
+    try TinyModel.spread(seed: seed, std: std)
 }
+
+/// A fresh context for a model or scorer of a test.
+func testContext(_ threads: Int = 2) -> ComputeContext { ComputeContext(threads: threads) }
 
 func splitterOf(_ config: HATConfig) throws -> WordSplitter {
     try WordSplitter(options: SplitterOptions(mode: .hat, maxWordBytes: config.maxWordSize))
@@ -165,7 +153,7 @@ final class ScriptedModel: ByteModel {
     @Test func uniformModelCostsEightBitsPerByte() throws {
         let (config, parameters) = try robustTinyModel()
         parameters.value("lm_head.weight").zero()
-        let scorer = try SampleScorer(config: config, parameters: parameters, batchBytes: 256, longestRow: 256)
+        let scorer = try SampleScorer(config: config, parameters: parameters, batchBytes: 256, longestRow: 256, context: testContext())
         let items: [(context: [UInt8], target: [UInt8])] = [
             (Array("The garden and the stone".utf8), Array(" of winter.".utf8)),
             (Array("Привет, мир".utf8), Array(" и всё".utf8)),
@@ -189,8 +177,8 @@ final class ScriptedModel: ByteModel {
             (Array("Grüße aus Köln, sagte sie".utf8), Array(" leise.".utf8)),
             (Array("one".utf8), Array(" two three".utf8)),
         ]
-        let one = try SampleScorer(config: config, parameters: parameters, batchBytes: 64, longestRow: 64)
-        let many = try SampleScorer(config: config, parameters: parameters, batchBytes: 4096, longestRow: 64)
+        let one = try SampleScorer(config: config, parameters: parameters, batchBytes: 64, longestRow: 64, context: testContext())
+        let many = try SampleScorer(config: config, parameters: parameters, batchBytes: 4096, longestRow: 64, context: testContext())
         let a = try one.score(items), b = try many.score(items)
         for (x, y) in zip(a, b) {
             #expect(abs(x.targetNats - y.targetNats) < 1e-3 && abs(x.textNats - y.textNats) < 1e-3, "\(x) vs \(y)")
@@ -199,7 +187,7 @@ final class ScriptedModel: ByteModel {
             var stream = WordStream()
             stream.appendDocument(bytes, splitter: splitter, endOfSequence: 192)
             let batch = Batch(maxBytes: 256, maxWords: 256, config: config)
-            let model = HierarchicalModel(config: config, parameters: parameters, maxBytes: 256, maxWords: 256)
+            let model = HierarchicalModel(config: config, parameters: parameters, maxBytes: 256, maxWords: 256, context: testContext())
             batch.appendRow(stream, words: 0..<stream.wordCount)
             batch.finish()
             return model.forward(batch).lossSum
@@ -219,7 +207,7 @@ final class ScriptedModel: ByteModel {
         for d in 0..<3 { stream.appendDocument(Array(robustCorpus(words: 60, seed: UInt64(d)).utf8), splitter: splitter, endOfSequence: 192) }
         let rows = stream.rows(wordsPerRow: 32, maxRowBytes: 128)
         let batch = Batch(maxBytes: 256, maxWords: 64, config: config)
-        let model = HierarchicalModel(config: config, parameters: parameters, maxBytes: 256, maxWords: 64)
+        let model = HierarchicalModel(config: config, parameters: parameters, maxBytes: 256, maxWords: 64, context: testContext())
         let reference = Evaluator.evaluate(model: model, stream: stream, rows: rows, batch: batch)
         var visited = [Int](repeating: 0, count: stream.byteCount), sum = 0.0
         var ends = 0
@@ -238,7 +226,7 @@ final class ScriptedModel: ByteModel {
 
     @Test func stopRequestInterruptsTheEvaluation() throws {
         let (config, parameters) = try robustTinyModel()
-        let scorer = try SampleScorer(config: config, parameters: parameters, mode: .generate, batchBytes: 64, longestRow: 64)
+        let scorer = try SampleScorer(config: config, parameters: parameters, mode: .generate, batchBytes: 64, longestRow: 64, context: testContext())
         scorer.shouldStop = { true }
         #expect(throws: RobustnessError.interrupted) { try scorer.score([(Array("a b".utf8), Array(" c".utf8))]) }
     }
@@ -289,9 +277,9 @@ final class ScriptedModel: ByteModel {
         let (config, parameters) = try robustTinyModel()
         let splitter = try splitterOf(config)
         for text in ["The quick brown fox", "Hello, world! How", "Grüße aus"] {
-            let session = try GenerationSession(config: config, parameters: parameters)
+            let session = try GenerationSession(config: config, parameters: parameters, context: testContext())
             let word = NextWord.greedy(model: session, context: Array(text.utf8), splitter: splitter, maxBytes: 13)
-            let reference = try GenerationSession(config: config, parameters: parameters)
+            let reference = try GenerationSession(config: config, parameters: parameters, context: testContext())
             let generated = Generator(model: reference, sampling: .greedy)
                 .generate(prompt: Array(text.utf8), limits: GenerationLimits(maxBytes: 13)).bytes
             #expect(Array(generated.prefix(word.count)) == word, "\(text): \(word) vs \(generated)")
@@ -344,9 +332,9 @@ final class ScriptedModel: ByteModel {
         var expected: [Bool] = []
         for text in contexts {
             let context = Array(text.utf8)
-            let session = try GenerationSession(config: config, parameters: parameters)
+            let session = try GenerationSession(config: config, parameters: parameters, context: testContext())
             let own = Generator(model: session, sampling: .greedy).generate(prompt: context, limits: GenerationLimits(maxBytes: 40)).bytes
-            let word = NextWord.greedy(model: try GenerationSession(config: config, parameters: parameters), context: context,
+            let word = NextWord.greedy(model: try GenerationSession(config: config, parameters: parameters, context: testContext()), context: context,
                                        splitter: splitter, maxBytes: config.maxWordSize + 1)
             guard !word.isEmpty, own.count > word.count else { continue }
             items.append((context, own))                               // the model's own continuation
@@ -358,9 +346,9 @@ final class ScriptedModel: ByteModel {
         }
         #expect(items.count >= 6, "the tiny model should write words after most contexts")
         let longest = items.map { 1 + $0.context.count + $0.target.count }.max()!
-        let forward = try SampleScorer(config: config, parameters: parameters, mode: .forward, batchBytes: 512, longestRow: longest)
+        let forward = try SampleScorer(config: config, parameters: parameters, mode: .forward, batchBytes: 512, longestRow: longest, context: testContext())
             .score(items)
-        let generate = try SampleScorer(config: config, parameters: parameters, mode: .generate, batchBytes: 512, longestRow: longest)
+        let generate = try SampleScorer(config: config, parameters: parameters, mode: .generate, batchBytes: 512, longestRow: longest, context: testContext())
             .score(items)
         for k in items.indices {
             #expect(forward[k].nextWordCorrect == generate[k].nextWordCorrect,
@@ -476,7 +464,8 @@ final class ScriptedModel: ByteModel {
     static let pairs = [("Long live the king!", "Long liue the King"), ("You come most carefully upon your hour.", "You come most carefully vpon your houre"),
                      ("For this relief much thanks", "For this releefe much thankes"), ("I have heard it", "I haue heard it")]
 
-    func smallRun(compare: Bool, folio: String?, mode: NextWordMode = .forward) throws -> RobustnessResults {
+    func smallRun(compare: Bool, folio: String?, mode: NextWordMode = .forward, threads: Int = 2,
+                  shouldStop: @escaping () -> Bool = { false }) throws -> RobustnessResults {
         let (config, parameters) = try robustTinyModel()
         var models = [RobustnessModel(name: "tiny", path: "(memory)", config: config, parameters: parameters)]
         if compare {
@@ -500,7 +489,8 @@ final class ScriptedModel: ByteModel {
             f.wordsPerRow = 32
             folioOptions = f
         }
-        return try RobustnessRun.run(models: models, samples: samples, options: options, misspellings: nil, folio: folioOptions)
+        return try RobustnessRun.run(models: models, samples: samples, options: options, misspellings: nil, folio: folioOptions,
+                                     context: testContext(threads), shouldStop: shouldStop)
     }
 
     @Test func runAggregatesAndReports() throws {
@@ -593,9 +583,33 @@ final class ScriptedModel: ByteModel {
         #expect(try FileManager.default.contentsOfDirectory(atPath: foreign) == ["notes.txt"])
     }
 
-    @Test func sameResultsOnRepeat() throws {
-        let a = try smallRun(compare: false, folio: nil), b = try smallRun(compare: false, folio: nil)
-        #expect(a.models.map(\.conditions) == b.models.map(\.conditions) && a.models.map(\.clean) == b.models.map(\.clean))
+    @Test func sameResultsOnRepeatAndForAnyThreadCount() throws {
+        let forward = try smallRun(compare: false, folio: nil, threads: 1)
+        let generate = try smallRun(compare: false, folio: nil, mode: .generate, threads: 1)
+        for threads in [1, 2, 3, 8] {
+            let f = try smallRun(compare: false, folio: nil, threads: threads)
+            let g = try smallRun(compare: false, folio: nil, mode: .generate, threads: threads)
+            #expect(f.models.map(\.conditions) == forward.models.map(\.conditions), "forward mode, \(threads) threads")
+            #expect(f.models.map(\.clean) == forward.models.map(\.clean), "forward mode, \(threads) threads")
+            #expect(g.models.map(\.conditions) == generate.models.map(\.conditions), "generate mode, \(threads) threads")
+            #expect(g.models.map(\.clean) == generate.models.map(\.clean), "generate mode, \(threads) threads")
+        }
+    }
+
+    @Test func twoRunsAtOnceEachEqualTheirSoloRun() throws {
+        let soloForward = try smallRun(compare: true, folio: nil)
+        let soloGenerate = try smallRun(compare: false, folio: nil, mode: .generate)
+        final class Results: @unchecked Sendable { var forward: RobustnessResults?, generate: RobustnessResults? }
+        let results = Results()
+        try runConcurrently([
+            { results.forward = try self.smallRun(compare: true, folio: nil) },
+            { results.generate = try self.smallRun(compare: false, folio: nil, mode: .generate) },
+        ])
+        let forward = try #require(results.forward), generate = try #require(results.generate)
+        #expect(forward.models.map(\.conditions) == soloForward.models.map(\.conditions))
+        #expect(forward.models.map(\.clean) == soloForward.models.map(\.clean))
+        #expect(generate.models.map(\.conditions) == soloGenerate.models.map(\.conditions))
+        #expect(generate.models.map(\.clean) == soloGenerate.models.map(\.clean))
     }
 
     @Test func generateModeAddsTrimmedAccuracy() throws {
@@ -612,9 +626,7 @@ final class ScriptedModel: ByteModel {
     }
 
     @Test func interruptedRunSaysSo() throws {
-        RobustnessRun.stopRequested = 1
-        defer { RobustnessRun.stopRequested = 0 }
-        let results = try smallRun(compare: true, folio: nil)
+        let results = try smallRun(compare: true, folio: nil, shouldStop: { true })
         #expect(results.status == "interrupted")
         #expect(results.models.count == 1 && results.models[0].conditions.isEmpty)
         let md = RobustnessReport.markdown(results, charts: [])

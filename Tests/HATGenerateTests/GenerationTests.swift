@@ -7,28 +7,15 @@ import Foundation
 import HATGenerate
 import HATModel
 import HATTensor
+import HATTestSupport
 import Testing
 
-/// A tiny random model whose logits are spread enough that greedy choices are not near-ties.
 func tinyModel(seed: UInt64 = 7, everyLayer: Bool = false) throws -> (HATConfig, ParameterSet) {
-    var config = HATConfig(
-        encoderConfig: TransformerConfig(hiddenSize: 32, numHiddenLayers: 1, numAttentionHeads: 2, numKeyValueHeads: 1,
-                                         intermediateSize: 64, slidingWindow: 16, vocabSize: 256,
-                                         crossAttentionConfig: CrossAttentionConfig(hiddenSize: 32, numAttentionHeads: 2, numKeyValueHeads: 1)),
-        backboneConfig: TransformerConfig(hiddenSize: 48, numHiddenLayers: 2, numAttentionHeads: 4, numKeyValueHeads: 2,
-                                          intermediateSize: 96),
-        decoderConfig: TransformerConfig(hiddenSize: 32, numHiddenLayers: 2, numAttentionHeads: 2, numKeyValueHeads: 1,
-                                         intermediateSize: 64, slidingWindow: 12, vocabSize: 256,
-                                         crossAttentionConfig: CrossAttentionConfig(hiddenSize: 32, numAttentionHeads: 2, numKeyValueHeads: 1),
-                                         crossAttnEveryLayer: everyLayer),
-        maxWordSize: 12)
-    config.provenance.notes = "test"
-    try config.validate()
-    let parameters = ParameterSet(HierarchicalModel.parameterSpecs(config))
-    var rng = RandomGenerator(seed: seed)
-    HierarchicalModel.initialize(parameters, rng: &rng, std: 0.3)
-    return (config, parameters)
+    try TinyModel.spread(seed: seed, everyLayer: everyLayer)
 }
+
+/// A fresh context for a session or model of a test (2 threads unless said otherwise).
+func testContext(_ threads: Int = 2) -> ComputeContext { ComputeContext(threads: threads) }
 
 let prompts: [(String, [UInt8])] = [
     ("empty", []),
@@ -48,8 +35,8 @@ let prompts: [(String, [UInt8])] = [
         let (name, prompt) = prompts[index]
         for everyLayer in [false, true] {
             let (config, parameters) = try tinyModel(everyLayer: everyLayer)
-            let cached = try GenerationSession(config: config, parameters: parameters, chunkBytes: 64)
-            let uncached = try UncachedModel(config: config, parameters: parameters, capacity: 2048)
+            let cached = try GenerationSession(config: config, parameters: parameters, chunkBytes: 64, context: testContext())
+            let uncached = try UncachedModel(config: config, parameters: parameters, capacity: 2048, context: testContext())
             let limits = GenerationLimits(maxBytes: 48)
             let a = Generator(model: cached, sampling: .greedy).generate(prompt: prompt, limits: limits)
             let b = Generator(model: uncached, sampling: .greedy).generate(prompt: prompt, limits: limits)
@@ -61,8 +48,8 @@ let prompts: [(String, [UInt8])] = [
 
     @Test func logitsOfCachedAndUncachedAgreeByteByByte() throws {
         let (config, parameters) = try tinyModel()
-        let cached = try GenerationSession(config: config, parameters: parameters, chunkBytes: 8)
-        let uncached = try UncachedModel(config: config, parameters: parameters, capacity: 1024)
+        let cached = try GenerationSession(config: config, parameters: parameters, chunkBytes: 8, context: testContext())
+        let uncached = try UncachedModel(config: config, parameters: parameters, capacity: 1024, context: testContext())
         let text = Array("Hello, world! don't U.S.A. 3.14 你好 hello   world ".utf8)
         var worst: Float = 0
         for byte in text {
@@ -76,8 +63,8 @@ let prompts: [(String, [UInt8])] = [
 
     @Test func chunkedPrefillEqualsByteByByte() throws {
         let (config, parameters) = try tinyModel()
-        let whole = try GenerationSession(config: config, parameters: parameters, chunkBytes: 32)
-        let single = try GenerationSession(config: config, parameters: parameters, chunkBytes: 32)
+        let whole = try GenerationSession(config: config, parameters: parameters, chunkBytes: 32, context: testContext())
+        let single = try GenerationSession(config: config, parameters: parameters, chunkBytes: 32, context: testContext())
         let text = Array("It is a truth universally acknowledged, that a single man in possession of a good fortune.".utf8)
         whole.feed(text)
         for byte in text { single.feed([byte]) }
@@ -89,7 +76,7 @@ let prompts: [(String, [UInt8])] = [
 
     @Test func resetClearsTheContext() throws {
         let (config, parameters) = try tinyModel()
-        let session = try GenerationSession(config: config, parameters: parameters)
+        let session = try GenerationSession(config: config, parameters: parameters, context: testContext())
         let fresh = Array(UnsafeBufferPointer(start: session.nextByteLogits, count: 256))
         session.feed(Array("some context".utf8))
         session.reset()
@@ -101,7 +88,7 @@ let prompts: [(String, [UInt8])] = [
 @Suite(.serialized) struct SamplingBehaviour {
     @Test func sameSeedSameTextDifferentSeedDifferentText() throws {
         let (config, parameters) = try tinyModel()
-        let session = try GenerationSession(config: config, parameters: parameters)
+        let session = try GenerationSession(config: config, parameters: parameters, context: testContext())
         func run(_ seed: UInt64) -> [UInt8] {
             session.reset()
             let options = SamplingOptions(temperature: 1.0, topK: 40, topP: 0.95, minP: 0.01, repetitionPenalty: 1.1, seed: seed)
@@ -114,11 +101,15 @@ let prompts: [(String, [UInt8])] = [
 
     @Test func stopSequenceStopsAndIsNotEmitted() throws {
         let (config, parameters) = try tinyModel()
-        let session = try GenerationSession(config: config, parameters: parameters)
+        let session = try GenerationSession(config: config, parameters: parameters, context: testContext())
         let free = Generator(model: session, sampling: .greedy).generate(prompt: [], limits: GenerationLimits(maxBytes: 40))
-        #expect(free.bytes.count >= 6)
-        // Stop at the bytes greedy decoding produces at positions 3..<5.
-        let stop = Array(free.bytes[3..<5])
+        // A stop sequence of two bytes of the greedy output whose first occurrence starts at p ≥ 2:
+        // generation must stop right there, with exactly the p bytes before it.
+        let p = try #require((2..<(free.bytes.count - 1)).first { p in
+            let pair = free.bytes[p..<(p + 2)]
+            return !(0..<p).contains { free.bytes[$0..<($0 + 2)] == pair }
+        }, "greedy output \(free.bytes) has no two-byte sequence first seen after position 2")
+        let stop = Array(free.bytes[p..<(p + 2)])
         session.reset()
         var emitted: [UInt8] = []
         let stopped = Generator(model: session, sampling: .greedy).generate(
@@ -127,23 +118,30 @@ let prompts: [(String, [UInt8])] = [
             return true
         }
         #expect(stopped.stopReason == .stopSequence)
-        #expect(stopped.bytes == Array(free.bytes[0..<3]) || stopped.bytes.count < 3)
+        #expect(stopped.bytes == Array(free.bytes[0..<p]), "stopped at \(stop): \(stopped.bytes), greedy \(free.bytes)")
         #expect(emitted == stopped.bytes)
     }
 
     @Test func limitsInBytesAndWords() throws {
         let (config, parameters) = try tinyModel()
-        let session = try GenerationSession(config: config, parameters: parameters)
-        let r = Generator(model: session, sampling: SamplingOptions(temperature: 1, seed: 3))
-            .generate(prompt: Array("a b".utf8), limits: GenerationLimits(maxBytes: 10))
-        #expect(r.bytes.count <= 10)
+        let session = try GenerationSession(config: config, parameters: parameters, context: testContext())
+        let sampling = SamplingOptions(temperature: 1, seed: 3)
+        let free = Generator(model: session, sampling: sampling)
+            .generate(prompt: Array("a b".utf8), limits: GenerationLimits(maxBytes: 200))
+        try #require(free.bytes.count >= 10 && free.words >= 4, "the free run should be long: \(free.bytes.count) bytes, \(free.words) words")
         session.reset()
-        let w = Generator(model: session, sampling: SamplingOptions(temperature: 1, seed: 3))
+        let r = Generator(model: session, sampling: sampling)
+            .generate(prompt: Array("a b".utf8), limits: GenerationLimits(maxBytes: 10))
+        #expect(r.stopReason == .maxBytes)
+        #expect(r.bytes == Array(free.bytes[0..<10]))
+        session.reset()
+        let w = Generator(model: session, sampling: sampling)
             .generate(prompt: Array("a b".utf8), limits: GenerationLimits(maxBytes: 1000, maxWords: 3))
         // Generation stops at the first byte after which 3 words are complete; one byte can complete
         // two words at once (an ill-formed byte after a word is a word of its own), hence ≤ 4.
-        #expect(w.stopReason == .maxWords || w.stopReason == .endOfSequence)
-        if w.stopReason == .maxWords { #expect((3...4).contains(w.words)) }
+        #expect(w.stopReason == .maxWords)
+        #expect((3...4).contains(w.words), "\(w.words) words")
+        #expect(Array(free.bytes.prefix(w.bytes.count)) == w.bytes, "the word-limited run is a prefix of the free run")
     }
 
     @Test func greedyIsArgmaxAndTopKOneIsGreedy() {
@@ -177,3 +175,41 @@ let prompts: [(String, [UInt8])] = [
     }
 }
 
+
+// Generation does not depend on the thread count or on other sessions running at the same time.
+@Suite struct GenerationIndependence {
+    static let prompt = Array("It is a truth universally acknowledged, that a single man in possession".utf8)
+
+    func greedy(_ session: GenerationSession) -> [UInt8] {
+        session.reset()
+        return Generator(model: session, sampling: .greedy).generate(prompt: Self.prompt, limits: GenerationLimits(maxBytes: 64)).bytes
+    }
+
+    @Test func greedyBytesAndLogitsAreTheSameForAnyThreadCount() throws {
+        let (config, parameters) = try tinyModel()
+        var outputs: [[UInt8]] = [], logits: [[Float]] = []
+        for threads in [1, 2, 3, 8] {
+            let session = try GenerationSession(config: config, parameters: parameters, chunkBytes: 16, context: testContext(threads))
+            outputs.append(greedy(session))
+            logits.append(Array(UnsafeBufferPointer(start: session.nextByteLogits, count: 256)))
+        }
+        for (i, threads) in [2, 3, 8].enumerated() {
+            #expect(outputs[i + 1] == outputs[0], "greedy bytes with \(threads) threads differ from 1 thread")
+            #expect(logits[i + 1] == logits[0], "final logits with \(threads) threads differ from 1 thread")
+        }
+    }
+
+    @Test func twoSessionsOfOneModelAtOnceEachEqualTheirSoloRun() throws {
+        let (config, parameters) = try tinyModel()
+        let a = try GenerationSession(config: config, parameters: parameters, context: testContext())
+        let b = try GenerationSession(config: config, parameters: parameters, chunkBytes: 8, context: testContext())
+        let soloA = greedy(a), soloB = greedy(b)
+        final class Results: @unchecked Sendable { var a: [UInt8] = [], b: [UInt8] = [] }
+        let results = Results()
+        for _ in 0..<3 {
+            try runConcurrently([{ results.a = self.greedy(a) }, { results.b = self.greedy(b) }])
+            #expect(results.a == soloA)
+            #expect(results.b == soloB)
+        }
+    }
+}

@@ -20,7 +20,7 @@ import Testing
         settings.sampling = SamplingOptions(temperature: 0.9, seed: 5)
         settings.maxBytes = 16
         settings.raw = true
-        let repl = try Repl(modelDirectory: directory, settings: settings, colors: false) { output += $0 }
+        let repl = try Repl(modelDirectory: directory, settings: settings, context: testContext(), colors: false) { output += $0 }
         let script = ["/temp 0", "/max 12", "Hello there", "/reset", "Hello there", "/seed 9", "/topk 5", "/temp 1",
                       "Once", "/words", "/stats", "/nonsense", "/max x", "/quit", "never reached"]
         var handled = 0
@@ -31,7 +31,7 @@ import Testing
         #expect(handled == 14, "/quit ends the session")
 
         // What the transcript must say, built from the Generator with the same settings.
-        let session = try GenerationSession(config: config, parameters: parameters)
+        let session = try GenerationSession(config: config, parameters: parameters, context: testContext())
         let greedy = Generator(model: session, sampling: SamplingOptions(temperature: 0, seed: 5))
         let first = greedy.generate(prompt: Array("Hello there".utf8), limits: GenerationLimits(maxBytes: 12), raw: true).bytes
         session.reset()

@@ -23,7 +23,7 @@ extension LayerTests {
             var rng = RandomGenerator(seed: 1)
             let arena = Arena(name: "test")
             let p = randomParameters(Embedding.parameterSpecs(name: "encoder.embedding_layer.weight", vocabulary: 256, channels: 12), &rng)
-            let layer = Embedding(parameters: p, name: "encoder.embedding_layer.weight")
+            let layer = Embedding(parameters: p, name: "encoder.embedding_layer.weight", context: ComputeContext(threads: 2))
             let ids: [Int32] = [0, 255, 7, 7, 42, 7, 0]
             let out = arena.tensor(rows: ids.count, cols: 12)
             ids.withUnsafeBufferPointer { layer.forward(out: out, ids: $0.baseAddress!) }
@@ -45,7 +45,7 @@ extension LayerTests {
             let arena = Arena(name: "test")
             let (n, i, o) = (9, 13, 11)
             let p = randomParameters(Linear.parameterSpecs(name: "lm_head.weight", input: i, output: o), &rng)
-            let layer = Linear(parameters: p, name: "lm_head.weight")
+            let layer = Linear(parameters: p, name: "lm_head.weight", context: ComputeContext(threads: 2))
             let x = randomTensor(arena, n, i, &rng), y = arena.tensor(rows: n, cols: o), r = randomTensor(arena, n, o, &rng)
             layer.forward(out: y, input: x)
             let expected = Reference.linear(doubles(x), rows: n, doubles(p.value(layer.name)), out: o, in: i)
@@ -76,7 +76,8 @@ extension LayerTests {
             let arena = Arena(name: "test")
             let n = 70   // more than one worker's chunk
             let p = randomParameters(RMSNorm.parameterSpecs(name: "layer_norm.weight", channels: c), &rng)
-            let layer = RMSNorm(parameters: p, name: "layer_norm.weight", eps: 1e-5, maxRows: n, arena: arena)
+            let layer = RMSNorm(parameters: p, name: "layer_norm.weight", eps: 1e-5, maxRows: n, arena: arena,
+                                context: ComputeContext(threads: 2))
             let x = randomTensor(arena, n, c, &rng), y = arena.tensor(rows: n, cols: c), r = randomTensor(arena, n, c, &rng)
             layer.forward(out: y, input: x)
             expectClose("rmsnorm out", y.toArray(), Reference.rmsNorm(doubles(x), rows: n, doubles(p.value(layer.name)), eps: 1e-5),
@@ -100,22 +101,23 @@ extension LayerTests {
             let positions: [Int32] = [0, 1, 2, 17, 4095, 4096, 70_000, 1 << 20, (1 << 20) + 12_345, 2_000_000_000]
             let n = positions.count
             let rope = RotaryEmbedding(headDim: d, theta: 500_000)
+            let context = ComputeContext(threads: 2)
             let x = randomTensor(arena, n, heads * d, &rng)
             let original = doubles(x)
-            positions.withUnsafeBufferPointer { rope.apply(x, heads: heads, positions: $0.baseAddress!) }
+            positions.withUnsafeBufferPointer { rope.apply(x, heads: heads, positions: $0.baseAddress!, on: context) }
             expectClose("rope out", x.toArray(), Reference.rope(original, rows: n, heads: heads, headDim: d, positions: positions,
                                                                  theta: 500_000), absolute: 2e-6)
-            positions.withUnsafeBufferPointer { rope.applyInverse(x, heads: heads, positions: $0.baseAddress!) }
+            positions.withUnsafeBufferPointer { rope.applyInverse(x, heads: heads, positions: $0.baseAddress!, on: context) }
             expectClose("rope inverse ∘ rope", x.toArray(), original, absolute: 2e-6)
             // backward = inverse rotation: check against finite differences.
             let r = randomTensor(arena, n, heads * d, &rng), y = arena.tensor(rows: n, cols: heads * d)
             let loss = {
                 y.copy(from: x)
-                positions.withUnsafeBufferPointer { rope.apply(y, heads: heads, positions: $0.baseAddress!) }
+                positions.withUnsafeBufferPointer { rope.apply(y, heads: heads, positions: $0.baseAddress!, on: context) }
                 return dotLoss(y, r)
             }
             let fd = finiteDifferences(x, epsilon: 1e-2, loss: loss)
-            positions.withUnsafeBufferPointer { rope.applyInverse(r, heads: heads, positions: $0.baseAddress!) }
+            positions.withUnsafeBufferPointer { rope.applyInverse(r, heads: heads, positions: $0.baseAddress!, on: context) }
             expectRelativeClose("rope dx", r.toArray(), fd, relative: Self.gradientTolerance)
         }
 
@@ -124,7 +126,8 @@ extension LayerTests {
             let arena = Arena(name: "test")
             let (n, c, f) = (7, 12, 21)   // N·F not a multiple of 16: the scalar tail runs
             let p = randomParameters(SwiGLU.parameterSpecs(prefix: "mlp", hidden: c, intermediate: f), &rng, bound: 0.5)
-            let layer = SwiGLU(prefix: "mlp", hidden: c, intermediate: f, parameters: p, maxRows: n, arena: arena)
+            let layer = SwiGLU(prefix: "mlp", hidden: c, intermediate: f, parameters: p, maxRows: n, arena: arena,
+                               context: ComputeContext(threads: 2))
             let x = randomTensor(arena, n, c, &rng, bound: 2), y = arena.tensor(rows: n, cols: c), r = randomTensor(arena, n, c, &rng)
             layer.forward(out: y, input: x)
             let expected = Reference.swiGLU(doubles(x), rows: n, c: c, f: f, gate: doubles(p.value("mlp.gate_proj.weight")),
@@ -141,6 +144,7 @@ extension LayerTests {
         }
 
         @Test func crossEntropyWithMask() {
+            let context = ComputeContext(threads: 2)
             var rng = RandomGenerator(seed: 6)
             let arena = Arena(name: "test")
             let (n, v) = (150, 256)
@@ -148,7 +152,7 @@ extension LayerTests {
             let targets = (0..<n).map { _ in Int32(rng.nextInt(below: v)) }
             let mask = (0..<n).map { i -> Float in i % 7 == 3 ? 0 : 1 }
             let result = targets.withUnsafeBufferPointer { t in
-                mask.withUnsafeBufferPointer { CrossEntropy.forward(logits: logits, targets: t.baseAddress!, mask: $0.baseAddress!) }
+                mask.withUnsafeBufferPointer { CrossEntropy.forward(logits: logits, targets: t.baseAddress!, mask: $0.baseAddress!, on: context) }
             }
             var expected = 0.0, count = 0
             for i in 0..<n where mask[i] != 0 {
@@ -168,20 +172,20 @@ extension LayerTests {
             let subTargets = rows.map { targets[$0] }, subMask = rows.map { mask[$0] }
             let fd = finiteDifferences(sub, epsilon: 1e-2) {
                 subTargets.withUnsafeBufferPointer { t in
-                    subMask.withUnsafeBufferPointer { Double(scale) * CrossEntropy.forward(logits: sub, targets: t.baseAddress!, mask: $0.baseAddress!).lossSum }
+                    subMask.withUnsafeBufferPointer { Double(scale) * CrossEntropy.forward(logits: sub, targets: t.baseAddress!, mask: $0.baseAddress!, on: context).lossSum }
                 }
             }
             let dz = arena.tensor(rows: rows.count, cols: v)
             subTargets.withUnsafeBufferPointer { t in
-                subMask.withUnsafeBufferPointer { CrossEntropy.backward(dLogits: dz, logits: sub, targets: t.baseAddress!, mask: $0.baseAddress!, scale: scale) }
+                subMask.withUnsafeBufferPointer { CrossEntropy.backward(dLogits: dz, logits: sub, targets: t.baseAddress!, mask: $0.baseAddress!, scale: scale, on: context) }
             }
             expectRelativeClose("cross-entropy dLogits", dz.toArray(), fd, relative: Self.gradientTolerance)
             // In place (aliasing) gives the same; no mask means every row counts.
             subTargets.withUnsafeBufferPointer { t in
-                subMask.withUnsafeBufferPointer { CrossEntropy.backward(dLogits: sub, logits: sub, targets: t.baseAddress!, mask: $0.baseAddress!, scale: scale) }
+                subMask.withUnsafeBufferPointer { CrossEntropy.backward(dLogits: sub, logits: sub, targets: t.baseAddress!, mask: $0.baseAddress!, scale: scale, on: context) }
             }
             expectClose("cross-entropy in place", sub.toArray(), doubles(dz), absolute: 1e-7)
-            let all = targets.withUnsafeBufferPointer { CrossEntropy.forward(logits: logits, targets: $0.baseAddress!, mask: nil) }
+            let all = targets.withUnsafeBufferPointer { CrossEntropy.forward(logits: logits, targets: $0.baseAddress!, mask: nil, on: context) }
             #expect(all.count == n)
         }
     }

@@ -43,7 +43,7 @@ extension LayerTests {
             let input = try file.floats("input")
             let n = input.count / config.hidden
             let arena = Arena(name: "fixture")
-            let block = LlamaBlock(prefix: prefix, config: config, parameters: parameters, maxRows: n, arena: arena)
+            let block = LlamaBlock(prefix: prefix, config: config, parameters: parameters, maxRows: n, arena: arena, context: ComputeContext(threads: 2))
             let positions = try file.floats("positions").map { Int32($0) }
             let segmentStart = try file.floats("segment_start").map { Int32($0) }
             let ranges = TestRanges.causal(n, window: config.window, segmentStarts: segmentStart)

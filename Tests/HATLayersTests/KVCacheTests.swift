@@ -16,8 +16,8 @@ extension LayerTests {
                                           rmsEps: 1e-5, ropeTheta: 10_000, window: window)
             let p = randomParameters(LlamaBlock.parameterSpecs(prefix: "encoder.layers.0", config: config), &rng, bound: 0.4)
             let arena = Arena(name: "test")
-            let full = LlamaBlock(prefix: "encoder.layers.0", config: config, parameters: p, maxRows: n, arena: arena)
-            let stepper = LlamaBlock(prefix: "encoder.layers.0", config: config, parameters: p, maxRows: maxRows, arena: arena)
+            let full = LlamaBlock(prefix: "encoder.layers.0", config: config, parameters: p, maxRows: n, arena: arena, context: ComputeContext(threads: 2))
+            let stepper = LlamaBlock(prefix: "encoder.layers.0", config: config, parameters: p, maxRows: maxRows, arena: arena, context: ComputeContext(threads: 2))
             let positions: [Int32] = (0..<Int32(n)).map { $0 + 3 }
             let x = randomTensor(arena, n, config.hidden, &rng, bound: 1.5)
             let expected = arena.tensor(rows: n, cols: config.hidden)

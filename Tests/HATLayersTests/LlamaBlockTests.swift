@@ -18,7 +18,7 @@ extension LayerTests {
             let arena = Arena(name: "test")
             let cfg = Self.config, n = 13, c = cfg.hidden
             let p = randomParameters(LlamaBlock.parameterSpecs(prefix: Self.prefix, config: cfg), &rng, bound: 0.4)
-            let block = LlamaBlock(prefix: Self.prefix, config: cfg, parameters: p, maxRows: 16, arena: arena)
+            let block = LlamaBlock(prefix: Self.prefix, config: cfg, parameters: p, maxRows: 16, arena: arena, context: ComputeContext(threads: 2))
             let segments: [Int32] = (0..<Int32(n)).map { $0 < 7 ? 0 : 7 }
             let positions: [Int32] = (0..<Int32(n)).map { $0 < 7 ? $0 : $0 - 7 }
             let ranges = TestRanges.causal(n, window: cfg.window, segmentStarts: segments)

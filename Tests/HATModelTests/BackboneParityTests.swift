@@ -40,7 +40,8 @@ import Testing
         let inputs = try expected.floats("inputs")                     // [T, C]
         let T = inputs.count / config.hiddenSize
         let arena = Arena(name: "parity")
-        let blocks = (0..<L).map { LlamaBlock(prefix: "backbone.layers.\($0)", config: block, parameters: parameters, maxRows: T, arena: arena) }
+        let blocks = (0..<L).map { LlamaBlock(prefix: "backbone.layers.\($0)", config: block, parameters: parameters, maxRows: T, arena: arena,
+                                           context: ComputeContext(threads: 2)) }
         let x = arena.tensor(rows: T, cols: config.hiddenSize)         // [T, C]
         inputs.withUnsafeBufferPointer { x.data.update(from: $0.baseAddress!, count: inputs.count) }
         let positions = (0..<Int32(T)).map { $0 }                      // [T]

@@ -66,7 +66,7 @@ func compare(_ actual: [Float], _ expected: [Float]) -> (maxDifference: Float, s
         let fixture = try TinyFixture()
         let batch = fixture.makeBatch()
         let model = HierarchicalModel(config: fixture.config, parameters: fixture.parameters,
-                                      maxBytes: batch.byteCount, maxWords: batch.wordCount)
+                                      maxBytes: batch.byteCount, maxWords: batch.wordCount, context: ComputeContext(threads: 2))
         let (lossSum, count) = model.forward(batch)
         let logits = compare(model.lastLogits(rows: batch.byteCount).toArray(), try fixture.expected.floats("logits"))
         #expect(logits.maxDifference <= 1e-4, "logits: \(logits.detail)")
@@ -89,8 +89,8 @@ func compare(_ actual: [Float], _ expected: [Float]) -> (maxDifference: Float, s
         let fixture = try TinyFixture()
         let batch = fixture.makeBatch()
         let model = HierarchicalModel(config: fixture.config, parameters: fixture.parameters,
-                                      maxBytes: batch.byteCount, maxWords: batch.wordCount)
-        let optimizer = AdamW(parameters: fixture.parameters, settings: AdamWSettings())
+                                      maxBytes: batch.byteCount, maxWords: batch.wordCount, context: ComputeContext(threads: 2))
+        let optimizer = AdamW(parameters: fixture.parameters, settings: AdamWSettings(), context: model.context)
         let expected = try fixture.expected.floats("adamw_losses")
         for step in 0..<fixture.steps {
             fixture.parameters.zeroGrads()

@@ -5,12 +5,13 @@ import Foundation
 import HATIO
 import HATModel
 import HATTensor
+import HATTestSupport
 import Testing
 
 private func modelDirectory() throws -> (String, HATConfig, ParameterSet) {
-    let config = try tinyConfig()
-    let parameters = freshParameters(config)
-    let directory = temporaryRun()
+    let config = try TinyModel.config()
+    let parameters = TinyModel.parameters(config)
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("hat-model-\(UUID().uuidString)").path
     try ModelFiles.save(config: config, parameters: parameters, to: directory)
     return (directory, config, parameters)
 }

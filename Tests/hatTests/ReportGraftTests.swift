@@ -73,53 +73,51 @@ import Testing
     }
 
     @Test func reportOfTwoRuns() throws {
-        try Threads.withExclusiveCount(1) {
-            let preset = try Self.preset()
-            let backbone = try Self.convertedBackbone(preset)
-            let work = try Self.temporaryDirectory("report")
-            let data = work + "/data"
-            try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
-            for (name, text) in [("a.txt", "Call me Ishmael. Some years ago, never mind how long precisely. "),
-                                 ("b.txt", "It is a truth universally acknowledged, that a single man must be in want of a wife. "),
-                                 ("c.txt", "To Sherlock Holmes she is always the woman. I have seldom heard him mention her. ")] {
-                try String(repeating: text, count: 8).write(toFile: data + "/" + name, atomically: true, encoding: .utf8)
-            }
-            var runArguments: [String] = [], initialArguments: [String] = []
-            for (label, random) in [("pretrained", false), ("random", true)] {
-                let (config, parameters) = try Graft.make(backboneDirectory: backbone, preset: preset, seed: 3, randomBackbone: random)
-                try ModelFiles.save(config: config, parameters: parameters, to: "\(work)/init-\(label)", dtype: .f32)
-                var options = TrainingOptions(data: [data])
-                options.steps = 4
-                options.rowsPerBatch = 2
-                options.wordsPerRow = 16
-                options.maxRowBytes = 256
-                options.warmupSteps = 1
-                options.validationFraction = 0.34
-                options.validateEvery = 2
-                options.checkpointEvery = 2
-                options.freeze = ["backbone"]
-                options.threads = 1
-                let trainer = try Trainer(runDirectory: "\(work)/\(label)", options: options, config: config, parameters: parameters)
-                try trainer.run { _ in }
-                try "10.0 8.0 1.0\n5.0 4.0 0.5\n".write(toFile: "\(work)/\(label)/time.txt", atomically: true, encoding: .utf8)
-                runArguments += ["--run", "\(label)=\(work)/\(label)"]
-                initialArguments += ["--initial", "\(label)=\(work)/init-\(label)"]
-            }
-            let out = work + "/report/graft.md"
-            let command = try ReportGraft.parse(runArguments + initialArguments + ["--out", out, "--max-bytes", "8", "--threads", "1"])
-            try command.validate()
-            try command.run()
-            let report = try String(contentsOfFile: out, encoding: .utf8)
-            #expect(report.contains("differ by at most 0.0 (identical)"))
-            #expect(report.contains("| 2 | ") && report.contains("| 4 | "), "validation table rows for steps 2 and 4")
-            #expect(report.contains("No training option differs between the runs."))
-            #expect(report.contains("15 s"), "wall time summed over the two time.txt lines")
-            #expect(report.contains("### pretrained") && report.contains("### random"))
-            for chart in ["graft-validation.svg", "graft-train.svg"] {
-                let svg = try String(contentsOfFile: work + "/report/" + chart, encoding: .utf8)
-                #expect(svg.hasPrefix("<svg") || svg.hasPrefix("<?xml"), "\(chart) is an SVG")
-                #expect(svg.contains("pretrained") && svg.contains("random"))
-            }
+        let preset = try Self.preset()
+        let backbone = try Self.convertedBackbone(preset)
+        let work = try Self.temporaryDirectory("report")
+        let data = work + "/data"
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        for (name, text) in [("a.txt", "Call me Ishmael. Some years ago, never mind how long precisely. "),
+                             ("b.txt", "It is a truth universally acknowledged, that a single man must be in want of a wife. "),
+                             ("c.txt", "To Sherlock Holmes she is always the woman. I have seldom heard him mention her. ")] {
+            try String(repeating: text, count: 8).write(toFile: data + "/" + name, atomically: true, encoding: .utf8)
+        }
+        var runArguments: [String] = [], initialArguments: [String] = []
+        for (label, random) in [("pretrained", false), ("random", true)] {
+            let (config, parameters) = try Graft.make(backboneDirectory: backbone, preset: preset, seed: 3, randomBackbone: random)
+            try ModelFiles.save(config: config, parameters: parameters, to: "\(work)/init-\(label)", dtype: .f32)
+            var options = TrainingOptions(data: [data])
+            options.steps = 4
+            options.rowsPerBatch = 2
+            options.wordsPerRow = 16
+            options.maxRowBytes = 256
+            options.warmupSteps = 1
+            options.validationFraction = 0.34
+            options.validateEvery = 2
+            options.checkpointEvery = 2
+            options.freeze = ["backbone"]
+            let trainer = try Trainer(runDirectory: "\(work)/\(label)", options: options, config: config, parameters: parameters,
+                                      context: ComputeContext(threads: 1))
+            try trainer.run { _ in }
+            try "10.0 8.0 1.0\n5.0 4.0 0.5\n".write(toFile: "\(work)/\(label)/time.txt", atomically: true, encoding: .utf8)
+            runArguments += ["--run", "\(label)=\(work)/\(label)"]
+            initialArguments += ["--initial", "\(label)=\(work)/init-\(label)"]
+        }
+        let out = work + "/report/graft.md"
+        let command = try ReportGraft.parse(runArguments + initialArguments + ["--out", out, "--max-bytes", "8", "--threads", "1"])
+        try command.validate()
+        try command.run()
+        let report = try String(contentsOfFile: out, encoding: .utf8)
+        #expect(report.contains("differ by at most 0.0 (identical)"))
+        #expect(report.contains("| 2 | ") && report.contains("| 4 | "), "validation table rows for steps 2 and 4")
+        #expect(report.contains("No training option differs between the runs."))
+        #expect(report.contains("15 s"), "wall time summed over the two time.txt lines")
+        #expect(report.contains("### pretrained") && report.contains("### random"))
+        for chart in ["graft-validation.svg", "graft-train.svg"] {
+            let svg = try String(contentsOfFile: work + "/report/" + chart, encoding: .utf8)
+            #expect(svg.hasPrefix("<svg") || svg.hasPrefix("<?xml"), "\(chart) is an SVG")
+            #expect(svg.contains("pretrained") && svg.contains("random"))
         }
     }
 
