@@ -24,6 +24,7 @@ let package = Package(
     targets: [
         // System libraries
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .target(name: "CCPU", path: "Sources/CCPU", cSettings: [.unsafeFlags(["-O2"])]),
         .target(
             name: "CICU",
             path: "Sources/CICU",
@@ -32,7 +33,7 @@ let package = Package(
         ),
 
         // Libraries
-        .target(name: "HATTensor", dependencies: ["CBLAS"], swiftSettings: kernelSettings),
+        .target(name: "HATTensor", dependencies: ["CBLAS", "CCPU"], swiftSettings: kernelSettings),
         .target(name: "HATLayers", dependencies: ["HATTensor"], swiftSettings: kernelSettings),
         .target(name: "HATText", dependencies: ["CICU"], swiftSettings: kernelSettings),
         .target(name: "HATIO", dependencies: ["HATTensor"], swiftSettings: kernelSettings),
@@ -58,6 +59,6 @@ let package = Package(
         .testTarget(name: "HATIOTests", dependencies: ["HATTensor", "HATIO"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HATGenerateTests", dependencies: ["HATTensor", "HATModel", "HATIO", "HATGenerate", "HATTestSupport"]),
         .testTarget(name: "HATEvalTests", dependencies: ["HATText", "HATModel", "HATIO", "HATGenerate", "HATEval", "HATTestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "hatTests", dependencies: ["hat", "HATTestSupport"]),
+        .testTarget(name: "hatTests", dependencies: ["hat", "HATTensor", "HATTestSupport"]),
     ]
 )

@@ -1,19 +1,31 @@
-// hat bench blas: sgemm GFLOP/s at given shapes, with the OpenBLAS core and thread count.
+// hat bench blas: sgemm GFLOP/s at given shapes, with the OpenBLAS core (and how it was chosen)
+// and thread count; --check also compares one product with a naive Double loop.
 
 import ArgumentParser
 import Dispatch
+import Foundation
 import HATTensor
 
 struct BenchBLAS: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "blas",
-        abstract: "sgemm GFLOP/s through ComputeContext.gemm (prints the OpenBLAS core it chose).")
+        abstract: "sgemm GFLOP/s through ComputeContext.gemm (prints the OpenBLAS core and how it was chosen).")
 
     @Option(help: "Rows of A and C.") var m = 4096
     @Option(help: "Columns of B and C.") var n = 512
     @Option(help: "Inner dimension.") var k = 512
     @OptionGroup var threadOptions: ThreadOptions
     @Option(help: "Repetitions.") var repeats = 20
+    @Flag(help: "Also compare the product with a naive Double loop and fail if they differ by more than float rounding.")
+    var check = false
+
+    func validate() throws {
+        for (name, value) in [("--m", m), ("--n", n), ("--k", k)] where !(1...65_536).contains(value) {
+            throw ValidationError("\(name) must be between 1 and 65536, got \(value)")
+        }
+        guard (1...100_000).contains(repeats) else { throw ValidationError("--repeats must be between 1 and 100000, got \(repeats)") }
+        guard m * k + k * n + m * n <= 1 << 30 else { throw ValidationError("A, B and C together exceed 2^30 floats (4 GiB)") }
+    }
 
     func run() throws {
         let context = threadOptions.makeContext()
@@ -27,8 +39,22 @@ struct BenchBLAS: ParsableCommand {
         for _ in 0..<repeats { context.gemm(a, b, into: c) }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let gflops = 2.0 * Double(m) * Double(n) * Double(k) * Double(repeats) / seconds / 1e9
-        print("openblas core: \(BLAS.coreName), threads: \(threadOptions.threads)")
+        print("openblas core: \(BLASCore.provenance(environment: ProcessInfo.processInfo.environment)), threads: \(threadOptions.threads)")
         print("sgemm [\(m)x\(k)]·[\(k)x\(n)]: \(String(format3(gflops))) GFLOP/s")
+        if check {
+            // |error| of a float dot product of k terms in [-1, 1]: well below k · 2⁻²³ · k.
+            var worst = 0.0
+            for i in 0..<m {
+                for j in 0..<n {
+                    var sum = 0.0
+                    for p in 0..<k { sum += Double(a[i, p]) * Double(b[p, j]) }
+                    worst = max(worst, abs(sum - Double(c[i, j])))
+                }
+            }
+            let bound = 1e-6 * Double(k)
+            print("check against a naive loop: max |difference| \(worst) (bound \(bound)): \(worst <= bound ? "ok" : "FAILED")")
+            if worst > bound { throw ExitCode.failure }
+        }
     }
 }
 

@@ -323,7 +323,7 @@ struct Machine: Encodable {
             cpu = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
         }
         return Machine(cpu: cpu, cores: ProcessInfo.processInfo.activeProcessorCount,
-                       blasCore: BLAS.coreName, threads: threads, loadAverageStart: loadAverage())
+                       blasCore: BLASCore.provenance(environment: ProcessInfo.processInfo.environment), threads: threads, loadAverageStart: loadAverage())
     }
 }
 

@@ -4,6 +4,7 @@
 // uninterrupted run, losing only the steps after its last checkpoint.
 
 import Foundation
+import HATTensor
 import Testing
 
 /// The built `hat` binary beside the test bundle (.build/<config>/hat).
@@ -24,10 +25,11 @@ struct Run {
 }
 
 @discardableResult
-func hat(_ arguments: [String], input: Data? = nil) throws -> Run {
+func hat(_ arguments: [String], input: Data? = nil, environment: [String: String]? = nil) throws -> Run {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: hatBinary)
     process.arguments = arguments
+    if let environment { process.environment = environment }
     let out = Pipe(), err = Pipe(), inPipe = Pipe()
     process.standardOutput = out
     process.standardError = err
@@ -45,6 +47,40 @@ func temporaryDirectory(_ name: String) throws -> String {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("hat-\(name)-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
+}
+
+/// OpenBLAS's kernels: every core this CPU can run multiplies correctly through `hat`, and with
+/// no OPENBLAS_CORETYPE set `hat` runs the best one (restarting itself when OpenBLAS fell back to
+/// a generic core).
+@Suite struct BLASCoreChoice {
+    var environmentWithoutCore: [String: String] {
+        ProcessInfo.processInfo.environment.filter { $0.key != "OPENBLAS_CORETYPE" && $0.key != BLASCore.replacedVariable }
+    }
+
+    @Test func everyCoreThisCPUCanRunGivesTheNaiveProduct() throws {
+        let cpu = CPUFeatures.current
+        let cores = ["Prescott"] + (cpu.avx2 ? ["Haswell"] : []) + (cpu.avx512 ? ["SkylakeX"] : [])
+            + (cpu.avx512bf16 ? ["Cooperlake"] : [])
+        for core in cores {
+            var environment = environmentWithoutCore
+            environment["OPENBLAS_CORETYPE"] = core
+            let run = try hat(["bench", "blas", "--m", "67", "--n", "45", "--k", "300", "--repeats", "1", "--check"],
+                              environment: environment)
+            #expect(run.status == 0, "\(core): \(run.text) \(run.stderr)")
+            #expect(run.text.contains("openblas core: \(core) (OPENBLAS_CORETYPE=\(core))"), "\(run.text)")
+            #expect(run.text.contains(": ok"), "\(core): \(run.text)")
+        }
+    }
+
+    @Test func withoutTheVariableTheBestCoreRuns() throws {
+        let run = try hat(["bench", "blas", "--m", "64", "--n", "64", "--k", "64", "--repeats", "1", "--check"],
+                          environment: environmentWithoutCore)
+        #expect(run.status == 0 && run.text.contains(": ok"), "\(run.text) \(run.stderr)")
+        let line = try #require(run.text.split(separator: "\n").first { $0.hasPrefix("openblas core: ") })
+        let core = String(line.dropFirst("openblas core: ".count).prefix { $0 != " " })
+        let best = BLASCore.best(for: .current) ?? core
+        #expect(BLASCore.rank(core) >= BLASCore.rank(best), "\(line); this CPU can run \(best)")
+    }
 }
 
 @Suite(.serialized) struct CommandLine_ {
