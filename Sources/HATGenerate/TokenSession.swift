@@ -1,0 +1,80 @@
+// TokenSession: cached inference of a token model (TokenModel), token by token: one KV cache per
+// block, `feed` appends tokens (a prompt chunk or one sampled token) and leaves the logits of the
+// next token — the same numbers as the full forward over the whole sequence (tested). Contexts
+// longer than the cache's capacity keep the most recent `capacity` positions (a sliding window,
+// which the full forward reproduces with that window).
+//
+// Shapes: n new tokens, C hidden, V vocabulary.
+
+import HATLayers
+import HATModel
+import HATTensor
+
+public final class TokenSession {
+    public let model: TokenModel
+    /// Most positions attended (the caches' window).
+    public let capacity: Int
+    /// Most new tokens one internal step takes; longer inputs are fed in chunks.
+    public let chunkTokens: Int
+    let caches: [KVCache]
+    let blocks: [LlamaBlock]
+    let arena: Arena
+    let ids: UnsafeMutablePointer<Int32>          // [chunkTokens]
+    let positions: UnsafeMutablePointer<Int32>    // [chunkTokens]
+    let stream: Tensor                            // [chunkTokens, C]
+    public let logits: Tensor                     // [1, V] logits of the next token
+    /// Tokens fed since the last reset.
+    public private(set) var count = 0
+
+    /// A session over `model`'s weights with its own buffers and caches (several sessions of one
+    /// model may run at once, each on its own context).
+    public init(config: TokenModelConfig, parameters: ParameterSet, capacity: Int = 4096, chunkTokens: Int = 256,
+                context: ComputeContext) {
+        precondition(capacity >= 1 && chunkTokens >= 1, "TokenSession: capacity and chunk must be ≥ 1")
+        let window = min(config.blocks.slidingWindow ?? capacity, capacity)
+        var windowed = config
+        windowed.blocks.slidingWindow = window
+        model = TokenModel(config: windowed, parameters: parameters, maxTokens: 1, context: context)
+        self.capacity = window
+        self.chunkTokens = chunkTokens
+        let arena = Arena(name: "token-session")
+        self.arena = arena
+        let c = config.blocks
+        blocks = (0..<c.numHiddenLayers).map {
+            LlamaBlock(prefix: "\(TokenModel.sourceBlockPrefix).\($0)", config: windowed.blocks.block, parameters: parameters,
+                       maxRows: chunkTokens, arena: arena, context: context)
+        }
+        // Room for the window plus one chunk, as LlamaBlock.step requires.
+        caches = blocks.map { _ in KVCache(capacity: window + chunkTokens, kvWidth: c.numKeyValueHeads * c.headDim) }
+        ids = arena.allocateInt32(count: chunkTokens)
+        positions = arena.allocateInt32(count: chunkTokens)
+        stream = arena.tensor(rows: chunkTokens, cols: c.hiddenSize)
+        logits = arena.tensor(rows: 1, cols: config.vocabularySize)
+    }
+
+    /// Forgets every token.
+    public func reset() {
+        for cache in caches { cache.reset() }
+        count = 0
+    }
+
+    /// Appends tokens (each in 0..<V); afterwards `logits` predicts the next one.
+    public func feed(_ tokens: [Int32]) {
+        var start = 0
+        while start < tokens.count {
+            let n = min(chunkTokens, tokens.count - start)
+            for i in 0..<n {
+                ids[i] = tokens[start + i]
+                positions[i] = Int32(count + i)
+            }
+            let x = stream.rows(0..<n)
+            model.embed(ids, into: x)
+            for (block, cache) in zip(blocks, caches) { block.step(x, positions: positions, cache: cache) }
+            model.forEachLogits(x.rows((n - 1)..<n)) { _, z in
+                logits.row(0).update(from: z, count: logits.cols)
+            }
+            count += n
+            start += n
+        }
+    }
+}

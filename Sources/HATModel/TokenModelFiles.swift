@@ -1,0 +1,86 @@
+// TokenModelFiles: a whole Llama-family token model read from its source checkpoint — a GGUF file
+// (every block type the converter reads: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, K-quants)
+// or a Hugging Face directory (config.json + model.safetensors, single or sharded; F32/F16/BF16) —
+// through the same LlamaCheckpoint readers as convert-backbone, dequantised to float32 under
+// Hugging Face names. Missing, extra or misshapen tensors, unsupported rotary scaling and
+// non-finite weights are errors that name the file and tensor.
+
+import Foundation
+import HATIO
+import HATTensor
+
+public enum TokenModelFiles {
+    /// True when `path` looks like a token model's checkpoint rather than a HAT model directory:
+    /// a GGUF file, or a directory with config.json whose model is a Llama/Mistral for causal LM.
+    public static func isTokenModel(_ path: String) -> Bool {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return false }
+        if !isDirectory.boolValue {
+            guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+            defer { try? handle.close() }
+            return (try? handle.read(upToCount: 4)) == Data("GGUF".utf8)
+        }
+        let config = (path as NSString).appendingPathComponent("config.json")
+        guard let data = FileManager.default.contents(atPath: config),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return false }
+        let architectures = object["architectures"] as? [String] ?? []
+        return architectures.contains { HFCheckpoint.supportedArchitectures.contains($0) }
+            || (object["model_type"] as? String).map { ["llama", "mistral"].contains($0) } == true
+    }
+
+    /// Reads the config and every weight of the model at `path` (GGUF file or HF directory/file).
+    public static func load(_ path: String) throws -> (config: TokenModelConfig, parameters: ParameterSet, checkpoint: LlamaCheckpoint) {
+        let checkpoint = try openLlamaCheckpoint(path)
+        let source = checkpoint.config
+        if let scaling = source.ropeScaling {
+            throw HATIOError(.unsupported, path: path, tensor: "rope_scaling",
+                             "rotary scaling \"\(scaling.ropeType)\" is not implemented by hat's Llama block, so hat cannot run this model as its source does")
+        }
+        let shapes = Dictionary(checkpoint.tensorShapes.map { ($0.name, $0.shape) }, uniquingKeysWith: { a, _ in a })
+        guard let embeddingShape = shapes[TokenModel.embeddingName] else {
+            throw HATIOError(.missingTensor, path: path, tensor: TokenModel.embeddingName, "the token embedding is missing")
+        }
+        let vocabulary = embeddingShape.first ?? 0
+        if let declared = source.vocabSize, declared != vocabulary {
+            throw HATIOError(.badShape, path: path, tensor: TokenModel.embeddingName,
+                             "has \(vocabulary) rows but the config declares a vocabulary of \(declared)")
+        }
+        let tied = shapes[TokenModel.headName] == nil
+        let config = TokenModelConfig(
+            blocks: TransformerConfig(hiddenSize: source.hiddenSize, numHiddenLayers: source.numLayers,
+                                      numAttentionHeads: source.numHeads, numKeyValueHeads: source.numKVHeads,
+                                      headDim: source.headDim, intermediateSize: source.intermediateSize,
+                                      rmsNormEps: Float(source.rmsNormEps), ropeTheta: Float(source.ropeTheta),
+                                      slidingWindow: source.slidingWindow),
+            vocabularySize: vocabulary, tiedEmbeddings: tied, maxPositions: source.maxPositionEmbeddings)
+        let specs = TokenModel.headSpecs(config) + TokenModel.blockSpecs(config)
+        let expected = Set(specs.map(\.name))
+        let missing = expected.subtracting(shapes.keys).sorted()
+        let extra = Set(shapes.keys).subtracting(expected).filter { !ignorable($0) }.sorted()
+        if !missing.isEmpty || !extra.isEmpty {
+            var lines = ["the tensors do not match a Llama of this config"]
+            if !missing.isEmpty { lines.append("missing (\(missing.count)): " + missing.prefix(12).joined(separator: ", ")) }
+            if !extra.isEmpty { lines.append("extra (\(extra.count)): " + extra.prefix(12).joined(separator: ", ")) }
+            throw HATIOError(.missingTensor, path: path, lines.joined(separator: "\n  "))
+        }
+        let parameters = ParameterSet(specs)
+        for entry in parameters.entries {
+            guard shapes[entry.name] == entry.shape else {
+                throw HATIOError(.badShape, path: path, tensor: entry.name,
+                                 "has shape \(shapes[entry.name]!), a Llama of this config needs \(entry.shape)")
+            }
+            let values = parameters.values + entry.offset
+            try checkpoint.read(entry.name, into: values, count: entry.count)
+            checkpoint.release(entry.name)
+            if let bad = (0..<entry.count).first(where: { !values[$0].isFinite }) {
+                throw HATIOError(.malformed, path: path, tensor: entry.name, "holds a non-finite value at element \(bad)")
+            }
+        }
+        return (config, parameters, checkpoint)
+    }
+
+    /// Source tensors a token model does not use: rotary caches some exporters include.
+    static func ignorable(_ name: String) -> Bool {
+        name.hasSuffix("rotary_emb.inv_freq")
+    }
+}
