@@ -51,11 +51,11 @@ let package = Package(
         ),
 
         // Tests (numeric ones are meant to run in release: `swift test -c release`)
-        .target(name: "HATTestSupport", dependencies: ["HATTensor", "HATModel"], path: "Tests/HATTestSupport"),
+        .target(name: "HATTestSupport", dependencies: ["HATTensor", "HATText", "HATModel"], path: "Tests/HATTestSupport"),
         .testTarget(name: "HATTensorTests", dependencies: ["HATTensor", "CBLAS"]),
         .testTarget(name: "HATLayersTests", dependencies: ["HATTensor", "HATLayers", "HATIO"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HATTextTests", dependencies: ["HATText"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "HATModelTests", dependencies: ["HATTensor", "HATLayers", "HATIO", "HATModel", "HATTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "HATModelTests", dependencies: ["HATTensor", "HATLayers", "HATIO", "HATText", "HATModel", "HATTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HATIOTests", dependencies: ["HATTensor", "HATIO"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HATGenerateTests", dependencies: ["HATTensor", "HATModel", "HATIO", "HATGenerate", "HATTestSupport"]),
         .testTarget(name: "HATEvalTests", dependencies: ["HATText", "HATModel", "HATIO", "HATGenerate", "HATEval", "HATTestSupport"], resources: [.copy("Fixtures")]),

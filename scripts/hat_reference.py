@@ -91,8 +91,12 @@ def causal_mask(row_of, positions, window):
     return allowed
 
 
-def hat_loss(config, tensors, byte_ids, byte_row, byte_pos, word_of_byte, word_row, word_pos):
-    """Returns (logits [N, 256], summed loss, number of predicted bytes)."""
+def hat_loss(config, tensors, byte_ids, byte_row, byte_pos, word_of_byte, word_row, word_pos, teacher=None):
+    """Returns (logits [N, 256], summed loss, number of predicted bytes); with `teacher` (stage 1 of
+    distilled grafting: a dict of aligned [W, Db], align_mask [W], oracle_states [W, Db], oracle_mask [W],
+    word_logp [W], distill_mask [W], align_blocks n, use_oracle bool) also a dict of the stage-1 sums:
+    align = Σ ‖h_n − t‖/√Db over aligned words, distill = Σ |log p_student(word) − word_logp| over
+    distilled words, and their counts."""
     p = Params(tensors)
     enc, bb, dec = config["encoder_config"], config["backbone_config"], config["decoder_config"]
     n_words = word_row.shape[0]
@@ -110,18 +114,26 @@ def hat_loss(config, tensors, byte_ids, byte_row, byte_pos, word_of_byte, word_r
     words = cross_attention(p, "encoder_connector.cross_attention_encoder_connector", queries, e,
                             word_pos, byte_pos, pool_allowed, enc["cross_attention_config"], enc.get("rope_theta", 10000.0))
 
-    # Backbone
+    # Backbone (keeping the states after n blocks for stage 1)
     bb_allowed = causal_mask(word_row, word_pos, bb.get("sliding_window"))
     h = words
+    aligned = h if teacher is not None and teacher["align_blocks"] == 0 else None
     for i in range(bb["num_hidden_layers"]):
         h = llama_block(p, f"backbone.layers.{i}", h, word_pos, bb_allowed, bb)
+        if teacher is not None and i + 1 == teacher["align_blocks"]:
+            aligned = h
 
-    # Shift right by one word within each row
+    # Shift right by one word within each row (or the teacher's final states: the oracle)
     row_start = torch.ones(n_words, dtype=torch.bool)
     row_start[1:] = word_row[1:] != word_row[:-1]
-    previous = torch.cat([h[:1] * 0, h[:-1]], dim=0)
     first = p["decoder_connector.first_word_embedding"][None, :].expand(n_words, -1)
-    pred = torch.where(row_start[:, None], first, previous)
+    if teacher is not None and teacher["use_oracle"]:
+        oracle_ok = torch.cat([torch.zeros(1, dtype=torch.bool), teacher["oracle_mask"][:-1] != 0])
+        previous = torch.cat([teacher["oracle_states"][:1] * 0, teacher["oracle_states"][:-1]], dim=0)
+        pred = torch.where((row_start | ~oracle_ok)[:, None], first, previous)
+    else:
+        previous = torch.cat([h[:1] * 0, h[:-1]], dim=0)
+        pred = torch.where(row_start[:, None], first, previous)
 
     # Decoder
     x = e
@@ -147,4 +159,21 @@ def hat_loss(config, tensors, byte_ids, byte_row, byte_pos, word_of_byte, word_r
     targets[:-1] = byte_ids[1:]
     losses = F.cross_entropy(logits, targets, reduction="none")
     loss_sum = (losses * has_target).sum()
-    return logits, loss_sum, int(has_target.sum())
+    if teacher is None:
+        return logits, loss_sum, int(has_target.sum())
+
+    # Stage 1: alignment after n blocks, and each word's log-probability (−Σ of the losses of the
+    # predictions of its bytes: rows start−1 … end−2) against the teacher's.
+    db = aligned.shape[1]
+    distance = torch.linalg.norm(aligned - teacher["aligned"], dim=1) / math.sqrt(db)
+    align_mask = teacher["align_mask"] != 0
+    word_first = torch.tensor([int((word_of_byte == w).nonzero()[0]) for w in range(n_words)])
+    word_last = torch.tensor([int((word_of_byte == w).nonzero()[-1]) for w in range(n_words)])
+    distill = []
+    for w in range(n_words):
+        if teacher["distill_mask"][w] != 0:
+            student = -losses[int(word_first[w]) - 1:int(word_last[w])].sum()
+            distill.append(torch.abs(student - teacher["word_logp"][w]))
+    stage1 = {"align": (distance * align_mask).sum(), "aligned_words": int(align_mask.sum()),
+              "distill": torch.stack(distill).sum(), "distilled_words": len(distill)}
+    return logits, loss_sum, int(has_target.sum()), stage1

@@ -138,12 +138,43 @@ def main():
         losses.append(float(step_loss.detach()))
     expected["adamw_losses"] = torch.tensor(losses, dtype=torch.float32)
 
+    # Stage 1 of distilled grafting: random teacher signals (every mask kind present), the total
+    # loss ce·CE/N + align·A/Na + distill·D/Nd with the oracle and alignment after 1 block, and
+    # its gradient of every parameter.
+    n_words, db = len(word_row), config["backbone_config"]["hidden_size"]
+    g = torch.Generator().manual_seed(SEED + 7)
+    row_first = [0] + [i for i in range(1, n_words) if word_row[i] != word_row[i - 1]]
+    teacher = {
+        "aligned": torch.randn(n_words, db, generator=g, dtype=torch.float64),
+        "oracle_states": torch.randn(n_words, db, generator=g, dtype=torch.float64),
+        "align_mask": torch.tensor([0.0 if w % 3 == 1 else 1.0 for w in range(n_words)], dtype=torch.float64),
+        "oracle_mask": torch.tensor([0.0 if w % 5 == 2 else 1.0 for w in range(n_words)], dtype=torch.float64),
+        "distill_mask": torch.tensor([0.0 if (w in row_first or w % 4 == 3) else 1.0 for w in range(n_words)], dtype=torch.float64),
+        "word_logp": -torch.randint(0, 30, (n_words,), generator=g).to(torch.float64) - 0.5,
+        "align_blocks": 1, "use_oracle": True,
+    }
+    weights_ce, weights_align, weights_distill = 1.0, 0.7, 0.3
+    params = {k: v.to(torch.float64).clone().requires_grad_(True) for k, v in weights.items()}
+    _, s, c, stage1 = hat_loss(config, params, *batch, teacher=teacher)
+    total = (weights_ce * s / c + weights_align * stage1["align"] / stage1["aligned_words"]
+             + weights_distill * stage1["distill"] / stage1["distilled_words"])
+    total.backward()
+    stage1_expected = {k: v.to(torch.float32) for k, v in teacher.items() if isinstance(v, torch.Tensor)}
+    stage1_expected["sums"] = torch.tensor([float(s.detach()), c, float(stage1["align"].detach()), stage1["aligned_words"],
+                                            float(stage1["distill"].detach()), stage1["distilled_words"], float(total.detach())],
+                                           dtype=torch.float64)
+    for name, p in params.items():    # blocks past n get no gradient with the oracle
+        stage1_expected["grad." + name] = (p.grad if p.grad is not None else torch.zeros_like(p)).to(torch.float32)
+
     os.makedirs(OUT, exist_ok=True)
     with open(os.path.join(OUT, "config.json"), "w") as f:
         json.dump(config, f, indent=2, sort_keys=True)
     save_file({k: v.contiguous() for k, v in weights.items()}, os.path.join(OUT, "model.safetensors"),
               metadata={"format": "pt"})
     save_file({k: v.contiguous() for k, v in expected.items()}, os.path.join(OUT, "expected.safetensors"))
+    save_file({k: v.contiguous() for k, v in stage1_expected.items()}, os.path.join(OUT, "stage1.safetensors"),
+              metadata={"align_blocks": "1", "oracle": "true", "weights": "ce 1.0, align 0.7, distill 0.3",
+                        "sums": "cross-entropy sum, predicted bytes, align sum, aligned words, distill sum, distilled words, total"})
     with open(os.path.join(OUT, "batch.json"), "w") as f:
         json.dump({"bytes": stream, "word_ends": word_ends, "row_words": row_words,
                    "learning_rate": LEARNING_RATE, "steps": STEPS, "clip_norm": 1.0,

@@ -15,9 +15,11 @@ import Darwin
 import HATTensor
 
 public enum CrossEntropy {
-    /// Σ over rows with mask ≠ 0 of −log p[target] (accumulated in Double), and the number of such rows.
+    /// Σ over rows with mask ≠ 0 of −log p[target] (accumulated in Double), and the number of such
+    /// rows; `perRow` [N], when given, receives each row's −log p[target] (0 where masked).
     public static func forward(logits: Tensor /*[N, V]*/, targets: UnsafePointer<Int32> /*[N]*/,
-                               mask: UnsafePointer<Float>? /*[N]*/, on context: ComputeContext) -> (lossSum: Double, count: Int) {
+                               mask: UnsafePointer<Float>? /*[N]*/, on context: ComputeContext,
+                               perRow: UnsafeMutablePointer<Double>? = nil) -> (lossSum: Double, count: Int) {
         let n = logits.rows, v = logits.cols, chunkRows = 64
         let chunks = max(1, (n + chunkRows - 1) / chunkRows)
         return withUnsafeTemporaryAllocation(of: (Double, Int).self, capacity: chunks) { partial in
@@ -25,7 +27,7 @@ public enum CrossEntropy {
             context.parallelFor(chunks) { c in
                 var loss = 0.0, count = 0
                 for i in (c * chunkRows)..<min((c + 1) * chunkRows, n) {
-                    if let mask, mask[i] == 0 { continue }
+                    if let mask, mask[i] == 0 { perRow?[i] = 0; continue }
                     let z = logits.row(i)
                     let m = VectorMath.max(z, v)
                     var sum: Float = 0
@@ -36,7 +38,9 @@ public enum CrossEntropy {
                     sum = sv.sum()
                     while j < v { sum += VectorMath.exp(z[j] - m); j += 1 }
                     let lse = Double(m) + log(Double(sum))
-                    loss += (lse - Double(z[Int(targets[i])])) * Double(mask?[i] ?? 1)
+                    let rowLoss = lse - Double(z[Int(targets[i])])
+                    perRow?[i] = rowLoss
+                    loss += rowLoss * Double(mask?[i] ?? 1)
                     count += 1
                 }
                 (partialBase + c).initialize(to: (loss, count))

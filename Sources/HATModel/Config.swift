@@ -5,6 +5,7 @@
 
 import Foundation
 import HATLayers
+import HATText
 
 /// A config problem, always with the dotted path of the field it concerns.
 public struct ConfigError: Error, CustomStringConvertible, Equatable {
@@ -348,4 +349,14 @@ func rejectUnknownKeys(_ decoder: Decoder, _ known: [String]) throws {
 
 private func require(_ condition: Bool, _ field: String, _ message: @autoclosure () -> String) throws {
     if !condition { throw ConfigError(field: field, message()) }
+}
+
+extension HATConfig {
+    /// The word splitter this model was trained with (the one place that builds it from a config).
+    public func makeSplitter() throws -> WordSplitter {
+        guard let mode = SplitterMode(rawValue: splitter.name) else {
+            throw ConfigError(field: "splitter.name", "unknown splitter \"\(splitter.name)\"; known: \(SplitterMode.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return try WordSplitter(options: SplitterOptions(mode: mode, maxWordBytes: maxWordSize))
+    }
 }

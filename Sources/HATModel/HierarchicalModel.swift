@@ -50,6 +50,13 @@ public final class HierarchicalModel {
     let dPredictive: Tensor       // [W, Db]
     let dWords: Tensor            // [W, Db]
     let dPoolingQueries: Tensor   // [W, Db]
+    // Stage 1 (distillation).
+    let alignedWordStates: Tensor                    // [W, Db] word vectors after the first n backbone blocks
+    let byteLoss: UnsafeMutablePointer<Double>       // [N] −log p(target) of each byte
+    let byteWeights: UnsafeMutablePointer<Float>     // [N] dLoss/dLogits weight of each byte row
+    let studentWordLogProb: UnsafeMutablePointer<Double>   // [W]
+    /// The losses of the last forward.
+    public private(set) var lastParts = LossParts()
 
     /// Names of the two learned vectors.
     public static let latentQueryName = "encoder_connector.latent_query"
@@ -103,6 +110,17 @@ public final class HierarchicalModel {
         dPredictive = arena.tensor(rows: maxWords, cols: db)
         dWords = arena.tensor(rows: maxWords, cols: db)
         dPoolingQueries = arena.tensor(rows: maxWords, cols: db)
+        alignedWordStates = arena.tensor(rows: maxWords, cols: db)
+        byteWeights = arena.allocate(count: maxBytes)
+        byteLoss = .allocate(capacity: maxBytes)
+        byteLoss.initialize(repeating: 0, count: maxBytes)
+        studentWordLogProb = .allocate(capacity: maxWords)
+        studentWordLogProb.initialize(repeating: 0, count: maxWords)
+    }
+
+    deinit {
+        byteLoss.deallocate()
+        studentWordLogProb.deallocate()
     }
 
     /// Freezing the backbone skips its weight gradients; gradients still flow through it.
@@ -169,8 +187,22 @@ public final class HierarchicalModel {
     /// over the bytes that have a target, and their number. Saves what `backward` needs.
     @discardableResult
     public func forward(_ batch: Batch) -> (lossSum: Double, count: Int) {
+        let parts = forward(batch, teacher: nil)
+        return (parts.crossEntropy, parts.predictedBytes)
+    }
+
+    /// Runs the model on `batch`; with `teacher` (and its settings) also the stage-1 losses
+    /// (TeacherSignals.swift): the word vectors after the first n backbone blocks against the
+    /// teacher's states, the decoder on the teacher's final states (oracle), and each word's
+    /// log-probability against the teacher's. Saves what `backward` needs.
+    public func forward(_ batch: Batch, teacher: TeacherSignals?, settings: DistillationSettings = DistillationSettings())
+        -> LossParts {
         let n = batch.byteCount, w = batch.wordCount
         precondition(n <= maxBytes && w <= maxWords, "batch [\(n) bytes, \(w) words] exceeds the model's capacity")
+        precondition(teacher.map { $0.wordCount == w } ?? true, "teacher signals for \(teacher!.wordCount) words, batch has \(w)")
+        let stage1 = teacher.map { ($0, settings) }
+        let alignBlocks = stage1.map { min($0.1.alignBlocks, backboneBlocks.count) }
+        let useOracle = stage1?.1.oracle ?? false
 
         // Encoder over bytes.
         let e = encoderStream.rows(0..<n)                                   // [N, Dl]
@@ -188,16 +220,30 @@ public final class HierarchicalModel {
                         queryPositions: batch.wordPositions, keyPositions: batch.bytePositions,
                         ranges: batch.poolingRanges)
 
-        // Backbone over words.
-        for block in backboneBlocks {
+        // Backbone over words: all blocks, or with the oracle only the n that alignment needs;
+        // the states after block n are kept for the alignment loss.
+        let runBlocks = useOracle ? alignBlocks! : backboneBlocks.count
+        let aligned = alignedWordStates.rows(0..<w)                         // [W, Db]
+        if alignBlocks == 0 { aligned.copy(from: words, on: context) }
+        for (k, block) in backboneBlocks.prefix(runBlocks).enumerated() {
             block.forward(words, positions: batch.wordPositions, ranges: batch.backboneRanges)
+            if k + 1 == alignBlocks { aligned.copy(from: words, on: context) }
         }
 
-        // Shift right by one word within each row: p_i = h_{i-1}, p_row-start = first_word_embedding.
+        // Predictive vectors: p_i = h_{i-1} (or the teacher's final state at word i−1), and
+        // first_word_embedding at row starts.
         let p = predictive.rows(0..<w)                                      // [W, Db]
         let first = parameters.value(Self.firstWordEmbeddingName).row(0)
         for i in 0..<w {
-            p.row(i).update(from: batch.isRowStart(word: i) ? first : words.row(i - 1), count: p.cols)
+            let source: UnsafeMutablePointer<Float>
+            if batch.isRowStart(word: i) {
+                source = first
+            } else if useOracle, let (signals, _) = stage1 {
+                source = signals.oracleMask[i - 1] != 0 ? signals.oracleStates.row(i - 1) : first
+            } else {
+                source = words.row(i - 1)
+            }
+            p.row(i).update(from: source, count: p.cols)
         }
 
         // Decoder over bytes, starting from the encoder's byte states.
@@ -207,12 +253,52 @@ public final class HierarchicalModel {
             layer.forward(x, predictive: p, batch: batch)
         }
 
-        // Head and loss.
+        // Head and losses.
         let normed = finalNormOut.rows(0..<n)
         finalNorm.forward(out: normed, input: x)
         let z = logits.rows(0..<n)                                          // [N, V]
         head.forward(out: z, input: normed)
-        return CrossEntropy.forward(logits: z, targets: batch.targets, mask: batch.targetMask, on: context)
+        let (lossSum, count) = CrossEntropy.forward(logits: z, targets: batch.targets, mask: batch.targetMask,
+                                                    on: context, perRow: stage1 == nil ? nil : byteLoss)
+        var parts = LossParts(crossEntropy: lossSum, predictedBytes: count)
+        if let (signals, s) = stage1 {
+            stageOneLosses(batch, signals: signals, settings: s, into: &parts)
+        }
+        lastParts = parts
+        return parts
+    }
+
+    /// The alignment and distillation losses of the last forward (and what their backward needs).
+    func stageOneLosses(_ batch: Batch, signals: TeacherSignals, settings: DistillationSettings, into parts: inout LossParts) {
+        let w = batch.wordCount, db = alignedWordStates.cols
+        let rootD = Float(db).squareRoot()
+        var cosineSum = 0.0
+        for i in 0..<w where signals.alignMask[i] != 0 {
+            let h = alignedWordStates.row(i), t = signals.alignedStates.row(i)
+            var d2: Float = 0, hh: Float = 0, tt: Float = 0, ht: Float = 0
+            for c in 0..<db {
+                let d = h[c] - t[c]
+                d2 += d * d
+                hh += h[c] * h[c]
+                tt += t[c] * t[c]
+                ht += h[c] * t[c]
+            }
+            parts.align += Double(d2.squareRoot() / rootD)
+            parts.alignedWords += 1
+            cosineSum += Double(ht / max((hh * tt).squareRoot(), 1e-30))
+        }
+        parts.alignCosine = parts.alignedWords > 0 ? cosineSum / Double(parts.alignedWords) : .nan
+        // Student log p(word) = −Σ of the byte losses predicting the word's bytes (rows s−1 … e−2).
+        for i in 0..<w {
+            studentWordLogProb[i] = 0
+            guard signals.distillMask[i] != 0 else { continue }
+            let s = Int(batch.wordStart[i]), e = Int(batch.wordEnd[i])
+            var sum = 0.0
+            for t in (s - 1)..<(e - 1) { sum -= byteLoss[t] }
+            studentWordLogProb[i] = sum
+            parts.distill += abs(sum - signals.wordLogProb[i])
+            parts.distilledWords += 1
+        }
     }
 
     /// The logits of the last forward (valid until `backward`, which overwrites them).
@@ -223,14 +309,35 @@ public final class HierarchicalModel {
     /// Accumulates into `parameters.grads` the gradient of `lossScale · lossSum` of the last
     /// `forward` on the same batch (e.g. lossScale = 1 / count for the mean).
     public func backward(_ batch: Batch, lossScale: Float) {
+        backward(batch, teacher: nil, crossEntropyScale: lossScale)
+    }
+
+    /// Accumulates into `parameters.grads` the gradient of the last forward's total loss on the
+    /// same batch and teacher: crossEntropyScale · CE sum, plus (with a teacher) alignScale · Σ
+    /// alignment distances and distillScale · Σ |log-probability differences|. The trainer passes
+    /// each weight divided by the number of terms of its mean.
+    public func backward(_ batch: Batch, teacher: TeacherSignals?, settings: DistillationSettings = DistillationSettings(),
+                         crossEntropyScale: Float, alignScale: Float = 0, distillScale: Float = 0) {
         let n = batch.byteCount, w = batch.wordCount
         let e = encoderStream.rows(0..<n), x = decoderStream.rows(0..<n)
         let p = predictive.rows(0..<w)
+        let stage1 = teacher.map { ($0, settings) }
+        let alignBlocks = stage1.map { min($0.1.alignBlocks, backboneBlocks.count) }
+        let useOracle = stage1?.1.oracle ?? false
 
-        // Head: dLogits = (softmax − onehot) · mask · scale, written over the logits.
+        // Head: dLogits = (softmax − onehot) · weight per byte, written over the logits. Every byte
+        // of a distilled word adds −distillScale · sign(log p_student − log p_teacher).
+        let weights = byteWeights
+        for t in 0..<n { weights[t] = batch.targetMask[t] * crossEntropyScale }
+        if let (signals, _) = stage1, distillScale != 0 {
+            for i in 0..<w where signals.distillMask[i] != 0 {
+                let difference = studentWordLogProb[i] - signals.wordLogProb[i]
+                let coefficient = difference > 0 ? -distillScale : difference < 0 ? distillScale : 0
+                for t in (Int(batch.wordStart[i]) - 1)..<(Int(batch.wordEnd[i]) - 1) { weights[t] += coefficient }
+            }
+        }
         let z = logits.rows(0..<n)
-        CrossEntropy.backward(dLogits: z, logits: z, targets: batch.targets, mask: batch.targetMask, scale: lossScale,
-                              on: context)
+        CrossEntropy.backward(dLogits: z, logits: z, targets: batch.targets, mask: weights, scale: 1, on: context)
         let dNormed = dFinalNormOut.rows(0..<n)
         head.backward(dInput: dNormed, dOut: z, input: finalNormOut.rows(0..<n))
         let dx = dDecoder.rows(0..<n)                                       // [N, Dl]
@@ -244,26 +351,43 @@ public final class HierarchicalModel {
         }
         // dx is now d(encoder output) through the decoder input; pooling adds its part below.
 
-        // Shift: dh_{i-1} += dp_i; row starts feed first_word_embedding.
+        // Shift: dh_{i-1} += dp_i (the oracle's teacher states are constants); row starts feed
+        // first_word_embedding.
         let dh = dWords.rows(0..<w)                                         // [W, Db]
         let dFirst = parameters.grad(Self.firstWordEmbeddingName).row(0)
         for i in 0..<w {
             let last = i + 1 == w || batch.isRowStart(word: i + 1)
-            if last {
+            if last || useOracle {
                 dh.row(i).update(repeating: 0, count: dh.cols)
             } else {
                 dh.row(i).update(from: dp.row(i + 1), count: dh.cols)
             }
-            if batch.isRowStart(word: i) {
+            let usesFirst = batch.isRowStart(word: i) || (useOracle && stage1!.0.oracleMask[i - 1] == 0)
+            if usesFirst {
                 let g = dp.row(i)
                 for c in 0..<dp.cols { dFirst[c] += g[c] }
             }
         }
 
-        // Backbone in reverse, then pooling (adds into dx = d e).
-        for block in backboneBlocks.reversed() {
-            block.backward(dh, positions: batch.wordPositions, ranges: batch.backboneRanges)
+        // Backbone in reverse; the alignment gradient enters after block n:
+        // d‖h − t‖/√Db = (h − t) / (‖h − t‖ √Db).
+        let runBlocks = useOracle ? alignBlocks! : backboneBlocks.count
+        func addAlignmentGradient() {
+            guard let (signals, _) = stage1, alignScale != 0 else { return }
+            let db = dh.cols, rootD = Float(db).squareRoot()
+            for i in 0..<w where signals.alignMask[i] != 0 {
+                let h = alignedWordStates.row(i), t = signals.alignedStates.row(i), g = dh.row(i)
+                var d2: Float = 0
+                for c in 0..<db { d2 += (h[c] - t[c]) * (h[c] - t[c]) }
+                let factor = alignScale / max(d2.squareRoot() * rootD, 1e-12)
+                for c in 0..<db { g[c] += factor * (h[c] - t[c]) }
+            }
         }
+        for k in stride(from: runBlocks - 1, through: 0, by: -1) {
+            if k + 1 == alignBlocks { addAlignmentGradient() }
+            backboneBlocks[k].backward(dh, positions: batch.wordPositions, ranges: batch.backboneRanges)
+        }
+        if alignBlocks == 0 { addAlignmentGradient() }
         let dQueries = dPoolingQueries.rows(0..<w)
         pooling.backward(dQueries: dQueries, dKeyValues: dx, dOut: dh,
                          queries: poolingQueries.rows(0..<w), keyValues: e,
@@ -280,6 +404,24 @@ public final class HierarchicalModel {
             block.backward(dx, positions: batch.bytePositions, ranges: batch.encoderRanges)
         }
         embedding.backward(dOut: dx, ids: batch.bytes)
+    }
+}
+
+/// The losses of one forward: sums and the number of their terms (means are sum / count).
+public struct LossParts: Equatable, Sendable {
+    public var crossEntropy: Double = 0
+    public var predictedBytes = 0
+    /// Σ ‖h_n − t_n‖ / √Db over aligned words, and the mean cosine between the two.
+    public var align: Double = 0
+    public var alignedWords = 0
+    public var alignCosine: Double = .nan
+    /// Σ |log p_student(word) − log p_teacher(word)| over distilled words (nats).
+    public var distill: Double = 0
+    public var distilledWords = 0
+
+    public init(crossEntropy: Double = 0, predictedBytes: Int = 0) {
+        self.crossEntropy = crossEntropy
+        self.predictedBytes = predictedBytes
     }
 }
 

@@ -1,6 +1,8 @@
 // Parity of the whole HAT model with an independent PyTorch implementation
 // (scripts/hat_reference.py, fixtures by scripts/make_model_fixtures.py): the logits and loss on
-// a fixed batch, the gradient of every parameter, and the loss over ten AdamW steps.
+// a fixed batch, the gradient of every parameter, and the loss over ten AdamW steps; and stage 1
+// of distilled grafting (oracle decoder inputs, alignment after 1 block, word distillation) with
+// random teacher signals: its three loss sums and the gradient of every parameter.
 // Tolerances (issue 4): logits max-abs ≤ 1e-4; each gradient ≤ 1e-3 of its tensor's max |value|
 // (at least 1e-7 absolute, for gradients that are exactly zero); losses ≤ 1e-4 per step.
 
@@ -100,6 +102,44 @@ func compare(_ actual: [Float], _ expected: [Float]) -> (maxDifference: Float, s
             optimizer.update(learningRate: fixture.learningRate) { _ in 1 }
             let loss = Float(lossSum / Double(count))
             #expect(abs(loss - expected[step]) <= 1e-4, "step \(step): loss \(loss), torch \(expected[step])")
+        }
+    }
+
+    @Test func stageOneLossesAndEveryGradientMatchPyTorch() throws {
+        let fixture = try TinyFixture()
+        let batch = fixture.makeBatch()
+        let model = HierarchicalModel(config: fixture.config, parameters: fixture.parameters, maxBytes: batch.byteCount,
+                                      maxWords: batch.wordCount, context: ComputeContext(threads: 2))
+        let stage1 = try SafeTensorsFile(path: Bundle.module.url(forResource: "Fixtures", withExtension: nil)!
+            .appendingPathComponent("hat-tiny/stage1.safetensors").path)
+        let w = batch.wordCount, db = fixture.config.backboneConfig.hiddenSize
+        let signals = TeacherSignals(maxWords: w, width: db)
+        signals.reset(words: w)
+        signals.alignedStates.rows(0..<w).copy(from: try stage1.floats("aligned"))
+        signals.oracleStates.rows(0..<w).copy(from: try stage1.floats("oracle_states"))
+        for (name, target) in [("align_mask", signals.alignMask), ("oracle_mask", signals.oracleMask),
+                               ("distill_mask", signals.distillMask)] {
+            let values = try stage1.floats(name)
+            for i in 0..<w { target[i] = values[i] }
+        }
+        let logp = try stage1.floats("word_logp")
+        for i in 0..<w { signals.wordLogProb[i] = Double(logp[i]) }
+        let settings = DistillationSettings(alignBlocks: 1, alignWeight: 0.7, distillWeight: 0.3, crossEntropyWeight: 1, oracle: true)
+
+        let parts = model.forward(batch, teacher: signals, settings: settings)
+        let sums = try stage1.floats("sums")   // ce, bytes, align, aligned, distill, distilled, total
+        #expect(parts.predictedBytes == Int(sums[1]) && parts.alignedWords == Int(sums[3]) && parts.distilledWords == Int(sums[5]))
+        #expect(abs(parts.crossEntropy - Double(sums[0])) <= 1e-4 * Double(sums[0]), "CE \(parts.crossEntropy), torch \(sums[0])")
+        #expect(abs(parts.align - Double(sums[2])) <= 1e-4 * Double(sums[2]), "align \(parts.align), torch \(sums[2])")
+        #expect(abs(parts.distill - Double(sums[4])) <= 1e-4 * Double(sums[4]), "distill \(parts.distill), torch \(sums[4])")
+
+        fixture.parameters.zeroGrads()
+        model.backward(batch, teacher: signals, settings: settings,
+                       crossEntropyScale: 1 / Float(parts.predictedBytes), alignScale: 0.7 / Float(parts.alignedWords),
+                       distillScale: 0.3 / Float(parts.distilledWords))
+        for entry in fixture.parameters.entries {
+            let result = compare(fixture.parameters.grad(entry.name).toArray(), try stage1.floats("grad." + entry.name))
+            #expect(result.maxDifference <= max(1e-3 * result.scale, 1e-7), "stage-1 gradient of \(entry.name): \(result.detail)")
         }
     }
 }

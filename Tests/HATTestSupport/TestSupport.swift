@@ -5,6 +5,7 @@
 import Foundation
 import HATModel
 import HATTensor
+import HATText
 
 public enum TinyModel {
     /// The repository's root, found from this file's place in it.
@@ -31,6 +32,9 @@ public enum TinyModel {
         }
         return (config, parameters(config, seed: seed, std: std))
     }
+
+    /// The config's word splitter.
+    public static func splitter(_ config: HATConfig) throws -> WordSplitter { try config.makeSplitter() }
 
     /// Fresh weights for `config` from `seed` (matrices N(0, std²), norm gains 1).
     public static func parameters(_ config: HATConfig, seed: UInt64 = 1, std: Float = 0.02) -> ParameterSet {
