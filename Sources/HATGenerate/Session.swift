@@ -121,20 +121,20 @@ public final class GenerationSession {
         embedding = Embedding(parameters: parameters, name: "encoder.embedding_layer.weight", context: context)
         encoderBlocks = (0..<enc.numHiddenLayers).map {
             LlamaBlock(prefix: "encoder.layers.\($0)", config: enc.block, parameters: parameters, maxRows: rows, arena: arena,
-                       context: context)
+                       context: context, needsBackward: false)
         }
         let poolConfig = enc.crossAttentionConfig!
         pooling = CrossAttention(prefix: "encoder_connector.cross_attention_encoder_connector", queryWidth: db,
                                  keyValueWidth: dl, heads: poolConfig.numAttentionHeads, kvHeads: poolConfig.numKeyValueHeads,
                                  headDim: poolConfig.headDim, ropeTheta: enc.ropeTheta, maxQueries: rows, maxKeys: rows,
-                                 arena: arena, context: context, parameters: parameters)
+                                 arena: arena, context: context, parameters: parameters, needsBackward: false)
         backboneBlocks = (0..<bb.numHiddenLayers).map {
             LlamaBlock(prefix: "backbone.layers.\($0)", config: bb.block, parameters: parameters, maxRows: rows, arena: arena,
-                       context: context)
+                       context: context, needsBackward: false)
         }
         decoderBlocks = (0..<dec.numHiddenLayers).map {
             LlamaBlock(prefix: "decoder.decoder_layers.\($0).llama_layer", config: dec.block, parameters: parameters,
-                       maxRows: rows, arena: arena, context: context)
+                       maxRows: rows, arena: arena, context: context, needsBackward: false)
         }
         decoderCross = (0..<dec.numHiddenLayers).map { i in
             guard i == 0 || dec.crossAttnEveryLayer == true else { return nil }
@@ -142,7 +142,7 @@ public final class GenerationSession {
                                maxRows: rows + 1, arena: arena, context: context)
         }
         finalNorm = RMSNorm(parameters: parameters, name: "layer_norm.weight", eps: dec.rmsNormEps, maxRows: 1, arena: arena,
-                            context: context)
+                            context: context, needsBackward: false)
         head = Linear(parameters: parameters, name: "lm_head.weight", context: context)
 
         // Ring buffers: the window, plus one step's rows, plus the bytes a rollback may remove.
@@ -319,7 +319,7 @@ final class CrossVector {
         kvHeads = cross.numKeyValueHeads
         headDim = cross.headDim
         kvNorm = RMSNorm(parameters: parameters, name: "\(prefix).kv_norm.weight", eps: config.decoderConfig.rmsNormEps,
-                         maxRows: maxRows, arena: arena, context: context)
+                         maxRows: maxRows, arena: arena, context: context, needsBackward: false)
         vProj = Linear(parameters: parameters, name: "\(prefix).cross_attention.v_proj.weight", context: context)
         oProj = Linear(parameters: parameters, name: "\(prefix).cross_attention.o_proj.weight", context: context)
         normed = arena.tensor(rows: maxRows, cols: config.backboneConfig.hiddenSize)

@@ -42,7 +42,7 @@ public final class TokenSession {
         let c = config.blocks
         blocks = (0..<c.numHiddenLayers).map {
             LlamaBlock(prefix: "\(TokenModel.sourceBlockPrefix).\($0)", config: windowed.blocks.block, parameters: parameters,
-                       maxRows: chunkTokens, arena: arena, context: context)
+                       maxRows: chunkTokens, arena: arena, context: context, needsBackward: false)
         }
         // Room for the window plus one chunk, as LlamaBlock.step requires.
         caches = blocks.map { _ in KVCache(capacity: window + chunkTokens, kvWidth: c.numKeyValueHeads * c.headDim) }

@@ -53,7 +53,7 @@ public final class CrossAttention {
 
     public init(prefix: String, queryWidth: Int, keyValueWidth: Int, heads: Int, kvHeads: Int, headDim: Int,
                 ropeTheta: Float, maxQueries: Int, maxKeys: Int, arena: Arena, context: ComputeContext,
-                parameters: ParameterSet) {
+                parameters: ParameterSet, needsBackward: Bool = true) {
         self.prefix = prefix
         self.context = context
         self.heads = heads
@@ -73,15 +73,17 @@ public final class CrossAttention {
                      "\(prefix): projection shapes do not match H \(heads), G \(kvHeads), D \(headDim), Cq \(queryWidth), Ckv \(keyValueWidth)")
         rotary = RotaryEmbedding(headDim: headDim, theta: ropeTheta)
         core = AttentionCore(heads: heads, kvHeads: kvHeads, headDim: headDim,
-                             maxQueries: maxQueries, maxKeys: maxKeys, arena: arena, context: context)
+                             maxQueries: maxQueries, maxKeys: maxKeys, arena: arena, context: context,
+                             needsBackward: needsBackward)
         q = arena.tensor(rows: maxQueries, cols: a)
         k = arena.tensor(rows: maxKeys, cols: kv)
         v = arena.tensor(rows: maxKeys, cols: kv)
         attended = arena.tensor(rows: maxQueries, cols: a)
-        dAttended = arena.tensor(rows: maxQueries, cols: a)
-        dq = arena.tensor(rows: maxQueries, cols: a)
-        dk = arena.tensor(rows: maxKeys, cols: kv)
-        dv = arena.tensor(rows: maxKeys, cols: kv)
+        let backwardQueries = needsBackward ? maxQueries : 0, backwardKeys = needsBackward ? maxKeys : 0
+        dAttended = arena.tensor(rows: backwardQueries, cols: a)
+        dq = arena.tensor(rows: backwardQueries, cols: a)
+        dk = arena.tensor(rows: backwardKeys, cols: kv)
+        dv = arena.tensor(rows: backwardKeys, cols: kv)
     }
 
     /// q_proj [A, Cq], k_proj and v_proj [G·D, Ckv], o_proj [Cq, A].
@@ -144,13 +146,13 @@ public final class SelfAttention {
 
     /// Parameters "\(prefix).{q,k,v,o}_proj.weight".
     public init(prefix: String, config: AttentionConfig, parameters: ParameterSet, maxRows: Int, arena: Arena,
-                context: ComputeContext) {
+                context: ComputeContext, needsBackward: Bool = true) {
         self.prefix = prefix
         self.config = config
         attention = CrossAttention(prefix: prefix, queryWidth: config.hidden, keyValueWidth: config.hidden,
                                    heads: config.heads, kvHeads: config.kvHeads, headDim: config.headDim,
                                    ropeTheta: config.ropeTheta, maxQueries: maxRows, maxKeys: maxRows,
-                                   arena: arena, context: context, parameters: parameters)
+                                   arena: arena, context: context, parameters: parameters, needsBackward: needsBackward)
     }
 
     public static func parameterSpecs(prefix: String, config: AttentionConfig) -> [ParameterSpec] {

@@ -81,26 +81,28 @@ public final class LlamaBlock {
             + SwiGLU.parameterSpecs(prefix: "\(prefix).mlp", hidden: config.hidden, intermediate: config.intermediate)
     }
 
+    /// `needsBackward: false` (inference) skips the buffers only backward uses.
     public init(prefix: String, config: LlamaBlockConfig, parameters: ParameterSet, maxRows: Int, arena: Arena,
-                context: ComputeContext) {
+                context: ComputeContext, needsBackward: Bool = true) {
         self.prefix = prefix
         self.context = context
         self.config = config
         self.maxRows = maxRows
         let c = config.hidden
         inputNorm = RMSNorm(parameters: parameters, name: "\(prefix).input_layernorm.weight", eps: config.rmsEps,
-                            maxRows: maxRows, arena: arena, context: context)
+                            maxRows: maxRows, arena: arena, context: context, needsBackward: needsBackward)
         attention = SelfAttention(prefix: "\(prefix).self_attn", config: config.attention, parameters: parameters,
-                                  maxRows: maxRows, arena: arena, context: context)
+                                  maxRows: maxRows, arena: arena, context: context, needsBackward: needsBackward)
         postAttentionNorm = RMSNorm(parameters: parameters, name: "\(prefix).post_attention_layernorm.weight",
-                                    eps: config.rmsEps, maxRows: maxRows, arena: arena, context: context)
+                                    eps: config.rmsEps, maxRows: maxRows, arena: arena, context: context,
+                                    needsBackward: needsBackward)
         mlp = SwiGLU(prefix: "\(prefix).mlp", hidden: c, intermediate: config.intermediate, parameters: parameters,
                      maxRows: maxRows, arena: arena, context: context)
         blockInput = arena.tensor(rows: maxRows, cols: c)
         normed1 = arena.tensor(rows: maxRows, cols: c)
         afterAttention = arena.tensor(rows: maxRows, cols: c)
         normed2 = arena.tensor(rows: maxRows, cols: c)
-        dNormed = arena.tensor(rows: maxRows, cols: c)
+        dNormed = arena.tensor(rows: needsBackward ? maxRows : 0, cols: c)
         stepRanges = KeyRanges(capacity: maxRows, arena: arena)
     }
 

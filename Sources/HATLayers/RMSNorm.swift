@@ -21,7 +21,9 @@ public final class RMSNorm {
     static let gradientChunkRows = 64
     var channels: Int { weight.cols }
 
-    public init(parameters: ParameterSet, name: String, eps: Float, maxRows: Int, arena: Arena, context: ComputeContext) {
+    /// `needsBackward: false` skips the buffers only backward uses (inference).
+    public init(parameters: ParameterSet, name: String, eps: Float, maxRows: Int, arena: Arena, context: ComputeContext,
+                needsBackward: Bool = true) {
         self.name = name
         self.eps = eps
         self.maxRows = maxRows
@@ -29,7 +31,7 @@ public final class RMSNorm {
         weight = parameters.value(name)
         weightGrad = parameters.grad(name)
         inverseRMS = arena.allocate(count: maxRows)
-        partialGrads = arena.tensor(rows: (maxRows + RMSNorm.gradientChunkRows - 1) / RMSNorm.gradientChunkRows,
+        partialGrads = arena.tensor(rows: needsBackward ? (maxRows + RMSNorm.gradientChunkRows - 1) / RMSNorm.gradientChunkRows : 0,
                                     cols: weight.cols)
     }
 

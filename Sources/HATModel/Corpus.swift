@@ -1,6 +1,7 @@
-// Corpus: documents read from files (a directory means every *.txt in it, sorted by name; one
-// file is one document), a deterministic train/validation split by document, and their word
-// streams. The same split is reproduced from the same files, fraction and seed.
+// Corpus: documents read from files (a directory means every *.txt under it, at any depth,
+// sorted by relative path; one file is one document, named by its path relative to the
+// directory given), a deterministic train/validation split by document, and their word streams.
+// The same split is reproduced from the same files, fraction and seed.
 
 import Foundation
 import HATTensor
@@ -21,7 +22,7 @@ public struct CorpusError: Error, CustomStringConvertible {
 }
 
 public enum Corpus {
-    /// Reads documents from files and directories (a directory contributes its *.txt files).
+    /// Reads documents from files and directories (a directory contributes every *.txt under it).
     public static func documents(paths: [String]) throws -> [Document] {
         var documents: [Document] = []
         let fm = FileManager.default
@@ -31,23 +32,24 @@ public enum Corpus {
                 throw CorpusError(message: "data path not found: \(path)")
             }
             if isDirectory.boolValue {
-                let names = try fm.contentsOfDirectory(atPath: path).filter { $0.hasSuffix(".txt") }.sorted()
+                guard let walker = fm.enumerator(atPath: path) else { throw CorpusError(message: "cannot list \(path)") }
+                let names = walker.compactMap { $0 as? String }.filter { $0.hasSuffix(".txt") }.sorted()
                 if names.isEmpty { throw CorpusError(message: "no .txt files in directory \(path)") }
                 for name in names {
-                    documents.append(try read((path as NSString).appendingPathComponent(name)))
+                    documents.append(try read((path as NSString).appendingPathComponent(name), name: name))
                 }
             } else {
-                documents.append(try read(path))
+                documents.append(try read(path, name: (path as NSString).lastPathComponent))
             }
         }
         return documents
     }
 
-    private static func read(_ path: String) throws -> Document {
+    private static func read(_ path: String, name: String) throws -> Document {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw CorpusError(message: "cannot read \(path)")
         }
-        return Document(name: (path as NSString).lastPathComponent, bytes: Array(data))
+        return Document(name: name, bytes: Array(data))
     }
 
     /// Splits by document: a seeded shuffle of the documents (sorted by name first) puts the

@@ -96,10 +96,10 @@ public final class TokenModel {
         embedding = Embedding(parameters: parameters, name: Self.embeddingName, context: context)
         blocks = (0..<config.blocks.numHiddenLayers).map {
             LlamaBlock(prefix: "\(blockPrefix).\($0)", config: config.blocks.block, parameters: blockParameters ?? parameters,
-                       maxRows: maxTokens, arena: arena, context: context)
+                       maxRows: maxTokens, arena: arena, context: context, needsBackward: false)
         }
         finalNorm = RMSNorm(parameters: parameters, name: Self.finalNormName, eps: config.blocks.rmsNormEps,
-                            maxRows: Self.headChunkRows, arena: arena, context: context)
+                            maxRows: Self.headChunkRows, arena: arena, context: context, needsBackward: false)
         head = Linear(parameters: parameters, name: config.tiedEmbeddings ? Self.embeddingName : Self.headName, context: context)
         stream = arena.tensor(rows: maxTokens, cols: c)
         normed = arena.tensor(rows: Self.headChunkRows, cols: c)
@@ -119,17 +119,20 @@ public final class TokenModel {
     /// each sequence start) and `sequenceStarts` [T] (index of the first token of each token's
     /// sequence, so sequences packed in one call do not see each other). Stops after `blockLimit`
     /// blocks when given. Returns the hidden states h [T, C] (before the final norm), valid until
-    /// the next call. Ids must be in 0..<V (the caller validates its input).
+    /// the next call. Ids must be in 0..<V (the caller validates its input). `observe(k, x)` sees
+    /// the stream after k blocks, for k = 0 (the embeddings) … the last block run.
     @discardableResult
     public func forward(ids: UnsafePointer<Int32>, positions: UnsafePointer<Int32>, sequenceStarts: UnsafePointer<Int32>,
-                        count: Int, blockLimit: Int? = nil) -> Tensor {
+                        count: Int, blockLimit: Int? = nil, observe: ((Int, Tensor) -> Void)? = nil) -> Tensor {
         precondition(count >= 1 && count <= maxTokens, "TokenModel: \(count) tokens, capacity \(maxTokens)")
         let x = stream.rows(0..<count)                                     // [T, C]
         embedding.forward(out: x, ids: ids)
         var r = ranges
         r.fillCausal(count: count, window: config.blocks.slidingWindow, segmentStart: sequenceStarts)
-        for block in blocks.prefix(blockLimit ?? blocks.count) {
+        observe?(0, x)
+        for (k, block) in blocks.prefix(blockLimit ?? blocks.count).enumerated() {
             block.forward(x, positions: positions, ranges: r)
+            observe?(k + 1, x)
         }
         return x
     }

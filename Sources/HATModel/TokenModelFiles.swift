@@ -28,8 +28,11 @@ public enum TokenModelFiles {
             || (object["model_type"] as? String).map { ["llama", "mistral"].contains($0) } == true
     }
 
-    /// Reads the config and every weight of the model at `path` (GGUF file or HF directory/file).
-    public static func load(_ path: String) throws -> (config: TokenModelConfig, parameters: ParameterSet, checkpoint: LlamaCheckpoint) {
+    /// Reads the config and every weight of the model at `path` (GGUF file or HF directory/file);
+    /// with `includeBlocks: false` only the embedding, final norm and head (for a teacher whose
+    /// blocks are a grafted backbone's).
+    public static func load(_ path: String, includeBlocks: Bool = true)
+        throws -> (config: TokenModelConfig, parameters: ParameterSet, checkpoint: LlamaCheckpoint) {
         let checkpoint = try openLlamaCheckpoint(path)
         let source = checkpoint.config
         if let scaling = source.ropeScaling {
@@ -63,7 +66,7 @@ public enum TokenModelFiles {
             if !extra.isEmpty { lines.append("extra (\(extra.count)): " + extra.prefix(12).joined(separator: ", ")) }
             throw HATIOError(.missingTensor, path: path, lines.joined(separator: "\n  "))
         }
-        let parameters = ParameterSet(specs)
+        let parameters = ParameterSet(includeBlocks ? specs : TokenModel.headSpecs(config))
         for entry in parameters.entries {
             guard shapes[entry.name] == entry.shape else {
                 throw HATIOError(.badShape, path: path, tensor: entry.name,
