@@ -31,10 +31,11 @@
 # (gnuplot licence), libreoffice-help-en-us (MPL-2.0), gap-doc (GPL-2+), bind9-doc (MPL-2.0),
 # postfix-doc (IPL-1.0 or EPL-2.0), erlang-doc (Apache-2.0), qtbase5-doc-html (GFDL-NIV-1.3),
 # python-scipy-doc (BSD-3-clause), python-pandas-doc (BSD-3), rust-doc (the books only; MIT or
-# Apache-2.0). Layout: DIR/technical/train/, DIR/technical/heldout-prose/ and
-# DIR/technical/heldout-code/ hold flat files named <package>--<path>.txt (hat's --data reads
-# the *.txt of a directory), so `hat train --data DIR/technical/train` and `hat eval --data
-# DIR/technical/heldout-prose DIR/technical/heldout-code` keep the held-out documents apart.
+# Apache-2.0), openjdk-17-doc (Java SE API; GPL-2 with Classpath exception).
+# Layout: DIR/technical/train/, DIR/technical/heldout-prose/ and DIR/technical/heldout-code/
+# hold flat files named <package>--<path>.txt (hat's --data reads the *.txt of a directory),
+# so `hat train --data DIR/technical/train` and `hat eval --data DIR/technical/heldout-prose
+# DIR/technical/heldout-code` keep the held-out documents apart.
 # Held out, by name: a document whose sha256(file name) falls below 2% (prose) or 8% (code-heavy:
 # code punctuation >= 4.5% of its non-space characters) of the hash range, if <= 256 KB; the list
 # is DIR/technical/HELD_OUT.txt, the dropped documents and why DIR/technical/EXCLUDED.tsv.
@@ -866,11 +867,12 @@ class HTMLText(html.parser.HTMLParser):
                     "navheader", "navfooter", "toc", "toctree-wrapper", "contents", "rst-footer-buttons",
                     "wy-nav-side", "breadcrumbs", "navigation", "navbar", "sidebar", "topnav",
                     "skip-link", "id_link", "mobile-nav", "menu-wrapper", "nav-panel", "mini-toc",
-                    "copyright", "version_switcher_placeholder", "language_switcher_placeholder"}
+                    "copyright", "version_switcher_placeholder", "language_switcher_placeholder",
+                    "viewcode-link"}
 
-    def __init__(self, skip_classes=(), skip_ids=(), root_ids=()):
+    def __init__(self, skip_classes=(), skip_ids=(), root_ids=(), keep_classes=()):
         super().__init__(convert_charrefs=True)
-        self.skip_classes = self.SKIP_CLASSES | set(skip_classes)
+        self.skip_classes = (self.SKIP_CLASSES | set(skip_classes) | {"header"}) - set(keep_classes)
         self.skip_ids = set(skip_ids)
         self.root_ids = set(root_ids)
         self.stack = []          # open elements: (tag, skip, root, pre, cell, link)
@@ -898,10 +900,13 @@ class HTMLText(html.parser.HTMLParser):
                 self._flush()
             return
         classes = set((a.get("class") or "").split())
-        skip = (tag in self.SKIP_TAGS or a.get("role") in self.SKIP_ROLES or bool(classes & self.skip_classes)
-                or (tag != "a" and "header" in classes)    # texinfo's 'Next: ... Previous: ...' bar; mdbook's heading links are a.header
+        skip = (tag in self.SKIP_TAGS or a.get("role") in self.SKIP_ROLES
+                or (tag != "a" and "header" in classes & self.skip_classes)    # texinfo's 'Next: ... Previous: ...' bar
+                or bool((classes - {"header"}) & self.skip_classes)            # (mdbook's heading links are a.header)
                 or a.get("id") in self.skip_ids or "hidden" in a
                 or "display:none" in (a.get("style") or "").replace(" ", ""))
+        if "classifier" in classes and self._live() and not skip:
+            self.inline.append(" : ")            # numpydoc 'name : type' (the colon comes from CSS)
         root = self.has_root and not self.rooted and (a.get("role") == "main" or a.get("itemprop") == "articleBody"
                                                       or tag == "main" or a.get("id") in self.root_ids)
         if self._live() and not skip and not self.pre and (self.rooted or root or not self.has_root):
@@ -978,9 +983,9 @@ class HTMLText(html.parser.HTMLParser):
         return "".join(sep + t for sep, t in self.blocks)
 
 
-def html_text(source, skip_classes=(), skip_ids=(), root_ids=()):
+def html_text(source, skip_classes=(), skip_ids=(), root_ids=(), keep_classes=()):
     """(text, share of the text's characters that are link text) of an HTML page."""
-    p = HTMLText(skip_classes, skip_ids, root_ids)
+    p = HTMLText(skip_classes, skip_ids, root_ids, keep_classes)
     text = p.text(source)
     return text, p.link_chars / max(1, p.chars)
 
@@ -1138,7 +1143,8 @@ TECH_PACKAGES = [
     {"pkg": "vim-doc", "kind": "html", "dir": "usr/share/doc/vim/html", "licence": "OPL-1+ (Vim help files)",
      "check": "OPL-1+"},
     {"pkg": "python-django-doc", "kind": "html", "dir": "usr/share/doc/python-django-doc/html",
-     "exclude": SPHINX_EXCLUDE, "licence": "BSD-3-Clause", "check": "BSD-3-Clause"},
+     "exclude": SPHINX_EXCLUDE, "licence": "BSD-3-Clause", "check": "BSD-3-Clause",
+     "skip_ids": ["hd", "ft", "global-nav"], "skip_classes": ["nav"]},
     {"pkg": "python-sqlalchemy-doc", "kind": "html", "dir": "usr/share/doc/python-sqlalchemy-doc/html",
      "exclude": SPHINX_EXCLUDE, "licence": "Expat (MIT)", "check": "Expat"},
     {"pkg": "sphinx-doc", "kind": "html", "dir": "usr/share/doc/sphinx-doc/html", "exclude": SPHINX_EXCLUDE,
@@ -1163,6 +1169,7 @@ TECH_PACKAGES = [
     {"pkg": "octave-doc", "kind": "html", "dir": "usr/share/doc/octave", "licence": "GPL-3+ (GNU Octave manual)",
      "check": "GPL-3+"},
     {"pkg": "maxima-doc", "kind": "html", "dir": "usr/share/doc/maxima-doc/html", "licence": "GPL-2 (Maxima manual)",
+     "exclude": r"^maxima_singlepage\.html$",          # the split pages again, in one page
      "check": "GNU General"},
     {"pkg": "gnuplot-doc", "kind": "html", "dir": "usr/share/doc/gnuplot/htmldocs",
      "licence": "gnuplot licence (free to use and modify with notices; BSD-4-clause or GPL-2 parts)", "check": "gnuplot"},
@@ -1179,7 +1186,8 @@ TECH_PACKAGES = [
      "licence": "Apache-2.0 (Erlang/OTP documentation)", "check": "Apache-2.0"},
     {"pkg": "qtbase5-doc-html", "kind": "html", "dir": "usr/share/qt5/doc",
      "exclude": r"-(members|obsolete)\.html$|(^|/)(index|classes|functions|qmltypes|modules)\.html$",
-     "licence": "GFDL-NIV-1.3 (Qt documentation)", "check": "GFDL-NIV-1.3"},
+     "keep_classes": ["header"],                   # Qt's div.header wraps the whole page
+     "skip_classes": ["navigationbar"], "licence": "GFDL-NIV-1.3 (Qt documentation)", "check": "GFDL-NIV-1.3"},
     {"pkg": "python-scipy-doc", "kind": "html", "dir": "usr/share/doc/python-scipy-doc/html", "exclude": SPHINX_EXCLUDE,
      "licence": "BSD-3-clause (SciPy)", "check": "BSD-3-clause"},
     {"pkg": "python-pandas-doc", "kind": "html", "dir": "usr/share/doc/python-pandas-doc/html", "exclude": SPHINX_EXCLUDE,
@@ -1187,6 +1195,12 @@ TECH_PACKAGES = [
     {"pkg": "rust-doc", "kind": "html", "dir": "usr/share/doc/rust-doc/html",
      "include": r"^(book|reference|rust-by-example|nomicon|edition-guide|embedded-book|rustc|rustdoc|cargo)/",
      "exclude": r"(^|/)(print|toc|404)\.html$", "licence": "MIT or Apache-2.0 (Rust books)", "check": "MIT or Apache-2.0"},
+    {"pkg": "openjdk-17-doc", "kind": "html", "dir": "usr/share/doc/openjdk-17-jre-headless/api",
+     "exclude": r"(^|/)(class-use|index-files|legal|resources|script-dir)/|-tree\.html$|(^|/)(package-use|allclasses-index|"
+                r"allpackages-index|constant-values|deprecated-list|serialized-form|help-doc|index|overview-summary|"
+                r"module-summary|search)\.html$",
+     "skip_classes": ["summary", "inherited-list", "sub-title"],     # summary tables repeat the details
+     "licence": "GPL-2 with Classpath exception (OpenJDK API documentation)", "check": "Classpath"},
 ]
 
 
@@ -1243,7 +1257,7 @@ def tech_sources(spec, root):
             except (FetchError, LookupError):
                 source = raw.decode("utf-8", "replace")
             text, links = html_text(source, spec.get("skip_classes", ()), spec.get("skip_ids", ()),
-                                    spec.get("root_ids", ()))
+                                    spec.get("root_ids", ()), spec.get("keep_classes", ()))
             yield rel, [inner], (text, links)
         elif kind == "pod":
             yield rel, [inner], pod_text(p)
