@@ -68,9 +68,9 @@ extension TokenizerDefinition {
         var modelIDBySpelling: [String: Int] = [:]
         modelIDBySpelling.reserveCapacity(vocab.members.count)
         for (k, member) in vocab.members.enumerated() {
-            guard let id = member.value.intValue, id >= 0 else {
+            guard let id = member.value.intValue, id >= 0, id < Int(Int32.max) else {
                 throw TokenizerError(.malformed, source: source, field: "model.vocab", index: k,
-                                     "'\(member.key)' has \(reader.describe(member.value)), expected an id ≥ 0")
+                                     "'\(member.key)' has \(reader.describe(member.value)), expected an id in 0..<\(Int32.max)")
             }
             if let other = spellingByID.updateValue(member.key, forKey: id) {
                 throw TokenizerError(.duplicate, source: source, field: "model.vocab", index: k, "'\(member.key)' has id \(id), as '\(other)' does")
@@ -87,6 +87,9 @@ extension TokenizerDefinition {
                 let field = "added_tokens"
                 let token = try reader.object(element, field, index: k)
                 let id = try reader.int(try token.required("id"), field, index: k)
+                guard id >= 0, id < Int(Int32.max) else {
+                    throw TokenizerError(.malformed, source: source, field: "\(field).id", index: k, "\(id) is not in 0..<\(Int32.max)")
+                }
                 let content = try reader.string(try token.required("content"), field, index: k)
                 for flag in ["single_word", "lstrip", "rstrip"] {
                     if let v = try token.member(flag), try reader.bool(v, field, index: k) {
@@ -276,7 +279,7 @@ struct TokenizerJSONReader {
         var objects: [Object] = []
         var types: [String] = []
         for (k, step) in steps.enumerated() {
-            let o = try object(step, "\(field).pretokenizers", index: k)
+            let o = try object(step, "\(field).pretokenizers[\(k)]")
             objects.append(o)
             types.append(try string(try o.required("type"), "\(field).pretokenizers[\(k)].type"))
         }
