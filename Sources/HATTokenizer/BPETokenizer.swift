@@ -1,14 +1,14 @@
-// BPETokenizer: byte-level BPE (GPT-2 family) giving the same ids as HF tokenizers 0.23.3 for
-// SmolLM2 ("smollm"), GPT-2-style ("gpt2") and Llama 3 ("llama-bpe") vocabularies. Encoding:
-// added tokens are matched in the raw text first (non-normalized ones, then normalized ones in
-// the text between, as HF); the rest is split by the pre-tokenizer; each pre-token's bytes are
-// merged by rank (BPEMerging.swift). Bytes that have no token are dropped, as HF does (SmolLM2 has
-// none for 21 bytes, e.g. 0x04 and the UTF-8 lead bytes 0xF1, 0xF2); decode then cannot give them
-// back. Decoding concatenates each token's bytes (HF's ByteLevel decoder) and, for text, replaces
-// invalid UTF-8 with U+FFFD as HF (Rust from_utf8_lossy) does. Input bytes that are not UTF-8 are
-// refused (HF takes only Python str). Immutable and Sendable; the only mutable state is the
-// caller's BPEWordCache.
+// BPETokenizer: byte-level BPE (GPT-2 family) with the ids of HF tokenizers 0.23.3 for SmolLM2,
+// GPT-2-style and Llama 3 vocabularies. Encode: added tokens matched in the raw text, the rest
+// pre-tokenized and merged by rank; bytes without a token are dropped, as HF drops them. Decode:
+// token bytes concatenated, invalid UTF-8 → U+FFFD as HF. Input that is not UTF-8 is refused (HF
+// takes only str). Immutable and Sendable; the only mutable state is the caller's BPEWordCache.
 
+/// A byte-level BPE tokenizer. Added tokens are matched first (those with normalized == false,
+/// then those with normalized == true in the text between, as HF); the text between is split by
+/// the pre-tokenizer and each pre-token's bytes are merged by rank (BPEMerging.swift). A byte
+/// without a token is dropped, as HF's BPE without an unk token does (SmolLM2 has none for 21
+/// bytes, e.g. 0x04 and the UTF-8 lead bytes 0xF1, 0xF2), so decode cannot give it back.
 public struct BPETokenizer: Sendable {
     public let definition: TokenizerDefinition
     /// The token id of each byte's single-character token, -1 if there is none.

@@ -1,14 +1,15 @@
-// PreTokenizer: the split of text into pre-tokens before BPE, as hand-written scanners that give
-// exactly the matches of HF tokenizers' regexes (Oniguruma, leftmost alternative first, with
-// backtracking) over UTF-8 bytes. Character classes are ScalarClass's. Supported:
-// - gpt2 (GGUF "gpt2"; tokenizer.json ByteLevel with use_regex): GPT2_PATTERN below.
-// - smollm (GGUF "smollm"; tokenizer.json Digits(individual_digits) then ByteLevel): every
-//   numeric character alone first, then GPT2_PATTERN on the text between (llama.cpp's "smollm",
-//   the Hub's SmolLM2 tokenizer.json).
-// - llama3 (GGUF "llama-bpe"; tokenizer.json Split(LLAMA3_PATTERN, Isolated) then ByteLevel
-//   without regex): LLAMA3_PATTERN (three-digit groups, case-insensitive contractions).
-// Each pattern's alternatives match every character, so the pieces cover the text.
+// PreTokenizer: the split of text into pre-tokens before BPE, as hand-written scanners over UTF-8
+// that give exactly the matches of HF tokenizers' regexes (Oniguruma: leftmost alternative first,
+// backtracking, the \s+(?!\S) lookahead) with ScalarClass's character classes. Supported: gpt2,
+// smollm (digits alone, then gpt2) and llama3; each pattern's alternatives cover every character.
 
+/// The supported splits:
+/// - gpt2: GGUF "gpt2"; tokenizer.json ByteLevel with use_regex: `gpt2Pattern`.
+/// - smollm: GGUF "smollm"; tokenizer.json Digits(individual_digits) then ByteLevel: every numeric
+///   character alone first, then `gpt2Pattern` on the text between (llama.cpp's "smollm", the
+///   Hub's SmolLM2 tokenizer.json).
+/// - llama3: GGUF "llama-bpe"; tokenizer.json Split(`llama3Pattern`, Isolated) then ByteLevel
+///   without regex: three-digit groups, case-insensitive contractions.
 public enum PreTokenizer: String, Sendable, CaseIterable {
     case gpt2
     case smollm

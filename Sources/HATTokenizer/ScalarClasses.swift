@@ -1,12 +1,15 @@
-// ScalarClasses: the character classes the pre-tokenizer regexes use, exactly as HF tokenizers
-// 0.23.3 sees them (checked for every scalar against Tests/HATTokenizerTests/Fixtures/
-// unicode_classes.json, which its own regex engine produced):
-// - \p{L}, \p{N}: Oniguruma's Unicode 16.0 tables, i.e. general categories L* / N* of scalars
-//   assigned before Unicode 17 (Swift's tables are Unicode 17, so newer scalars are left out);
-// - \s: the White_Space property (25 scalars, incl. U+0085 and U+00A0);
-// - the Digits pre-tokenizer's test, Rust's char::is_numeric: categories Nd, Nl, No (Unicode 17).
-// One table byte per scalar for planes 0–3; scalars above (tags, private use) are computed.
+// ScalarClasses: the character classes of the pre-tokenizer regexes exactly as HF tokenizers 0.23.3
+// sees them (checked for every scalar against Fixtures/unicode_classes.json, made by its own regex
+// engine): \p{L} and \p{N} are Oniguruma's Unicode 16 tables, \s is White_Space, and the Digits
+// pre-tokenizer's Rust char::is_numeric is Unicode 17. One table byte per scalar of planes 0–3.
 
+/// Flags per scalar:
+/// - \p{L}, \p{N}: general categories L* / N* of scalars assigned before Unicode 17 (Swift's tables
+///   are Unicode 17; Oniguruma's are 16, so newer scalars are left out);
+/// - \s: the White_Space property (25 scalars, incl. U+0085 and U+00A0);
+/// - numeric: categories Nd, Nl, No (Unicode 17), what Digits isolates.
+/// Scalars of planes 0–3 are looked up in a table built on first use (about 60 ms); the others
+/// (tags, private use) are computed.
 struct ScalarClass {
     static let letter: UInt8 = 1       // \p{L}
     static let number: UInt8 = 2       // \p{N}

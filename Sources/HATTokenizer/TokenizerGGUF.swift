@@ -1,12 +1,7 @@
-// Reading a TokenizerDefinition from GGUF metadata (llama.cpp keys), as transformers 5.24 builds
-// its tokenizer from a GGUF, except for the pre-tokenizer, which follows llama.cpp:
-// tokenizer.ggml.model must be "gpt2" (byte-level BPE); tokenizer.ggml.pre one of "gpt2",
-// "smollm" (digits one by one, then GPT-2's split: transformers uses GPT-2's split alone) and
-// "llama-bpe" (Llama 3's split, ignore_merges as llama.cpp and Meta's tokenizer.json); every other
-// value is refused. tokenizer.ggml.tokens (respelled in the byte alphabet when a token is not,
-// as transformers does), .merges ("left right"), optional .token_type (3 control → special added
-// token, 4 user-defined → added token), .bos_token_id, .eos_token_id, .add_bos_token,
-// .add_eos_token (default false). unknown_token_id is ignored, as HF's BPE model has no unk token.
+// Reading a TokenizerDefinition from GGUF metadata (llama.cpp's keys) as transformers 5.24 builds
+// its tokenizer from a GGUF, except the pre-tokenizer, which follows llama.cpp's meaning of
+// tokenizer.ggml.pre. Supported: model "gpt2"; pre "gpt2", "smollm", "llama-bpe"; every other
+// value is refused, naming it and the supported ones.
 
 import HATIO
 
@@ -24,6 +19,14 @@ extension TokenizerDefinition {
         try self.init(gguf: file)
     }
 
+    /// Keys: tokenizer.ggml.model must be "gpt2" (byte-level BPE); .pre "gpt2", "smollm" (digits
+    /// one by one, then GPT-2's split, as llama.cpp; transformers uses GPT-2's split alone) or
+    /// "llama-bpe" (Llama 3's split, ignore_merges as llama.cpp and Meta's tokenizer.json);
+    /// .tokens (respelled in the byte alphabet when a token is not, as transformers does);
+    /// .merges ("left right"); optional .token_type (3 control → special added token, 4
+    /// user-defined → added token, both only when spelled in the byte alphabet, as transformers);
+    /// .bos_token_id, .eos_token_id, .add_bos_token, .add_eos_token (default false).
+    /// unknown_token_id is ignored: HF's BPE model built from the file has no unk token.
     /// Reads the tokenizer of an open GGUF file.
     public init(gguf file: GGUFFile) throws(TokenizerError) {
         let source = file.path

@@ -1,13 +1,7 @@
-// Reading a TokenizerDefinition from a Hugging Face tokenizer.json (HF tokenizers' serialization),
-// parsed by HATIO's strict JSONParser (1.4 MB for SmolLM2 parses in a fraction of a second; it
-// keeps duplicate keys visible, which are refused here). Supported, and anything else refused
-// with the field named: model BPE (no dropout, unk_token, subword prefix/suffix or byte fallback;
-// ignore_merges read); normalizer null; pre_tokenizer ByteLevel(use_regex) → gpt2,
-// Sequence[Digits(individual_digits), ByteLevel(use_regex)] → smollm,
-// Sequence[Split(Llama 3 regex, Isolated), ByteLevel(use_regex: false)] → llama3, all without
-// add_prefix_space; decoder ByteLevel; post_processor null, ByteLevel, TemplateProcessing with at
-// most one special token before and one after $A (→ BOS / EOS added), or a Sequence of these;
-// added tokens without single_word, lstrip or rstrip; truncation and padding null.
+// Reading a TokenizerDefinition from a Hugging Face tokenizer.json, parsed by HATIO's strict
+// JSONParser rather than Foundation's: it keeps duplicate keys visible (refused here) and numbers
+// exact, and reads SmolLM2's 1.4 MB file in about 0.15 s. What is supported is listed at
+// init(tokenizerJSON:source:); anything else is refused with the field named.
 
 import Foundation
 import HATIO
@@ -21,6 +15,14 @@ extension TokenizerDefinition {
         try self.init(tokenizerJSON: [UInt8](data), source: path)
     }
 
+    /// Supported, anything else refused with the field named: model BPE (no dropout, unk_token,
+    /// subword prefix/suffix or byte fallback; ignore_merges read); normalizer null; pre_tokenizer
+    /// ByteLevel(use_regex) → gpt2, Sequence[Digits(individual_digits), ByteLevel(use_regex)] →
+    /// smollm, Sequence[Split(Llama 3 regex, Isolated), ByteLevel(use_regex: false)] → llama3, all
+    /// without add_prefix_space; decoder ByteLevel; post_processor null, ByteLevel,
+    /// TemplateProcessing with at most one special token before $A (BOS) and one after (EOS), or a
+    /// Sequence of these; added tokens without single_word, lstrip or rstrip; truncation and
+    /// padding null; ids 0..<N without gaps.
     /// Reads tokenizer.json text; `source` names it in errors.
     public init(tokenizerJSON bytes: [UInt8], source: String) throws(TokenizerError) {
         let root: JSONValue
