@@ -14,9 +14,9 @@ public struct BPETokenizer: Sendable {
     /// The token id of each byte's single-character token, -1 if there is none.
     private let byteTokenIDs: [Int32]
     private let merges: MergeTable
-    /// Byte-level tokens by their raw bytes (only with ignoreMerges; added tokens excluded).
+    /// The model's byte-level tokens by their raw bytes (only with ignoreMerges).
     private let tokensByBytes: ByteStringMap
-    private let idBySpelling: [String: Int]
+    private let idBySpelling: [ExactText: Int]
     private let tokenByteArena: [UInt8]
     /// Token id k's bytes are tokenByteArena[tokenByteStart[k] ..< tokenByteStart[k + 1]].
     private let tokenByteStart: [Int]
@@ -35,18 +35,18 @@ public struct BPETokenizer: Sendable {
             throw TokenizerError(.unsupported, source: source, field: "tokens", "\(tokens.count) tokens: at most \(Int32.max - 1) are supported")
         }
 
-        var idBySpelling: [String: Int] = [:]
+        var idBySpelling: [ExactText: Int] = [:]
         idBySpelling.reserveCapacity(tokens.count)
         for (id, token) in tokens.enumerated() {
-            if let first = idBySpelling.updateValue(id, forKey: token) {
+            if let first = idBySpelling.updateValue(id, forKey: ExactText(token)) {
                 throw TokenizerError(.duplicate, source: source, field: "tokens", index: id, "'\(token)' is also token \(first)")
             }
         }
         self.idBySpelling = idBySpelling
 
         var isSpecial = [Bool](repeating: false, count: tokens.count)
-        var isAdded = [Bool](repeating: false, count: tokens.count)
-        var seenContent: [String: Int] = [:]
+        var isOutsideModel = [Bool](repeating: false, count: tokens.count)
+        var seenContent: [ExactText: Int] = [:]
         for (k, added) in definition.addedTokens.enumerated() {
             guard tokens.indices.contains(added.id) else {
                 throw TokenizerError(.unknownToken, source: source, field: "addedTokens", index: k,
@@ -55,14 +55,14 @@ public struct BPETokenizer: Sendable {
             guard !added.content.isEmpty else {
                 throw TokenizerError(.malformed, source: source, field: "addedTokens", index: k, "id \(added.id) has empty content")
             }
-            guard tokens[added.id] == added.content else {
+            guard ExactText(tokens[added.id]) == ExactText(added.content) else {
                 throw TokenizerError(.malformed, source: source, field: "addedTokens", index: k,
                                      "'\(added.content)' has id \(added.id), which is spelled '\(tokens[added.id])'")
             }
-            if let other = seenContent.updateValue(k, forKey: added.content) {
+            if let other = seenContent.updateValue(k, forKey: ExactText(added.content)) {
                 throw TokenizerError(.duplicate, source: source, field: "addedTokens", index: k, "'\(added.content)' is also added token #\(other)")
             }
-            isAdded[added.id] = true
+            isOutsideModel[added.id] = !added.inModelVocabulary
             isSpecial[added.id] = added.special
         }
         self.isSpecial = isSpecial
@@ -81,10 +81,10 @@ public struct BPETokenizer: Sendable {
             throw TokenizerError(.missingField, source: source, field: "eosTokenID", "addEOS is set but there is no EOS id")
         }
 
-        // Byte-level lookups see the model's tokens, not added ones (HF's BPE model has its own vocabulary).
+        // Byte-level lookups see the BPE model's vocabulary only (HF keeps added tokens apart).
         var byteTokenIDs = [Int32](repeating: -1, count: 256)
         for byte in 0..<256 {
-            if let id = idBySpelling[String(ByteLevel.scalarForByte[byte])], !isAdded[id] { byteTokenIDs[byte] = Int32(id) }
+            if let id = idBySpelling[ExactText(String(ByteLevel.scalarForByte[byte]))], !isOutsideModel[id] { byteTokenIDs[byte] = Int32(id) }
         }
         self.byteTokenIDs = byteTokenIDs
 
@@ -95,9 +95,13 @@ public struct BPETokenizer: Sendable {
                                      "the \(side) token id \(id) is outside the \(tokens.count) tokens")
             }
             let spelling = tokens[pair.left] + tokens[pair.right]
-            guard let merged = idBySpelling[spelling] else {
+            for (side, id) in [("left", pair.left), ("right", pair.right)] where isOutsideModel[id] {
                 throw TokenizerError(.unknownToken, source: source, field: "merges", index: rank,
-                                     "'\(tokens[pair.left])' + '\(tokens[pair.right])' gives '\(spelling)', which is not a token")
+                                     "the \(side) token '\(tokens[id])' is an added token outside the model's vocabulary")
+            }
+            guard let merged = idBySpelling[ExactText(spelling)], !isOutsideModel[merged] else {
+                throw TokenizerError(.unknownToken, source: source, field: "merges", index: rank,
+                                     "'\(tokens[pair.left])' + '\(tokens[pair.right])' gives '\(spelling)', which is not a token of the model")
             }
             merges.insert(left: UInt32(pair.left), right: UInt32(pair.right), rank: UInt32(rank), merged: UInt32(merged))
         }
@@ -110,7 +114,7 @@ public struct BPETokenizer: Sendable {
         for (id, token) in tokens.enumerated() {
             let byteLevel = ByteLevel.bytes(ofSpelling: token)
             let bytes = byteLevel ?? Array(token.utf8)
-            if definition.ignoreMerges, let byteLevel, !isAdded[id] {
+            if definition.ignoreMerges, let byteLevel, !isOutsideModel[id] {
                 byteLevel.withUnsafeBufferPointer { p in
                     let h = ByteStringMap.hash(p, 0..<p.count)
                     if byBytes.value(p, 0..<p.count, hash: h) == nil { byBytes.insertNew(p, 0..<p.count, hash: h, value: UInt64(id)) }
@@ -150,7 +154,7 @@ public struct BPETokenizer: Sendable {
     }
 
     /// The id of a spelling, or nil.
-    public func id(ofSpelling spelling: String) -> Int? { idBySpelling[spelling] }
+    public func id(ofSpelling spelling: String) -> Int? { idBySpelling[ExactText(spelling)] }
 
     /// True for added tokens marked special (skipped by decode(skipSpecialTokens: true)).
     public func isSpecialToken(_ id: Int) -> Bool { id >= 0 && id < vocabularySize && isSpecial[id] }

@@ -4,6 +4,13 @@
 // tokenizer.json loaders both produce one (so a test can compare them); BPETokenizer validates it
 // and builds its tables from it.
 
+/// A string compared by its UTF-8 bytes, as HF (Rust) compares strings: Swift's String == calls
+/// canonically equivalent strings equal ("é" and "e\u{301}"), which two tokens may be.
+struct ExactText: Hashable, Sendable {
+    let utf8: [UInt8]
+    init(_ s: some StringProtocol) { utf8 = Array(s.utf8) }
+}
+
 /// A token matched whole in the raw text before pre-tokenization (HF "added token").
 public struct AddedToken: Equatable, Hashable, Sendable {
     public var id: Int
@@ -14,12 +21,27 @@ public struct AddedToken: Equatable, Hashable, Sendable {
     /// HF matches tokens with normalized == false first, then those with normalized == true in
     /// the text between (the same text here: no normalizer is supported).
     public var normalized: Bool
+    /// The token is also in the BPE model's vocabulary, so merging may produce it and a byte may
+    /// stand for it (HF gives an added token that is already a token that token's id). GGUF: all
+    /// tokens are (transformers puts them all there); tokenizer.json: when model.vocab has its id.
+    public var inModelVocabulary: Bool
 
-    public init(id: Int, content: String, special: Bool, normalized: Bool = false) {
+    public init(id: Int, content: String, special: Bool, normalized: Bool = false, inModelVocabulary: Bool = true) {
         self.id = id
         self.content = content
         self.special = special
         self.normalized = normalized
+        self.inModelVocabulary = inModelVocabulary
+    }
+
+    public static func == (a: AddedToken, b: AddedToken) -> Bool {
+        a.id == b.id && ExactText(a.content) == ExactText(b.content) && a.special == b.special && a.normalized == b.normalized
+            && a.inModelVocabulary == b.inModelVocabulary
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(id)
+        hasher.combine(ExactText(content))
     }
 }
 
@@ -63,5 +85,13 @@ public struct TokenizerDefinition: Equatable, Sendable {
         self.eosTokenID = eosTokenID
         self.addBOS = addBOS
         self.addEOS = addEOS
+    }
+
+    /// Equal when every field is, tokens byte for byte.
+    public static func == (a: TokenizerDefinition, b: TokenizerDefinition) -> Bool {
+        a.tokens.count == b.tokens.count && zip(a.tokens, b.tokens).allSatisfy { ExactText($0) == ExactText($1) }
+            && a.merges == b.merges && a.addedTokens == b.addedTokens && a.preTokenizer == b.preTokenizer
+            && a.ignoreMerges == b.ignoreMerges && a.bosTokenID == b.bosTokenID && a.eosTokenID == b.eosTokenID
+            && a.addBOS == b.addBOS && a.addEOS == b.addEOS
     }
 }

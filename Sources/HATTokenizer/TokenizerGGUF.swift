@@ -111,11 +111,11 @@ extension TokenizerDefinition {
         // transformers: a token with a character outside the byte alphabet is respelled from its UTF-8.
         var tokens: [String] = []
         tokens.reserveCapacity(original.count)
-        var idBySpelling: [String: Int] = [:]
+        var idBySpelling: [ExactText: Int] = [:]
         idBySpelling.reserveCapacity(original.count)
         for (id, token) in original.enumerated() {
             let spelled = ByteLevel.bytes(ofSpelling: token) == nil ? ByteLevel.spelling(of: Array(token.utf8)) : token
-            if let first = idBySpelling.updateValue(id, forKey: spelled) {
+            if let first = idBySpelling.updateValue(id, forKey: ExactText(spelled)) {
                 throw TokenizerError(.duplicate, source: source, field: "tokenizer.ggml.tokens", index: id,
                                      "'\(token)' is spelled as token \(first) is")
             }
@@ -143,7 +143,7 @@ extension TokenizerDefinition {
             }
             var pair: [Int] = []
             for part in parts {
-                guard let id = idBySpelling[String(part)] else {
+                guard let id = idBySpelling[ExactText(part)] else {
                     throw TokenizerError(.unknownToken, source: source, field: "tokenizer.ggml.merges", index: k,
                                          "'\(line)' names '\(part)', which is not a token")
                 }

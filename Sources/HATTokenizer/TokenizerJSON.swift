@@ -67,7 +67,7 @@ extension TokenizerDefinition {
 
         let vocab = try reader.object(try model.required("vocab"), "model.vocab")
         var spellingByID: [Int: String] = [:]
-        var modelIDBySpelling: [String: Int] = [:]
+        var modelIDBySpelling: [ExactText: Int] = [:]
         modelIDBySpelling.reserveCapacity(vocab.members.count)
         for (k, member) in vocab.members.enumerated() {
             guard let id = member.value.intValue, id >= 0, id < Int(Int32.max) else {
@@ -77,12 +77,13 @@ extension TokenizerDefinition {
             if let other = spellingByID.updateValue(member.key, forKey: id) {
                 throw TokenizerError(.duplicate, source: source, field: "model.vocab", index: k, "'\(member.key)' has id \(id), as '\(other)' does")
             }
-            if let other = modelIDBySpelling.updateValue(id, forKey: member.key) {
+            if let other = modelIDBySpelling.updateValue(id, forKey: ExactText(member.key)) {
                 throw TokenizerError(.duplicate, source: source, field: "model.vocab", index: k, "'\(member.key)' is given twice (ids \(other) and \(id))")
             }
         }
 
         // added tokens
+        let modelSpellingByID = spellingByID
         var added: [AddedToken] = []
         if let value = try top.member("added_tokens"), !value.isNull {
             for (k, element) in try reader.array(value, "added_tokens").enumerated() {
@@ -101,12 +102,13 @@ extension TokenizerDefinition {
                 }
                 let normalized = try token.member("normalized").map { v throws(TokenizerError) in try reader.bool(v, field, index: k) } ?? true
                 let special = try token.member("special").map { v throws(TokenizerError) in try reader.bool(v, field, index: k) } ?? false
-                if let spelled = spellingByID[id], spelled != content {
-                    throw TokenizerError(.malformed, source: source, field: field, index: k,
-                                         "'\(content)' has id \(id), which model.vocab gives to '\(spelled)'")
+                let inModel = modelSpellingByID[id] != nil
+                if let spelled = spellingByID[id], ExactText(spelled) != ExactText(content) {
+                    throw TokenizerError(inModel ? .malformed : .duplicate, source: source, field: field, index: k,
+                                         "'\(content)' has id \(id), which \(inModel ? "model.vocab" : "an earlier added token") gives to '\(spelled)'")
                 }
                 spellingByID[id] = content
-                added.append(AddedToken(id: id, content: content, special: special, normalized: normalized))
+                added.append(AddedToken(id: id, content: content, special: special, normalized: normalized, inModelVocabulary: inModel))
             }
         }
 
@@ -143,7 +145,7 @@ extension TokenizerDefinition {
             }
             var pair: [Int] = []
             for part in parts {
-                guard let id = modelIDBySpelling[part] else {
+                guard let id = modelIDBySpelling[ExactText(part)] else {
                     throw TokenizerError(.unknownToken, source: source, field: "model.merges", index: k,
                                          "names '\(part)', which is not in model.vocab")
                 }

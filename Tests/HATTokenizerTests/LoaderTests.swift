@@ -33,6 +33,10 @@ func writerEntries(_ file: GGUFFile) -> GGUFMetadataWriter {
         #expect(json.eosTokenID == nil)
         #expect(gguf.eosTokenID == 3008)
         json.eosTokenID = gguf.eosTokenID
+        // tokenizer.json keeps the specials out of model.vocab; transformers puts every GGUF token there
+        let jsonInModel = json.addedTokens.map(\.inModelVocabulary), ggufInModel = gguf.addedTokens.map(\.inModelVocabulary)
+        #expect(jsonInModel == [Bool](repeating: false, count: 5) && ggufInModel == [Bool](repeating: true, count: 5))
+        for k in json.addedTokens.indices { json.addedTokens[k].inModelVocabulary = true }
         #expect(gguf.tokens == json.tokens)
         #expect(gguf.merges == json.merges)
         #expect(gguf.addedTokens == json.addedTokens)
@@ -61,6 +65,7 @@ func writerEntries(_ file: GGUFFile) -> GGUFMetadataWriter {
         json.ignoreMerges = false  // llama.cpp ignores merges for llama-bpe only
         json.addBOS = false
         json.eosTokenID = gguf.eosTokenID
+        for k in json.addedTokens.indices { json.addedTokens[k].inModelVocabulary = true }
         #expect(gguf == json)
         #expect(PreTokenizer(ggufName: name) == expected)
         #expect(expected.ggufName == name)
@@ -78,6 +83,23 @@ func writerEntries(_ file: GGUFFile) -> GGUFMetadataWriter {
         #expect(t.encode("ab", addSpecialTokens: true) == [259, 256])
     }
 
+    @Test func addedTokensAreComparedByteForByte() throws {
+        // HF (checked with tokenizers 0.23.3): add_tokens(["é", "e\u{301}"]) gives "é" the id the
+        // vocabulary already has for it (165, the byte-level spelling of byte 0xE9) and the
+        // canonically equivalent "e\u{301}" a new id 3012; both are matched as written.
+        var definition = Fixtures.tinyLlama.definition
+        #expect(definition.tokens[165] == "é")
+        definition.tokens.append("e\u{301}")
+        definition.addedTokens += [AddedToken(id: 165, content: "é", special: false),
+                                   AddedToken(id: 3012, content: "e\u{301}", special: false, inModelVocabulary: false)]
+        let t = try BPETokenizer(definition)
+        let ids = t.encode("x\u{E9}|e\u{301} e")
+        #expect(ids == [87, 165, 91, 3012, 300])
+        #expect(try Array(t.decode(ids).utf8) == Array("x\u{FFFD}|e\u{301} e".utf8))
+        #expect(t.id(ofSpelling: "e\u{301}") == 3012 && t.id(ofSpelling: "\u{E9}") == 165)
+        #expect(t.encode("\u{E9}t\u{E9}") == [165, 83, 165])  // matched as added tokens, not merged as text
+    }
+
     @Test(.enabled(if: FileManager.default.fileExists(atPath: realSmolLM2Path), "needs data/smollm2 (scripts/fetch_data.py)"))
     func realSmolLM2GGUFMatchesCommittedTokenizerJSON() throws {
         let gguf = try TokenizerDefinition(ggufPath: realSmolLM2Path)
@@ -86,6 +108,7 @@ func writerEntries(_ file: GGUFFile) -> GGUFMetadataWriter {
         #expect(gguf.bosTokenID == 1 && gguf.eosTokenID == 2 && !gguf.addBOS && !gguf.addEOS)
         json.bosTokenID = gguf.bosTokenID
         json.eosTokenID = gguf.eosTokenID
+        #expect(json.addedTokens.map(\.inModelVocabulary) == [Bool](repeating: true, count: 17))  // SmolLM2's specials are ids 0…16 of its vocabulary
         #expect(gguf == json)
         let tokenizer = try BPETokenizer(gguf)
         for c in Fixtures.cases { #expect(tokenizer.encode(c.text) == c.smollm2, "\(c.source)") }
