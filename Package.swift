@@ -1,7 +1,8 @@
 // swift-tools-version:6.1
 // hat: hierarchical byte-level language models (HAT) in Swift.
 // Targets import one way: CBLAS ← HATTensor ← HATLayers ← HATModel ← HATGenerate ← HATEval ← hat,
-// with CICU ← HATText (words) and HATTensor ← HATIO (file formats) feeding HATModel.
+// with CICU ← HATText (words) and HATTensor ← HATIO (file formats) feeding HATModel;
+// HATIO ← HATTokenizer (byte-level BPE, equal to HF tokenizers) is used by the command line.
 import PackageDescription
 
 /// Release builds of numeric targets: no bounds checks in hot loops and AVX2/FMA code.
@@ -17,6 +18,7 @@ let package = Package(
         .executable(name: "hat", targets: ["hat"]),
         .library(name: "HATModel", targets: ["HATModel"]),
         .library(name: "HATText", targets: ["HATText"]),
+        .library(name: "HATTokenizer", targets: ["HATTokenizer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -37,6 +39,8 @@ let package = Package(
         .target(name: "HATLayers", dependencies: ["HATTensor"], swiftSettings: kernelSettings),
         .target(name: "HATText", dependencies: ["CICU"], swiftSettings: kernelSettings),
         .target(name: "HATIO", dependencies: ["HATTensor"], swiftSettings: kernelSettings),
+        // Parses untrusted text and files: plain -O, every bounds check kept.
+        .target(name: "HATTokenizer", dependencies: ["HATIO"]),
         .target(name: "HATModel", dependencies: ["HATTensor", "HATLayers", "HATText", "HATIO"], swiftSettings: kernelSettings),
         .target(name: "HATGenerate", dependencies: ["HATTensor", "HATText", "HATModel", "HATIO"], swiftSettings: kernelSettings),
         .target(name: "HATEval", dependencies: ["CICU", "HATTensor", "HATText", "HATModel", "HATIO", "HATGenerate"], swiftSettings: kernelSettings),
@@ -45,7 +49,7 @@ let package = Package(
         .executableTarget(
             name: "hat",
             dependencies: [
-                "HATTensor", "HATLayers", "HATText", "HATIO", "HATModel", "HATGenerate", "HATEval",
+                "HATTensor", "HATLayers", "HATText", "HATIO", "HATTokenizer", "HATModel", "HATGenerate", "HATEval",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -57,6 +61,7 @@ let package = Package(
         .testTarget(name: "HATTextTests", dependencies: ["HATText"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HATModelTests", dependencies: ["HATTensor", "HATLayers", "HATIO", "HATText", "HATModel", "HATTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HATIOTests", dependencies: ["HATTensor", "HATIO"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "HATTokenizerTests", dependencies: ["HATIO", "HATTokenizer"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HATGenerateTests", dependencies: ["HATTensor", "HATModel", "HATIO", "HATGenerate", "HATTestSupport"]),
         .testTarget(name: "HATEvalTests", dependencies: ["HATText", "HATModel", "HATIO", "HATGenerate", "HATEval", "HATTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "hatTests", dependencies: ["hat", "HATTensor", "HATTestSupport"]),

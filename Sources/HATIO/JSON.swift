@@ -1,9 +1,9 @@
-// JSON: a small strict parser for file headers (safetensors). Unlike JSONSerialization it
-// keeps object keys in order, reports duplicate keys, keeps numbers as their exact text
-// (offsets must not pass through Double) and gives the byte offset of every syntax error.
-// Nesting is limited so a hostile header cannot exhaust the stack.
+// JSON: a small strict parser for file headers (safetensors) and tokenizer.json (HATTokenizer).
+// Unlike JSONSerialization it keeps object keys in order and duplicates visible (callers refuse
+// them), keeps numbers as their exact text (offsets must not pass through Double) and gives the
+// byte offset of every syntax error. Nesting is limited so a hostile file cannot exhaust the stack.
 
-enum JSONValue {
+public enum JSONValue: Sendable {
     case null
     case bool(Bool)
     case number(String)                             // exact text, e.g. "123" or "1e-5"
@@ -11,7 +11,7 @@ enum JSONValue {
     case array([JSONValue])
     case object([(key: String, value: JSONValue)])  // in file order
 
-    var typeName: String {
+    public var typeName: String {
         switch self {
         case .null: "null"
         case .bool: "a boolean"
@@ -23,32 +23,32 @@ enum JSONValue {
     }
 
     /// The integer value when this is a number written as an integer that fits in Int.
-    var intValue: Int? {
+    public var intValue: Int? {
         if case .number(let text) = self, !text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) {
             return Int(text)
         }
         return nil
     }
 
-    var stringValue: String? {
+    public var stringValue: String? {
         if case .string(let s) = self { return s }
         return nil
     }
 }
 
-struct JSONSyntaxError: Error {
+public struct JSONSyntaxError: Error, Sendable {
     /// Offset within the parsed bytes.
-    let offset: Int
-    let message: String
+    public let offset: Int
+    public let message: String
 }
 
-struct JSONParser {
+public struct JSONParser {
     private let bytes: UnsafeRawBufferPointer
     private var i = 0
     private let maxDepth = 64
 
     /// Parses one value filling `bytes` (surrounding whitespace allowed).
-    static func parse(_ bytes: UnsafeRawBufferPointer) throws(JSONSyntaxError) -> JSONValue {
+    public static func parse(_ bytes: UnsafeRawBufferPointer) throws(JSONSyntaxError) -> JSONValue {
         var p = JSONParser(bytes: bytes)
         p.skipWhitespace()
         let v = try p.value(depth: 0)

@@ -9,6 +9,7 @@ struct Bench: ParsableCommand {
             BenchBLAS.self,
             BenchKernels.self,
             BenchSegment.self,
+            BenchTokenize.self,
             BenchTrain.self,
             BenchGenerate.self,
         ]
