@@ -2,7 +2,7 @@
 // hat: hierarchical byte-level language models (HAT) in Swift.
 // Targets import one way: CBLAS ← HATTensor ← HATLayers ← HATModel ← HATGenerate ← HATEval ← hat,
 // with CICU ← HATText (words) and HATTensor ← HATIO (file formats) feeding HATModel;
-// HATIO ← HATTokenizer (byte-level BPE, equal to HF tokenizers) is used by the command line.
+// HATIO ← HATTokenizer (byte-level BPE, equal to HF tokenizers) feeds HATModel (token models, teachers).
 import PackageDescription
 
 /// Release builds of numeric targets: no bounds checks in hot loops and AVX2/FMA code.
@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "HATIO", dependencies: ["HATTensor"], swiftSettings: kernelSettings),
         // Parses untrusted text and files: plain -O, every bounds check kept.
         .target(name: "HATTokenizer", dependencies: ["HATIO"]),
-        .target(name: "HATModel", dependencies: ["HATTensor", "HATLayers", "HATText", "HATIO"], swiftSettings: kernelSettings),
+        .target(name: "HATModel", dependencies: ["HATTensor", "HATLayers", "HATText", "HATIO", "HATTokenizer"], swiftSettings: kernelSettings),
         .target(name: "HATGenerate", dependencies: ["HATTensor", "HATText", "HATModel", "HATIO"], swiftSettings: kernelSettings),
         .target(name: "HATEval", dependencies: ["CICU", "HATTensor", "HATText", "HATModel", "HATIO", "HATGenerate"], swiftSettings: kernelSettings),
 
@@ -59,7 +59,7 @@ let package = Package(
         .testTarget(name: "HATTensorTests", dependencies: ["HATTensor", "CBLAS"]),
         .testTarget(name: "HATLayersTests", dependencies: ["HATTensor", "HATLayers", "HATIO"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HATTextTests", dependencies: ["HATText"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "HATModelTests", dependencies: ["HATTensor", "HATLayers", "HATIO", "HATText", "HATModel", "HATTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "HATModelTests", dependencies: ["HATTensor", "HATLayers", "HATIO", "HATText", "HATTokenizer", "HATModel", "HATTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HATIOTests", dependencies: ["HATTensor", "HATIO"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HATTokenizerTests", dependencies: ["HATIO", "HATTokenizer"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HATGenerateTests", dependencies: ["HATTensor", "HATModel", "HATIO", "HATGenerate", "HATTestSupport"]),

@@ -48,6 +48,52 @@ def tiny():
         "(logits_f32) and of the same weights with matrices rounded through F16 as tiny_llama.gguf stores them (logits_gguf)")
 
 
+def tiny_teacher():
+    """A tiny random Llama with the tiny llama-bpe tokenizer of the tokenizer fixtures, in the shape
+    of the tiny HAT preset's backbone (Models/configs/tiny.json), as a GGUF with tokenizer metadata:
+    a teacher for the distillation tests."""
+    import gguf
+    source = gguf.GGUFReader(os.path.join(ROOT, "Tests/HATTokenizerTests/Fixtures/tiny_llama.gguf"))
+    field = lambda name: source.fields[name]
+    def strings(name):
+        f = field(name)
+        return [bytes(f.parts[i]).decode("utf-8") for i in f.data]
+    tokens = strings("tokenizer.ggml.tokens")
+    merges = strings("tokenizer.ggml.merges")
+    types = [int(field("tokenizer.ggml.token_type").parts[i][0]) for i in field("tokenizer.ggml.token_type").data]
+    scalar = lambda name: int(field(name).parts[field(name).data[0]][0])
+    with open(os.path.join(ROOT, "Models/configs/tiny.json")) as f:
+        backbone = json.load(f)["backbone_config"]
+    C, L, H, G, F = (backbone["hidden_size"], backbone["num_hidden_layers"], backbone["num_attention_heads"],
+                     backbone["num_key_value_heads"], backbone["intermediate_size"])
+    V, D = len(tokens), C // H
+    g = torch.Generator().manual_seed(SEED + 3)
+    rand = lambda *shape: (0.2 * torch.randn(*shape, generator=g)).numpy().astype(np.float32)
+    norm = lambda n: (1 + 0.1 * torch.randn(n, generator=g)).numpy().astype(np.float32)
+    path = os.path.join(OUT, "tiny_teacher.gguf")
+    w = gguf.GGUFWriter(path, "llama")
+    w.add_block_count(L); w.add_context_length(256); w.add_embedding_length(C); w.add_feed_forward_length(F)
+    w.add_head_count(H); w.add_head_count_kv(G); w.add_layer_norm_rms_eps(1e-5)
+    w.add_rope_freq_base(backbone.get("rope_theta", 10000.0)); w.add_rope_dimension_count(D)
+    w.add_tokenizer_model("gpt2"); w.add_tokenizer_pre(bytes(field("tokenizer.ggml.pre").parts[-1]).decode())
+    w.add_token_list(tokens); w.add_token_types(types); w.add_token_merges(merges)
+    w.add_bos_token_id(scalar("tokenizer.ggml.bos_token_id")); w.add_eos_token_id(scalar("tokenizer.ggml.eos_token_id"))
+    w.add_add_bos_token(False)
+    w.add_tensor("token_embd.weight", rand(V, C))     # tied: no output.weight
+    for i in range(L):    # random weights: the q/k permutation of llama.cpp does not matter for a test teacher
+        w.add_tensor(f"blk.{i}.attn_norm.weight", norm(C))
+        w.add_tensor(f"blk.{i}.attn_q.weight", rand(H * D, C)); w.add_tensor(f"blk.{i}.attn_k.weight", rand(G * D, C))
+        w.add_tensor(f"blk.{i}.attn_v.weight", rand(G * D, C)); w.add_tensor(f"blk.{i}.attn_output.weight", rand(C, H * D))
+        w.add_tensor(f"blk.{i}.ffn_norm.weight", norm(C))
+        w.add_tensor(f"blk.{i}.ffn_gate.weight", rand(F, C)); w.add_tensor(f"blk.{i}.ffn_up.weight", rand(F, C))
+        w.add_tensor(f"blk.{i}.ffn_down.weight", rand(C, F))
+    w.add_tensor("output_norm.weight", norm(C))
+    w.write_header_to_file(); w.write_kv_data_to_file(); w.write_tensors_to_file(); w.close()
+    manifest["files"]["tiny_teacher.gguf"] = (
+        f"a random Llama (hidden {C}, {L} blocks, {H} heads, {G} kv heads, FFN {F}, vocabulary {V}, tied head; F32) with the "
+        "tiny llama-bpe tokenizer of Tests/HATTokenizerTests/Fixtures/tiny_llama.gguf: a teacher for the tiny HAT preset")
+
+
 def smollm2():
     if not os.path.exists(SMOLLM2):
         print(f"skipping SmolLM2: {SMOLLM2} is missing (scripts/fetch_data.py smollm2)")
@@ -84,6 +130,7 @@ def main():
         manifest["versions"][pkg] = version(pkg)
     torch.manual_seed(SEED)
     tiny()
+    tiny_teacher()
     smollm2()
     with open(os.path.join(OUT, "MANIFEST.json"), "w") as f:
         json.dump(manifest, f, indent=2, sort_keys=True)

@@ -14,12 +14,16 @@ public struct EvaluationResult: Codable, Equatable, Sendable {
     public var words: Int
     public var lossNats: Double
     public var seconds: Double
+    /// With a teacher: what it says about the same rows.
+    public var teacher: TeacherDiagnostics?
+    /// Per document (when asked for): its predicted bytes and their loss, in document order.
+    public var documents: [DocumentScore]?
 
     public var bitsPerByte: Double { predictedBytes == 0 ? .nan : lossNats / Double(predictedBytes) / log(2) }
     public var bytesPerPosition: Double { words == 0 ? .nan : Double(bytes) / Double(words) }
 
     enum CodingKeys: String, CodingKey {
-        case predictedBytes = "predicted_bytes", bytes, words, lossNats = "loss_nats", seconds
+        case predictedBytes = "predicted_bytes", bytes, words, lossNats = "loss_nats", seconds, teacher, documents
         case bitsPerByte = "bits_per_byte", bytesPerPosition = "bytes_per_position"
     }
 
@@ -38,6 +42,8 @@ public struct EvaluationResult: Codable, Equatable, Sendable {
         words = try c.decode(Int.self, forKey: .words)
         lossNats = try c.decode(Double.self, forKey: .lossNats)
         seconds = try c.decode(Double.self, forKey: .seconds)
+        teacher = try c.decodeIfPresent(TeacherDiagnostics.self, forKey: .teacher)
+        documents = try c.decodeIfPresent([DocumentScore].self, forKey: .documents)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -47,29 +53,100 @@ public struct EvaluationResult: Codable, Equatable, Sendable {
         try c.encode(words, forKey: .words)
         try c.encode(lossNats, forKey: .lossNats)
         try c.encode(seconds, forKey: .seconds)
+        try c.encodeIfPresent(teacher, forKey: .teacher)
+        try c.encodeIfPresent(documents, forKey: .documents)
         try c.encode(bitsPerByte, forKey: .bitsPerByte)
         try c.encode(bytesPerPosition, forKey: .bytesPerPosition)
     }
 }
 
+/// One document's share of an evaluation: the predicted bytes that belong to it (the byte or
+/// token opening it counts as one byte of it) and their summed loss.
+public struct DocumentScore: Codable, Equatable, Sendable {
+    public var name: String
+    public var predictedBytes: Int
+    public var lossNats: Double
+    public var bitsPerByte: Double { predictedBytes == 0 ? .nan : lossNats / Double(predictedBytes) / log(2) }
+
+    public init(name: String, predictedBytes: Int = 0, lossNats: Double = 0) {
+        self.name = name
+        self.predictedBytes = predictedBytes
+        self.lossNats = lossNats
+    }
+
+    enum CodingKeys: String, CodingKey { case name, predictedBytes = "predicted_bytes", lossNats = "loss_nats" }
+}
+
+/// Which document each position of a stream belongs to: documents start at increasing offsets.
+struct DocumentIndex {
+    let starts: [Int]
+    /// The document holding position p (the last start ≤ p).
+    func document(at p: Int) -> Int {
+        var lo = 0, hi = starts.count - 1
+        while lo < hi {
+            let mid = (lo + hi + 1) / 2
+            if starts[mid] <= p { lo = mid } else { hi = mid - 1 }
+        }
+        return lo
+    }
+}
+
+/// A teacher's view of evaluated rows: the decoder on the teacher's final states (oracle: the
+/// ceiling of the local decoder), the teacher's own bits per byte on the bytes of the tokens it
+/// predicts, and how close the student's word vectors after n backbone blocks are to the
+/// teacher's states (mean L2/√Db and cosine over aligned words).
+public struct TeacherDiagnostics: Codable, Equatable, Sendable {
+    public var oracleBitsPerByte: Double
+    public var teacherBitsPerByte: Double
+    public var align: Double
+    public var alignCosine: Double
+    public var alignBlocks: Int
+    public var alignedWords: Int
+    public var words: Int
+
+    enum CodingKeys: String, CodingKey {
+        case oracleBitsPerByte = "oracle_bits_per_byte", teacherBitsPerByte = "teacher_bits_per_byte", align
+        case alignCosine = "align_cosine", alignBlocks = "align_blocks", alignedWords = "aligned_words", words
+    }
+}
+
 public enum Evaluator {
-    /// Evaluates `rows` of `stream`, packing as many rows into each batch as fit.
-    /// `progress(done, total)` is called after every batch.
+    /// Evaluates `rows` of `stream`, packing as many rows into each batch as fit. With
+    /// `documentNames` (one per document of the stream, in order) the result also splits the loss
+    /// by document. `progress(done, total)` is called after every batch.
     public static func evaluate(model: HierarchicalModel, stream: WordStream, rows: [Range<Int>], batch: Batch,
+                                documentNames: [String]? = nil,
                                 progress: (Int, Int) -> Void = { _, _ in }) -> EvaluationResult {
         var result = EvaluationResult()
         let start = Date()
+        let index = documentNames.map { _ in DocumentIndex(starts: stream.documentFirstWord.map { stream.wordStart($0) }) }
+        var scores = documentNames?.map { DocumentScore(name: $0) }
         var next = 0
         while next < rows.count {
             batch.reset()
+            var rowStarts: [(batchByte: Int, streamByte: Int)] = []
             while next < rows.count,
                   batch.canAppend(words: rows[next].count, bytes: stream.byteCount(of: rows[next])) {
+                rowStarts.append((batch.byteCount, stream.wordStart(rows[next].lowerBound)))
                 batch.appendRow(stream, words: rows[next])
                 next += 1
             }
             precondition(batch.rowCount > 0, "a row does not fit into an empty batch")
             batch.finish()
-            let (lossSum, count) = model.forward(batch)
+            let parts = model.forward(batch, teacher: nil, recordByteLosses: index != nil)
+            let (lossSum, count) = (parts.crossEntropy, parts.predictedBytes)
+            if let index {
+                // Byte t predicts byte t + 1, which belongs to the document holding it.
+                let losses = model.byteLosses(count: batch.byteCount)
+                for (r, row) in rowStarts.enumerated() {
+                    let end = r + 1 < rowStarts.count ? rowStarts[r + 1].batchByte : batch.byteCount
+                    for t in row.batchByte..<(end - 1) {
+                        let d = index.document(at: row.streamByte + (t - row.batchByte) + 1)
+                        scores![d].predictedBytes += 1
+                        scores![d].lossNats += losses[t]
+                    }
+                }
+            }
             result.lossNats += lossSum
             result.predictedBytes += count
             result.bytes += batch.byteCount
@@ -77,6 +154,41 @@ public enum Evaluator {
             progress(next, rows.count)
         }
         result.seconds = Date().timeIntervalSince(start)
+        result.documents = scores
         return result
+    }
+
+    /// The teacher's diagnostics on `rows` (batches packed as `evaluate` packs them).
+    public static func teacherDiagnostics(model: HierarchicalModel, teacher: Teacher, signals: TeacherSignals,
+                                          settings: DistillationSettings, stream: WordStream, rows: [Range<Int>],
+                                          batch: Batch, endOfSequence: UInt8) -> TeacherDiagnostics {
+        var oracle = settings
+        oracle.oracle = true
+        var crossEntropy = 0.0, predicted = 0, align = 0.0, aligned = 0, cosine = 0.0, words = 0
+        var teacherLoss = 0.0, teacherBytes = 0
+        var next = 0
+        while next < rows.count {
+            batch.reset()
+            while next < rows.count, batch.canAppend(words: rows[next].count, bytes: stream.byteCount(of: rows[next])) {
+                batch.appendRow(stream, words: rows[next])
+                next += 1
+            }
+            batch.finish()
+            teacher.fill(signals, for: batch, endOfSequence: endOfSequence)
+            let parts = model.forward(batch, teacher: signals, settings: oracle)
+            crossEntropy += parts.crossEntropy
+            predicted += parts.predictedBytes
+            align += parts.align
+            if parts.alignedWords > 0 { cosine += parts.alignCosine * Double(parts.alignedWords) }
+            aligned += parts.alignedWords
+            words += batch.wordCount
+            teacherLoss += teacher.lastStats.lossNats
+            teacherBytes += teacher.lastStats.predictedBytes
+        }
+        return TeacherDiagnostics(
+            oracleBitsPerByte: predicted > 0 ? crossEntropy / Double(predicted) / log(2) : .nan,
+            teacherBitsPerByte: teacherBytes > 0 ? teacherLoss / Double(teacherBytes) / log(2) : .nan,
+            align: aligned > 0 ? align / Double(aligned) : .nan, alignCosine: aligned > 0 ? cosine / Double(aligned) : .nan,
+            alignBlocks: settings.alignBlocks, alignedWords: aligned, words: words)
     }
 }

@@ -195,8 +195,9 @@ public final class HierarchicalModel {
     /// (TeacherSignals.swift): the word vectors after the first n backbone blocks against the
     /// teacher's states, the decoder on the teacher's final states (oracle), and each word's
     /// log-probability against the teacher's. Saves what `backward` needs.
-    public func forward(_ batch: Batch, teacher: TeacherSignals?, settings: DistillationSettings = DistillationSettings())
-        -> LossParts {
+    /// `recordByteLosses` keeps each byte's −log p(next byte) for `byteLosses` (always with a teacher).
+    public func forward(_ batch: Batch, teacher: TeacherSignals?, settings: DistillationSettings = DistillationSettings(),
+                        recordByteLosses: Bool = false) -> LossParts {
         let n = batch.byteCount, w = batch.wordCount
         precondition(n <= maxBytes && w <= maxWords, "batch [\(n) bytes, \(w) words] exceeds the model's capacity")
         precondition(teacher.map { $0.wordCount == w } ?? true, "teacher signals for \(teacher!.wordCount) words, batch has \(w)")
@@ -259,7 +260,7 @@ public final class HierarchicalModel {
         let z = logits.rows(0..<n)                                          // [N, V]
         head.forward(out: z, input: normed)
         let (lossSum, count) = CrossEntropy.forward(logits: z, targets: batch.targets, mask: batch.targetMask,
-                                                    on: context, perRow: stage1 == nil ? nil : byteLoss)
+                                                    on: context, perRow: stage1 == nil && !recordByteLosses ? nil : byteLoss)
         var parts = LossParts(crossEntropy: lossSum, predictedBytes: count)
         if let (signals, s) = stage1 {
             stageOneLosses(batch, signals: signals, settings: s, into: &parts)
@@ -299,6 +300,13 @@ public final class HierarchicalModel {
             parts.distill += abs(sum - signals.wordLogProb[i])
             parts.distilledWords += 1
         }
+    }
+
+    /// −log p(next byte) of each byte row of the last forward made with `recordByteLosses` or a
+    /// teacher (0 for rows without a target).
+    public func byteLosses(count: Int) -> UnsafeBufferPointer<Double> {
+        precondition(count <= maxBytes)
+        return UnsafeBufferPointer(start: byteLoss, count: count)
     }
 
     /// The logits of the last forward (valid until `backward`, which overwrites them).

@@ -1,6 +1,7 @@
 // Trainer: the training loop of ARCHITECTURE.md §7 with everything a long CPU run needs:
 // AdamW, warm-up + cosine schedule, clipping, gradient accumulation, freezing a part and a
-// separate backbone learning rate (grafting), validation and checkpoints every N steps,
+// separate backbone learning rate (grafting), a token-model teacher for stage 1 of grafting by
+// distillation (Teacher.swift, TeacherSignals.swift), validation and checkpoints every N steps,
 // exact resume (weights in f32, optimizer moments, step, data position; the data order is the
 // only randomness and derives from the seed and epoch), stop on request
 // (SIGINT/SIGTERM handled by the caller setting `stopRequested`) and on a non-finite loss.
@@ -36,6 +37,9 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     public var validationRows: Int?
     public var checkpointEvery: Int = 100
     public var keepCheckpoints: Int = 3
+    /// A token model (GGUF file or Hugging Face directory) teaching stage 1, and its losses' settings.
+    public var teacher: String?
+    public var distillation: DistillationSettings?
 
     public init(data: [String]) { self.data = data }
 
@@ -45,7 +49,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         case learningRate = "learning_rate", backboneLearningRate = "backbone_learning_rate"
         case warmupSteps = "warmup_steps", adamw, clipNorm = "clip_norm", freeze
         case validateEvery = "validate_every", validationRows = "validation_rows"
-        case checkpointEvery = "checkpoint_every", keepCheckpoints = "keep_checkpoints"
+        case checkpointEvery = "checkpoint_every", keepCheckpoints = "keep_checkpoints", teacher, distillation
     }
 
     public static let parts = ["encoder", "pooling", "backbone", "decoder", "head"]
@@ -66,6 +70,14 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
         try check((0..<1).contains(validationFraction), "validation fraction must be in [0, 1)")
         for part in freeze {
             try check(Self.parts.contains(part), "cannot freeze '\(part)': parts are \(Self.parts.joined(separator: ", "))")
+        }
+        try check((teacher == nil) == (distillation == nil), "a teacher needs distillation settings and the other way round")
+        if let d = distillation {
+            try check(d.alignBlocks >= 0, "align blocks must be ≥ 0")
+            for (name, weight) in [("align", d.alignWeight), ("distill", d.distillWeight), ("cross-entropy", d.crossEntropyWeight)] {
+                try check(weight >= 0 && weight.isFinite, "the \(name) weight must be ≥ 0 and finite")
+            }
+            try check(d.crossEntropyWeight + d.distillWeight > 0, "the decoder needs a cross-entropy or distillation weight above 0")
         }
     }
 
@@ -114,6 +126,29 @@ public enum TrainingError: Error, CustomStringConvertible {
     }
 }
 
+/// The stage-1 sums of one optimizer step's micro-batches, and their means.
+struct StageOneSums {
+    var align = 0.0, alignedWords = 0, cosineSum = 0.0
+    var distillSum = 0.0, distilledWords = 0, words = 0
+    var teacherLoss = 0.0, teacherBytes = 0
+
+    mutating func add(_ parts: LossParts, _ stats: Teacher.Stats) {
+        align += parts.align
+        if parts.alignedWords > 0 { cosineSum += parts.alignCosine * Double(parts.alignedWords) }
+        alignedWords += parts.alignedWords
+        distillSum += parts.distill
+        distilledWords += parts.distilledWords
+        words += stats.words
+        teacherLoss += stats.lossNats
+        teacherBytes += stats.predictedBytes
+    }
+
+    var alignMean: Double { alignedWords > 0 ? align / Double(alignedWords) : .nan }
+    var alignCosine: Double { alignedWords > 0 ? cosineSum / Double(alignedWords) : .nan }
+    var distill: Double { distilledWords > 0 ? distillSum / Double(distilledWords) : .nan }
+    var teacherBitsPerByte: Double { teacherBytes > 0 ? teacherLoss / Double(teacherBytes) / log(2) : .nan }
+}
+
 /// What the loop reports as it goes.
 public enum TrainingEvent {
     case started(trainBytes: Int, trainRows: Int, validationRows: Int, parameters: Int, resumedAt: Int?)
@@ -127,6 +162,12 @@ public struct TrainStepMetrics: Codable, Sendable {
     public var step: Int
     public var loss: Double
     public var bitsPerByte: Double
+    /// With a teacher: the mean alignment distance and cosine, the mean word distillation term
+    /// (nats) and the teacher's bits per byte on the batch.
+    public var align: Double?
+    public var alignCosine: Double?
+    public var distill: Double?
+    public var teacherBitsPerByte: Double?
     public var learningRate: Float
     public var gradientNorm: Float
     public var bytesSeen: Int
@@ -151,6 +192,9 @@ public final class Trainer {
     let trainRows: [Range<Int>]
     let validationRows: [Range<Int>]
     let batch: Batch
+    /// Stage 1 of grafting by distillation: the teacher and its per-word signals of a batch.
+    public let teacher: Teacher?
+    let signals: TeacherSignals?
     /// Set from a signal handler (or a test): the loop saves a checkpoint and returns.
     nonisolated(unsafe) public static var stopRequested: Int32 = 0
     /// Asked before every step: true saves a checkpoint and returns. By default, whether a signal
@@ -249,6 +293,18 @@ public final class Trainer {
         model = HierarchicalModel(config: config, parameters: parameters, maxBytes: maxBytes, maxWords: maxWords, context: context)
         model.isBackboneFrozen = options.freeze.contains("backbone")
         optimizer = AdamW(parameters: parameters, settings: options.adamw, context: context)
+        if let source = options.teacher, let settings = options.distillation {
+            let shared = try Trainer.teacherSharesBackbone(source: source, config: config, options: options)
+            teacher = try Teacher(source: source, sharedBlocks: shared ? parameters : nil, maxRowBytes: options.maxRowBytes,
+                                  alignBlocks: settings.alignBlocks, context: context)
+            guard teacher!.model.config.blocks.hiddenSize == config.backboneConfig.hiddenSize else {
+                throw TrainingError.invalidOption("the teacher's width \(teacher!.model.config.blocks.hiddenSize) differs from the backbone's \(config.backboneConfig.hiddenSize)")
+            }
+            signals = TeacherSignals(maxWords: maxWords, width: config.backboneConfig.hiddenSize)
+        } else {
+            teacher = nil
+            signals = nil
+        }
 
         let schedule = LearningRateSchedule(peak: options.learningRate, warmupSteps: options.warmupSteps, totalSteps: options.steps)
         trainOrder = []
@@ -328,12 +384,26 @@ public final class Trainer {
             let started = Date()
             parameters.zeroGrads()
             var lossSum = 0.0, count = 0, bytes = 0
+            var stage = StageOneSums()
             for _ in 0..<options.accumulation {
                 nextBatch()
-                let (microLoss, microCount) = model.forward(batch)
-                model.backward(batch, lossScale: 1 / Float(max(microCount, 1) * options.accumulation))
-                lossSum += microLoss
-                count += microCount
+                if let teacher, let signals, let settings = options.distillation {
+                    teacher.fill(signals, for: batch, endOfSequence: UInt8(config.eosTokenId))
+                    let parts = model.forward(batch, teacher: signals, settings: settings)
+                    let micro = Float(options.accumulation)
+                    model.backward(batch, teacher: signals, settings: settings,
+                                   crossEntropyScale: settings.crossEntropyWeight / (Float(max(parts.predictedBytes, 1)) * micro),
+                                   alignScale: settings.alignWeight / (Float(max(parts.alignedWords, 1)) * micro),
+                                   distillScale: settings.distillWeight / (Float(max(parts.distilledWords, 1)) * micro))
+                    lossSum += parts.crossEntropy
+                    count += parts.predictedBytes
+                    stage.add(parts, teacher.lastStats)
+                } else {
+                    let (microLoss, microCount) = model.forward(batch)
+                    model.backward(batch, lossScale: 1 / Float(max(microCount, 1) * options.accumulation))
+                    lossSum += microLoss
+                    count += microCount
+                }
                 bytes += batch.byteCount
             }
             let loss = lossSum / Double(max(count, 1))
@@ -348,23 +418,45 @@ public final class Trainer {
             state.bytesSeen += bytes
             let seconds = Date().timeIntervalSince(started)
             state.elapsedSeconds += seconds
-            let metrics = TrainStepMetrics(step: state.step, loss: loss, bitsPerByte: loss / log(2), learningRate: rate,
+            var metrics = TrainStepMetrics(step: state.step, loss: loss, bitsPerByte: loss / log(2), learningRate: rate,
                                            gradientNorm: norm, bytesSeen: state.bytesSeen,
                                            bytesPerSecond: Double(bytes) / max(seconds, 1e-9),
                                            elapsedSeconds: state.elapsedSeconds, totalSteps: options.steps)
-            try appendMetrics(["split": "train", "step": state.step, "loss": loss, "bits_per_byte": metrics.bitsPerByte,
-                               "learning_rate": Double(rate), "gradient_norm": Double(norm), "bytes_seen": state.bytesSeen,
-                               "bytes_per_second": metrics.bytesPerSecond, "elapsed_seconds": state.elapsedSeconds])
+            var fields: [String: Any] = ["split": "train", "step": state.step, "loss": loss, "bits_per_byte": metrics.bitsPerByte,
+                                         "learning_rate": Double(rate), "gradient_norm": Double(norm), "bytes_seen": state.bytesSeen,
+                                         "bytes_per_second": metrics.bytesPerSecond, "elapsed_seconds": state.elapsedSeconds]
+            if teacher != nil {
+                metrics.align = stage.alignMean
+                metrics.alignCosine = stage.alignCosine
+                metrics.distill = stage.distill
+                metrics.teacherBitsPerByte = stage.teacherBitsPerByte
+                for (key, value) in [("align", stage.alignMean), ("align_cosine", stage.alignCosine), ("distill", stage.distill),
+                                     ("teacher_bits_per_byte", stage.teacherBitsPerByte)] where value.isFinite {
+                    fields[key] = value
+                }
+                fields["aligned_words"] = stage.alignedWords
+                fields["distilled_words"] = stage.distilledWords
+                fields["words"] = stage.words
+            }
+            try appendMetrics(fields)
             report(.step(metrics))
 
             let last = state.step == options.steps
             if !validationRows.isEmpty && (state.step % options.validateEvery == 0 || last) {
                 let result = validate()
                 state.lastValidationBitsPerByte = result.bitsPerByte
-                try appendMetrics(["split": "validation", "step": state.step, "bits_per_byte": result.bitsPerByte,
-                                   "loss": result.lossNats / Double(max(result.predictedBytes, 1)),
-                                   "bytes_per_position": result.bytesPerPosition, "bytes_seen": state.bytesSeen,
-                                   "elapsed_seconds": state.elapsedSeconds])
+                var fields: [String: Any] = ["split": "validation", "step": state.step, "bits_per_byte": result.bitsPerByte,
+                                             "loss": result.lossNats / Double(max(result.predictedBytes, 1)),
+                                             "bytes_per_position": result.bytesPerPosition, "bytes_seen": state.bytesSeen,
+                                             "elapsed_seconds": state.elapsedSeconds]
+                if let diagnostics = result.teacher {
+                    for (key, value) in [("oracle_bits_per_byte", diagnostics.oracleBitsPerByte),
+                                         ("teacher_bits_per_byte", diagnostics.teacherBitsPerByte),
+                                         ("align", diagnostics.align), ("align_cosine", diagnostics.alignCosine)] where value.isFinite {
+                        fields[key] = value
+                    }
+                }
+                try appendMetrics(fields)
                 report(.validation(step: state.step, result: result))
             }
             if state.step % options.checkpointEvery == 0 || last {
@@ -376,9 +468,27 @@ public final class Trainer {
         return state
     }
 
-    /// Bits per byte on the validation rows.
+    /// Bits per byte on the validation rows (the student's own path); with a teacher also the
+    /// oracle decoder's and the teacher's bits per byte and the alignment on the same rows.
     public func validate() -> EvaluationResult {
-        Evaluator.evaluate(model: model, stream: validationStream, rows: validationRows, batch: batch)
+        var result = Evaluator.evaluate(model: model, stream: validationStream, rows: validationRows, batch: batch)
+        if let teacher, let signals, let settings = options.distillation {
+            result.teacher = Evaluator.teacherDiagnostics(model: model, teacher: teacher, signals: signals, settings: settings,
+                                                          stream: validationStream, rows: validationRows, batch: batch,
+                                                          endOfSequence: UInt8(config.eosTokenId))
+        }
+        return result
+    }
+
+    /// Whether the teacher's blocks are the model's frozen backbone (so they can be shared): the
+    /// backbone was grafted from the same file (same SHA-256), is frozen, and has the same shape.
+    static func teacherSharesBackbone(source: String, config: HATConfig, options: TrainingOptions) throws -> Bool {
+        guard options.freeze.contains("backbone"), let recorded = config.provenance.graftedFrom?["sha256"] else { return false }
+        let checkpoint = try openLlamaCheckpoint(source)
+        guard let main = checkpoint.weightFiles.first, try SHA256.file(main) == recorded else { return false }
+        let c = checkpoint.config, b = config.backboneConfig
+        return c.hiddenSize == b.hiddenSize && c.numLayers == b.numHiddenLayers && c.numHeads == b.numAttentionHeads
+            && c.numKVHeads == b.numKeyValueHeads && c.intermediateSize == b.intermediateSize && c.headDim == b.headDim
     }
 
     // MARK: Checkpoints

@@ -40,7 +40,8 @@ public struct WordStream: Sendable {
         bytes.append(contentsOf: text)
         var wordEnds: [Int] = []
         text.withUnsafeBufferPointer { splitter.split($0, into: &wordEnds) }
-        ends.reserveCapacity(ends.count + wordEnds.count)
+        // (No reserveCapacity here: asking for exactly the new size on every document defeats the
+        // array's geometric growth and makes building a stream quadratic in its documents.)
         for end in wordEnds { ends.append(base + end) }
     }
 

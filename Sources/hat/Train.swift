@@ -14,6 +14,8 @@ struct Train: ParsableCommand {
         discussion: """
         Start fresh:   hat train --config small --data data/english --out runs/small --steps 20000
         From a graft:  hat train --init-from runs/graft --data data/english --out runs/stage1 --freeze backbone
+        Distilled:     hat train --init-from runs/graft --data data/english --out runs/stage1 --freeze backbone \\
+                         --teacher data/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf --align-blocks 4
         Resume:        hat train --resume runs/small
         Extend:        hat train --resume runs/small --steps 30000   (the schedule continues toward the new end)
         """)
@@ -48,15 +50,25 @@ struct Train: ParsableCommand {
     @Option(help: "Checkpoint every N steps.") var checkpointEvery = 100
     @Option(help: "Checkpoints kept.") var keepCheckpoints = 3
     @Option(help: "Seed for weights and data order.") var seed: UInt64 = 1
+    @Option(help: ArgumentHelp("A token model (GGUF file or Hugging Face directory) teaching stage 1 of grafting: alignment, oracle decoder inputs, word distillation.",
+                               valueName: "SOURCE"))
+    var teacher: String?
+    @Option(help: "With --teacher: word vectors are compared with the teacher's states after this many backbone blocks.")
+    var alignBlocks = 4
+    @Option(help: "With --teacher: weight of the alignment loss (mean L2/√d).") var alignWeight: Float = 1
+    @Option(help: "With --teacher: weight of the word log-probability distillation loss (mean |Δ log p|).") var distillWeight: Float = 1
+    @Option(help: "With --teacher: weight of the next-byte cross-entropy.") var ceWeight: Float = 1
+    @Flag(help: "With --teacher: the decoder reads the student backbone's output instead of the teacher's final states.")
+    var noOracle = false
     @OptionGroup var threadOptions: ThreadOptions
     @Option(help: "Print a plain progress line every N steps when not on a terminal.") var logEvery = 10
 
     func validate() throws {
         let sources = [config != nil, initFrom != nil, resume != nil].filter { $0 }.count
         guard sources == 1 else { throw ValidationError("give exactly one of --config, --init-from, --resume") }
-        if resume != nil, out != nil || !data.isEmpty || !freeze.isEmpty {
+        if resume != nil, out != nil || !data.isEmpty || !freeze.isEmpty || teacher != nil {
             throw ValidationError("--resume continues a run with its saved options (only --steps, a new total, applies); "
-                                  + "--out, --data and --freeze cannot be given with it")
+                                  + "--out, --data, --freeze and --teacher cannot be given with it")
         }
         if resume == nil {
             guard out != nil else { throw ValidationError("--out RUN_DIR is required for a new run") }
@@ -89,6 +101,12 @@ struct Train: ParsableCommand {
             options.checkpointEvery = checkpointEvery
             options.keepCheckpoints = keepCheckpoints
             options.seed = seed
+            if let teacher {
+                options.teacher = teacher
+                options.distillation = DistillationSettings(alignBlocks: alignBlocks, alignWeight: alignWeight,
+                                                            distillWeight: distillWeight, crossEntropyWeight: ceWeight,
+                                                            oracle: !noOracle)
+            }
             let modelConfig: HATConfig
             let parameters: ParameterSet
             if let config {
@@ -131,9 +149,12 @@ final class ProgressDisplay {
             say("training: \(parameters) parameters, \(trainBytes) training bytes in \(trainRows) rows, \(validationRows) validation rows\(resumed)")
         case .step(let m):
             let remaining = Double(m.totalSteps - m.step) * m.elapsedSeconds / Double(max(m.step, 1))
-            let text = String(format: "step %d/%d  loss %.4f  bpb %.3f  lr %.2e  |g| %.2f  %.0f B/s  ETA %@",
+            var text = String(format: "step %d/%d  loss %.4f  bpb %.3f  lr %.2e  |g| %.2f  %.0f B/s  ETA %@",
                               m.step, m.totalSteps, m.loss, m.bitsPerByte, m.learningRate, m.gradientNorm,
                               m.bytesPerSecond, formatDuration(remaining))
+            if let align = m.align, let cosine = m.alignCosine, let distill = m.distill {
+                text += String(format: "  align %.3f (cos %.3f)  distill %.3f", align, cosine, distill)
+            }
             if onTerminal {
                 let width = 24, filled = Int(Double(width) * Double(m.step) / Double(max(m.totalSteps, 1)))
                 let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
@@ -145,8 +166,13 @@ final class ProgressDisplay {
                 fflush(nil)
             }
         case let .validation(step, result):
-            say(String(format: "validation at step %d: %.4f bits per byte, %.2f bytes per position (%d bytes, %.1f s)",
-                       step, result.bitsPerByte, result.bytesPerPosition, result.predictedBytes, result.seconds))
+            var line = String(format: "validation at step %d: %.4f bits per byte, %.2f bytes per position (%d bytes, %.1f s)",
+                              step, result.bitsPerByte, result.bytesPerPosition, result.predictedBytes, result.seconds)
+            if let t = result.teacher {
+                line += String(format: "; oracle decoder %.4f, teacher %.4f bits per byte; alignment after %d blocks %.3f (cos %.3f)",
+                               t.oracleBitsPerByte, t.teacherBitsPerByte, t.alignBlocks, t.align, t.alignCosine)
+            }
+            say(line)
         case let .checkpoint(step, path):
             say("checkpoint at step \(step): \(path)")
         case let .stopped(step, reason):
