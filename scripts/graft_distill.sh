@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# graft_distill.sh: the distilled-grafting experiment of Reports/graft-smollm2.md, end to end and
+# resumable: rerunning it picks up where it stopped (finished steps are skipped, unfinished runs
+# continue from their newest checkpoint with `hat train --resume`).
+#
+#   (a) distilled   SmolLM2-135M's blocks frozen; stage-1 losses against SmolLM2 as the teacher
+#                   (alignment after ALIGN_BLOCKS blocks, oracle decoder inputs, word distillation)
+#   (b) plain       the same graft and bytes, next-byte cross-entropy only (the earlier recipe)
+#   (c) random      a random backbone of the same shape with the same recipe as (a) (the teacher
+#                   keeps its own copy of SmolLM2's blocks)
+#   (a2) stage 2    from (a): everything trained end to end with the student's own backbone,
+#                   the backbone at BACKBONE_LR, cross-entropy only
+#
+# Every arm trains on the same bytes in the same order (same seed, rows and steps). Held out
+# (never trained on): six works of literature (the shipped default model's held-out documents) and
+# a fixed subset of the technical corpus's held-out documents. Afterwards every arm, the shipped
+# default and the teacher itself are evaluated on both, and the report is written.
+#
+# Usage: scripts/graft_distill.sh        Knobs (environment): STEPS STAGE2_STEPS ROWS WORDS LR
+#   BACKBONE_LR WARMUP ALIGN_BLOCKS VALIDATE_EVERY VALIDATION_ROWS CHECKPOINT_EVERY SEED THREADS
+#   NICE ARMS (default "distilled plain random stage2") SCRATCH PYTHON HAT (a hat binary to use)
+
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+STEPS=${STEPS:-600}                 # stage-1 steps per arm (8 rows of ≤ 256 words: ≈ 9 KB per step)
+STAGE2_STEPS=${STAGE2_STEPS:-600}
+ROWS=${ROWS:-8}
+WORDS=${WORDS:-256}
+MAX_ROW_BYTES=${MAX_ROW_BYTES:-2048}
+LR=${LR:-1e-3}
+STAGE2_LR=${STAGE2_LR:-3e-4}          # stage 2: local parts (the backbone at BACKBONE_LR)
+BACKBONE_LR=${BACKBONE_LR:-3e-5}
+WARMUP=${WARMUP:-50}
+ALIGN_BLOCKS=${ALIGN_BLOCKS:-4}
+VALIDATE_EVERY=${VALIDATE_EVERY:-50}
+VALIDATION_ROWS=${VALIDATION_ROWS:-32}
+CHECKPOINT_EVERY=${CHECKPOINT_EVERY:-25}
+SEED=${SEED:-1}
+THREADS=${THREADS:-2}
+NICE=${NICE:-5}
+ARMS=${ARMS:-"distilled plain random stage2"}
+SCRATCH=${SCRATCH:-.build-graft}
+PYTHON=${PYTHON:-python3}
+
+GGUF=data/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
+ROOT=runs/distill
+BACKBONE=$ROOT/backbone
+INIT=$ROOT/init
+DATA=$ROOT/data
+PROSE_HELD_OUT="kjv-48-galatians kjv-56-titus kjv-65-jude shakespeare-henry-viii shakespeare-merry-wives-of-windsor shakespeare-richard-ii"
+
+step() { printf '\n+ %s\n' "$*"; "$@"; }
+
+# 1. Data: literature, the technical corpus and the SmolLM2 GGUF (skipped when present).
+step "$PYTHON" scripts/fetch_data.py smollm2 english technical
+
+# 2. The hat binary, copied so that rebuilding the checkout during a long run does not change it.
+if [ -z "${HAT:-}" ]; then
+    step swift build -c release --scratch-path "$SCRATCH"
+    mkdir -p "$ROOT/bin"
+    [ -x "$ROOT/bin/hat" ] || step cp "$SCRATCH/release/hat" "$ROOT/bin/hat"
+    HAT=$ROOT/bin/hat
+fi
+
+# 3. Training and held-out sets as directories of links (so every command names one directory).
+if [ ! -f "$DATA/READY" ]; then
+    rm -rf "$DATA"
+    mkdir -p "$DATA/train" "$DATA/heldout-prose" "$DATA/heldout-technical"
+    for f in data/english/*.txt; do
+        name=$(basename "$f" .txt)
+        case " $PROSE_HELD_OUT " in
+            *" $name "*) ln -s "../../../../$f" "$DATA/heldout-prose/$name.txt" ;;
+            *) ln -s "../../../../$f" "$DATA/train/english--$name.txt" ;;
+        esac
+    done
+    for f in data/technical/train/*.txt; do ln -s "../../../../$f" "$DATA/train/$(basename "$f")"; done
+    # A fixed sixth of the technical held-out documents (by sorted name), prose and code-heavy alike.
+    ls data/technical/heldout-prose/*.txt data/technical/heldout-code/*.txt | sort | awk 'NR % 6 == 1' |
+        while read -r f; do ln -s "../../../../$f" "$DATA/heldout-technical/$(basename "$(dirname "$f")")--$(basename "$f")"; done
+    touch "$DATA/READY"
+fi
+
+# 4. Backbone and the two starting models (identical local parts; backbone pretrained or random).
+[ -f "$BACKBONE/model.safetensors" ] || step "$HAT" convert-backbone "$GGUF" --out "$BACKBONE" --dtype f32
+[ -f "$INIT/pretrained/model.safetensors" ] ||
+    step "$HAT" graft --backbone "$BACKBONE" --config graft-local --seed "$SEED" --out "$INIT/pretrained"
+[ -f "$INIT/random/model.safetensors" ] ||
+    step "$HAT" graft --backbone "$BACKBONE" --config graft-local --seed "$SEED" --random-backbone --out "$INIT/random"
+
+newest_step() {
+    local newest
+    newest=$(ls -d "$1"/checkpoints/step-* 2>/dev/null | sort | tail -n 1 || true)
+    if [ -z "$newest" ]; then echo 0; else sed -n 's/^ *"step" : \([0-9]*\).*/\1/p' "$newest/state.json"; fi
+}
+
+# timed RUN COMMAND…: at nice NICE, output appended to RUN/train.log, wall/user/sys seconds to
+# RUN/time.txt and the load average at start and end to RUN/load.txt.
+timed() {
+    local run=$1
+    shift
+    mkdir -p "$run"
+    printf '\n+ %s   (log: %s/train.log)\n' "nice -n $NICE $*" "$run"
+    echo "start $(cut -d' ' -f1 /proc/loadavg)" >> "$run/load.txt"
+    nice -n "$NICE" /usr/bin/time -f "%e %U %S" -a -o "$run/time.txt" "$@" >> "$run/train.log" 2>&1
+    echo "end $(cut -d' ' -f1 /proc/loadavg)" >> "$run/load.txt"
+}
+
+COMMON=(--data "$DATA/train" --rows-per-batch "$ROWS" --words-per-row "$WORDS" --max-row-bytes "$MAX_ROW_BYTES"
+        --warmup-steps "$WARMUP" --validation-fraction 0.01 --validate-every "$VALIDATE_EVERY"
+        --validation-rows "$VALIDATION_ROWS" --checkpoint-every "$CHECKPOINT_EVERY" --keep-checkpoints 2
+        --seed "$SEED" --threads "$THREADS" --log-every 5)
+TEACHER=(--teacher "$GGUF" --align-blocks "$ALIGN_BLOCKS")
+
+# train ARM STEPS ARGS…: a new run, or the continuation of an unfinished one.
+train() {
+    local arm=$1 steps=$2
+    shift 2
+    local run=$ROOT/$arm
+    local reached
+    reached=$(newest_step "$run")
+    if [ "$reached" -ge "$steps" ]; then echo "$arm: done ($reached steps)"; return; fi
+    if [ "$reached" -gt 0 ]; then
+        timed "$run" "$HAT" train --resume "$run" --threads "$THREADS"
+    else
+        rm -rf "$run/checkpoints" "$run/metrics.jsonl"
+        timed "$run" "$HAT" train --out "$run" --steps "$steps" "$@"
+    fi
+}
+
+for arm in $ARMS; do
+    case $arm in
+        distilled) train distilled "$STEPS" --init-from "$INIT/pretrained" --freeze backbone --learning-rate "$LR" "${COMMON[@]}" "${TEACHER[@]}" ;;
+        plain)     train plain "$STEPS" --init-from "$INIT/pretrained" --freeze backbone --learning-rate "$LR" "${COMMON[@]}" ;;
+        random)    train random "$STEPS" --init-from "$INIT/random" --freeze backbone --learning-rate "$LR" "${COMMON[@]}" "${TEACHER[@]}" ;;
+        stage2)
+            from=$(ls -d "$ROOT/distilled/checkpoints"/step-* 2>/dev/null | sort | tail -n 1 || true)
+            if [ -z "$from" ] || [ "$(newest_step "$ROOT/distilled")" -lt "$STEPS" ]; then
+                echo "stage2: waits for the distilled arm to finish"; continue
+            fi
+            train stage2 "$STAGE2_STEPS" --init-from "$from" --backbone-learning-rate "$BACKBONE_LR" --learning-rate "$STAGE2_LR" "${COMMON[@]}" ;;
+        *) echo "unknown arm $arm" >&2; exit 2 ;;
+    esac
+done
+
+# 5. Held-out evaluation of every finished arm, the shipped default and the teacher (JSON with
+# per-document results, for the report's intervals).
+mkdir -p "$ROOT/eval"
+evaluate() {
+    local name=$1 model=$2 set=$3
+    local out=$ROOT/eval/$name--$set.json
+    [ -s "$out" ] && return
+    step nice -n "$NICE" "$HAT" eval --model "$model" --data "$DATA/heldout-$set" --threads "$THREADS" --json --documents > "$out.tmp"
+    mv "$out.tmp" "$out"
+}
+for set in prose technical; do
+    evaluate teacher "$GGUF" "$set"
+    evaluate default Models/default "$set"
+    for arm in distilled plain random stage2; do
+        final=$(ls -d "$ROOT/$arm/checkpoints"/step-* 2>/dev/null | sort | tail -n 1 || true)
+        [ -n "$final" ] && evaluate "$arm" "$final" "$set"
+    done
+done
+
+# 6. The report.
+step "$HAT" report distill "$ROOT" --out Reports/graft-smollm2.md --notes Reports/graft-smollm2-notes.md
