@@ -17,7 +17,7 @@
 # default and the teacher itself are evaluated on both, and the report is written.
 #
 # Usage: scripts/graft_distill.sh        Knobs (environment): STEPS STAGE2_STEPS ROWS WORDS LR
-#   BACKBONE_LR WARMUP ALIGN_BLOCKS VALIDATE_EVERY VALIDATION_ROWS CHECKPOINT_EVERY SEED THREADS
+#   STAGE2_LR BACKBONE_LR WARMUP ALIGN_BLOCKS ALIGN_DISTANCE VALIDATE_EVERY VALIDATION_ROWS CHECKPOINT_EVERY SEED THREADS
 #   NICE ARMS (default "distilled plain random stage2") SCRATCH PYTHON HAT (a hat binary to use)
 
 set -euo pipefail
@@ -33,6 +33,7 @@ STAGE2_LR=${STAGE2_LR:-3e-4}          # stage 2: local parts (the backbone at BA
 BACKBONE_LR=${BACKBONE_LR:-3e-5}
 WARMUP=${WARMUP:-50}
 ALIGN_BLOCKS=${ALIGN_BLOCKS:-4}
+ALIGN_DISTANCE=${ALIGN_DISTANCE:-relative}   # ‖h − t‖/‖t‖: SmolLM2's massive activations dominate plain L2
 VALIDATE_EVERY=${VALIDATE_EVERY:-50}
 VALIDATION_ROWS=${VALIDATION_ROWS:-32}
 CHECKPOINT_EVERY=${CHECKPOINT_EVERY:-25}
@@ -110,7 +111,7 @@ COMMON=(--data "$DATA/train" --rows-per-batch "$ROWS" --words-per-row "$WORDS" -
         --warmup-steps "$WARMUP" --validation-fraction 0.01 --validate-every "$VALIDATE_EVERY"
         --validation-rows "$VALIDATION_ROWS" --checkpoint-every "$CHECKPOINT_EVERY" --keep-checkpoints 2
         --seed "$SEED" --threads "$THREADS" --log-every 5)
-TEACHER=(--teacher "$GGUF" --align-blocks "$ALIGN_BLOCKS")
+TEACHER=(--teacher "$GGUF" --align-blocks "$ALIGN_BLOCKS" --align-distance "$ALIGN_DISTANCE")
 
 # train ARM STEPS ARGS…: a new run, or the continuation of an unfinished one.
 train() {

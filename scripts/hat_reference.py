@@ -95,7 +95,7 @@ def hat_loss(config, tensors, byte_ids, byte_row, byte_pos, word_of_byte, word_r
     """Returns (logits [N, 256], summed loss, number of predicted bytes); with `teacher` (stage 1 of
     distilled grafting: a dict of aligned [W, Db], align_mask [W], oracle_states [W, Db], oracle_mask [W],
     word_logp [W], distill_mask [W], align_blocks n, use_oracle bool) also a dict of the stage-1 sums:
-    align = Σ ‖h_n − t‖/√Db over aligned words, distill = Σ |log p_student(word) − word_logp| over
+    align = Σ ‖h_n − t‖/√Db (or /‖t‖ with relative: True) over aligned words, distill = Σ |log p_student(word) − word_logp| over
     distilled words, and their counts."""
     p = Params(tensors)
     enc, bb, dec = config["encoder_config"], config["backbone_config"], config["decoder_config"]
@@ -165,7 +165,8 @@ def hat_loss(config, tensors, byte_ids, byte_row, byte_pos, word_of_byte, word_r
     # Stage 1: alignment after n blocks, and each word's log-probability (−Σ of the losses of the
     # predictions of its bytes: rows start−1 … end−2) against the teacher's.
     db = aligned.shape[1]
-    distance = torch.linalg.norm(aligned - teacher["aligned"], dim=1) / math.sqrt(db)
+    scale = torch.linalg.norm(teacher["aligned"], dim=1) if teacher.get("relative") else math.sqrt(db)
+    distance = torch.linalg.norm(aligned - teacher["aligned"], dim=1) / scale
     align_mask = teacher["align_mask"] != 0
     word_first = torch.tensor([int((word_of_byte == w).nonzero()[0]) for w in range(n_words)])
     word_last = torch.tensor([int((word_of_byte == w).nonzero()[-1]) for w in range(n_words)])

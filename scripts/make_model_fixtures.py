@@ -154,17 +154,21 @@ def main():
         "align_blocks": 1, "use_oracle": True,
     }
     weights_ce, weights_align, weights_distill = 1.0, 0.7, 0.3
-    params = {k: v.to(torch.float64).clone().requires_grad_(True) for k, v in weights.items()}
-    _, s, c, stage1 = hat_loss(config, params, *batch, teacher=teacher)
-    total = (weights_ce * s / c + weights_align * stage1["align"] / stage1["aligned_words"]
-             + weights_distill * stage1["distill"] / stage1["distilled_words"])
-    total.backward()
-    stage1_expected = {k: v.to(torch.float32) for k, v in teacher.items() if isinstance(v, torch.Tensor)}
-    stage1_expected["sums"] = torch.tensor([float(s.detach()), c, float(stage1["align"].detach()), stage1["aligned_words"],
-                                            float(stage1["distill"].detach()), stage1["distilled_words"], float(total.detach())],
-                                           dtype=torch.float64)
-    for name, p in params.items():    # blocks past n get no gradient with the oracle
-        stage1_expected["grad." + name] = (p.grad if p.grad is not None else torch.zeros_like(p)).to(torch.float32)
+    stage1_fixtures = {}
+    for relative in (False, True):
+        teacher["relative"] = relative
+        params = {k: v.to(torch.float64).clone().requires_grad_(True) for k, v in weights.items()}
+        _, s, c, stage1 = hat_loss(config, params, *batch, teacher=teacher)
+        total = (weights_ce * s / c + weights_align * stage1["align"] / stage1["aligned_words"]
+                 + weights_distill * stage1["distill"] / stage1["distilled_words"])
+        total.backward()
+        fixture = {k: v.to(torch.float32) for k, v in teacher.items() if isinstance(v, torch.Tensor)}
+        fixture["sums"] = torch.tensor([float(s.detach()), c, float(stage1["align"].detach()), stage1["aligned_words"],
+                                        float(stage1["distill"].detach()), stage1["distilled_words"], float(total.detach())],
+                                       dtype=torch.float64)
+        for name, p in params.items():    # blocks past n get no gradient with the oracle
+            fixture["grad." + name] = (p.grad if p.grad is not None else torch.zeros_like(p)).to(torch.float32)
+        stage1_fixtures["stage1_relative.safetensors" if relative else "stage1.safetensors"] = fixture
 
     os.makedirs(OUT, exist_ok=True)
     with open(os.path.join(OUT, "config.json"), "w") as f:
@@ -172,9 +176,11 @@ def main():
     save_file({k: v.contiguous() for k, v in weights.items()}, os.path.join(OUT, "model.safetensors"),
               metadata={"format": "pt"})
     save_file({k: v.contiguous() for k, v in expected.items()}, os.path.join(OUT, "expected.safetensors"))
-    save_file({k: v.contiguous() for k, v in stage1_expected.items()}, os.path.join(OUT, "stage1.safetensors"),
-              metadata={"align_blocks": "1", "oracle": "true", "weights": "ce 1.0, align 0.7, distill 0.3",
-                        "sums": "cross-entropy sum, predicted bytes, align sum, aligned words, distill sum, distilled words, total"})
+    for name, fixture in stage1_fixtures.items():
+        save_file({k: v.contiguous() for k, v in fixture.items()}, os.path.join(OUT, name),
+                  metadata={"align_blocks": "1", "oracle": "true", "weights": "ce 1.0, align 0.7, distill 0.3",
+                            "align_distance": "relative" if "relative" in name else "l2",
+                            "sums": "cross-entropy sum, predicted bytes, align sum, aligned words, distill sum, distilled words, total"})
     with open(os.path.join(OUT, "batch.json"), "w") as f:
         json.dump({"bytes": stream, "word_ends": word_ends, "row_words": row_words,
                    "learning_rate": LEARNING_RATE, "steps": STEPS, "clip_norm": 1.0,

@@ -272,7 +272,6 @@ public final class HierarchicalModel {
     /// The alignment and distillation losses of the last forward (and what their backward needs).
     func stageOneLosses(_ batch: Batch, signals: TeacherSignals, settings: DistillationSettings, into parts: inout LossParts) {
         let w = batch.wordCount, db = alignedWordStates.cols
-        let rootD = Float(db).squareRoot()
         var cosineSum = 0.0
         for i in 0..<w where signals.alignMask[i] != 0 {
             let h = alignedWordStates.row(i), t = signals.alignedStates.row(i)
@@ -284,7 +283,7 @@ public final class HierarchicalModel {
                 tt += t[c] * t[c]
                 ht += h[c] * t[c]
             }
-            parts.align += Double(d2.squareRoot() / rootD)
+            parts.align += Double(d2.squareRoot() / alignScaleDivisor(tt, db, settings.alignDistance))
             parts.alignedWords += 1
             cosineSum += Double(ht / max((hh * tt).squareRoot(), 1e-30))
         }
@@ -378,16 +377,19 @@ public final class HierarchicalModel {
         }
 
         // Backbone in reverse; the alignment gradient enters after block n:
-        // d‖h − t‖/√Db = (h − t) / (‖h − t‖ √Db).
+        // d‖h − t‖/s = (h − t) / (‖h − t‖ s), s = √Db (l2) or ‖t‖ (relative).
         let runBlocks = useOracle ? alignBlocks! : backboneBlocks.count
         func addAlignmentGradient() {
-            guard let (signals, _) = stage1, alignScale != 0 else { return }
-            let db = dh.cols, rootD = Float(db).squareRoot()
+            guard let (signals, s) = stage1, alignScale != 0 else { return }
+            let db = dh.cols
             for i in 0..<w where signals.alignMask[i] != 0 {
                 let h = alignedWordStates.row(i), t = signals.alignedStates.row(i), g = dh.row(i)
-                var d2: Float = 0
-                for c in 0..<db { d2 += (h[c] - t[c]) * (h[c] - t[c]) }
-                let factor = alignScale / max(d2.squareRoot() * rootD, 1e-12)
+                var d2: Float = 0, tt: Float = 0
+                for c in 0..<db {
+                    d2 += (h[c] - t[c]) * (h[c] - t[c])
+                    tt += t[c] * t[c]
+                }
+                let factor = alignScale / max(d2.squareRoot() * alignScaleDivisor(tt, db, s.alignDistance), 1e-12)
                 for c in 0..<db { g[c] += factor * (h[c] - t[c]) }
             }
         }
@@ -412,6 +414,15 @@ public final class HierarchicalModel {
             block.backward(dx, positions: batch.bytePositions, ranges: batch.encoderRanges)
         }
         embedding.backward(dOut: dx, ids: batch.bytes)
+    }
+}
+
+/// s of the alignment distance ‖h − t‖ / s: √Db, or ‖t‖ (given ‖t‖² = tt) for the relative distance.
+@inline(__always)
+func alignScaleDivisor(_ tt: Float, _ width: Int, _ distance: AlignDistance) -> Float {
+    switch distance {
+    case .l2: return Float(width).squareRoot()
+    case .relative: return max(tt.squareRoot(), 1e-12)
     }
 }
 

@@ -55,7 +55,9 @@ struct Train: ParsableCommand {
     var teacher: String?
     @Option(help: "With --teacher: word vectors are compared with the teacher's states after this many backbone blocks.")
     var alignBlocks = 4
-    @Option(help: "With --teacher: weight of the alignment loss (mean L2/√d).") var alignWeight: Float = 1
+    @Option(help: "With --teacher: weight of the alignment loss.") var alignWeight: Float = 1
+    @Option(help: "With --teacher: alignment distance, l2 (‖h − t‖/√d) or relative (‖h − t‖/‖t‖).")
+    var alignDistance: AlignDistance = .l2
     @Option(help: "With --teacher: weight of the word log-probability distillation loss (mean |Δ log p|).") var distillWeight: Float = 1
     @Option(help: "With --teacher: weight of the next-byte cross-entropy.") var ceWeight: Float = 1
     @Flag(help: "With --teacher: the decoder reads the student backbone's output instead of the teacher's final states.")
@@ -105,7 +107,7 @@ struct Train: ParsableCommand {
                 options.teacher = teacher
                 options.distillation = DistillationSettings(alignBlocks: alignBlocks, alignWeight: alignWeight,
                                                             distillWeight: distillWeight, crossEntropyWeight: ceWeight,
-                                                            oracle: !noOracle)
+                                                            oracle: !noOracle, alignDistance: alignDistance)
             }
             let modelConfig: HATConfig
             let parameters: ParameterSet
@@ -201,3 +203,5 @@ func formatDuration(_ seconds: Double) -> String {
     if s >= 60 { return String(format: "%dm%02ds", s / 60, s % 60) }
     return "\(s)s"
 }
+
+extension AlignDistance: ExpressibleByArgument {}

@@ -105,13 +105,14 @@ func compare(_ actual: [Float], _ expected: [Float]) -> (maxDifference: Float, s
         }
     }
 
-    @Test func stageOneLossesAndEveryGradientMatchPyTorch() throws {
+    @Test(arguments: [("stage1.safetensors", AlignDistance.l2), ("stage1_relative.safetensors", .relative)])
+    func stageOneLossesAndEveryGradientMatchPyTorch(file: String, distance: AlignDistance) throws {
         let fixture = try TinyFixture()
         let batch = fixture.makeBatch()
         let model = HierarchicalModel(config: fixture.config, parameters: fixture.parameters, maxBytes: batch.byteCount,
                                       maxWords: batch.wordCount, context: ComputeContext(threads: 2))
         let stage1 = try SafeTensorsFile(path: Bundle.module.url(forResource: "Fixtures", withExtension: nil)!
-            .appendingPathComponent("hat-tiny/stage1.safetensors").path)
+            .appendingPathComponent("hat-tiny/" + file).path)
         let w = batch.wordCount, db = fixture.config.backboneConfig.hiddenSize
         let signals = TeacherSignals(maxWords: w, width: db)
         signals.reset(words: w)
@@ -124,7 +125,8 @@ func compare(_ actual: [Float], _ expected: [Float]) -> (maxDifference: Float, s
         }
         let logp = try stage1.floats("word_logp")
         for i in 0..<w { signals.wordLogProb[i] = Double(logp[i]) }
-        let settings = DistillationSettings(alignBlocks: 1, alignWeight: 0.7, distillWeight: 0.3, crossEntropyWeight: 1, oracle: true)
+        let settings = DistillationSettings(alignBlocks: 1, alignWeight: 0.7, distillWeight: 0.3, crossEntropyWeight: 1, oracle: true,
+                                            alignDistance: distance)
 
         let parts = model.forward(batch, teacher: signals, settings: settings)
         let sums = try stage1.floats("sums")   // ce, bytes, align, aligned, distill, distilled, total

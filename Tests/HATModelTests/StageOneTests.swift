@@ -32,7 +32,8 @@ import Testing
 
 @Suite struct StageOneGradientTests {
     /// A tiny model, a two-row batch and random teacher signals with every mask kind present.
-    static func setUp(oracle: Bool, alignBlocks: Int) throws -> (HierarchicalModel, Batch, TeacherSignals, DistillationSettings) {
+    static func setUp(oracle: Bool, alignBlocks: Int, distance: AlignDistance = .l2) throws
+        -> (HierarchicalModel, Batch, TeacherSignals, DistillationSettings) {
         let config = try TinyModel.config()
         let parameters = TinyModel.parameters(config, seed: 3, std: 0.2)
         let splitter = try TinyModel.splitter(config)
@@ -59,7 +60,7 @@ import Testing
             signals.wordLogProb[i] = -Double(rng.nextInt(below: 30)) - 0.5
         }
         let settings = DistillationSettings(alignBlocks: alignBlocks, alignWeight: 0.7, distillWeight: 0.3,
-                                            crossEntropyWeight: 1, oracle: oracle)
+                                            crossEntropyWeight: 1, oracle: oracle, alignDistance: distance)
         return (model, batch, signals, settings)
     }
 
@@ -70,9 +71,10 @@ import Testing
             + Double(s.distillWeight) * parts.distill / Double(max(parts.distilledWords, 1))
     }
 
-    @Test(arguments: [(true, 1), (false, 1), (true, 0), (false, 2)])
-    func wholeLossGradientMatchesFiniteDifferences(oracle: Bool, alignBlocks: Int) throws {
-        let (model, batch, signals, s) = try Self.setUp(oracle: oracle, alignBlocks: alignBlocks)
+    @Test(arguments: [(true, 1, AlignDistance.l2), (false, 1, .l2), (true, 0, .l2), (false, 2, .l2), (true, 1, .relative),
+                      (false, 0, .relative)])
+    func wholeLossGradientMatchesFiniteDifferences(oracle: Bool, alignBlocks: Int, distance: AlignDistance) throws {
+        let (model, batch, signals, s) = try Self.setUp(oracle: oracle, alignBlocks: alignBlocks, distance: distance)
         let parameters = model.parameters
         let parts = model.forward(batch, teacher: signals, settings: s)
         #expect(parts.alignedWords > 0 && parts.distilledWords > 0 && parts.predictedBytes > 0)
