@@ -42,7 +42,7 @@ let package = Package(
         // Parses untrusted text and files: plain -O, every bounds check kept.
         .target(name: "HATTokenizer", dependencies: ["HATIO"]),
         .target(name: "HATModel", dependencies: ["HATTensor", "HATLayers", "HATText", "HATIO", "HATTokenizer"], swiftSettings: kernelSettings),
-        .target(name: "HATGenerate", dependencies: ["HATTensor", "HATText", "HATModel", "HATIO"], swiftSettings: kernelSettings),
+        .target(name: "HATGenerate", dependencies: ["HATTensor", "HATText", "HATTokenizer", "HATModel", "HATIO"], swiftSettings: kernelSettings),
         .target(name: "HATEval", dependencies: ["CICU", "HATTensor", "HATText", "HATModel", "HATIO", "HATGenerate"], swiftSettings: kernelSettings),
 
         // Command line
@@ -62,7 +62,7 @@ let package = Package(
         .testTarget(name: "HATModelTests", dependencies: ["HATTensor", "HATLayers", "HATIO", "HATText", "HATTokenizer", "HATModel", "HATTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HATIOTests", dependencies: ["HATTensor", "HATIO"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HATTokenizerTests", dependencies: ["HATIO", "HATTokenizer"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "HATGenerateTests", dependencies: ["HATTensor", "HATModel", "HATIO", "HATGenerate", "HATTestSupport"]),
+        .testTarget(name: "HATGenerateTests", dependencies: ["HATTensor", "HATModel", "HATIO", "HATTokenizer", "HATGenerate", "HATTestSupport"]),
         .testTarget(name: "HATEvalTests", dependencies: ["HATText", "HATModel", "HATIO", "HATGenerate", "HATEval", "HATTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "hatTests", dependencies: ["hat", "HATTensor", "HATTestSupport"]),
     ]

@@ -18,7 +18,7 @@ public final class Repl {
 
     public private(set) var settings: Settings
     public private(set) var modelDirectory: String
-    private var session: GenerationSession
+    private var session: GenerationModel
     private var generator: Generator
     private var lastResult: GenerationResult?
     private let write: ([UInt8]) -> Void
@@ -43,18 +43,16 @@ public final class Repl {
         generator = Generator(model: session, sampling: settings.sampling)
     }
 
-    private static func load(_ directory: String, limits: ContextLimits, context: ComputeContext) throws -> GenerationSession {
-        let (config, parameters) = try ModelFiles.load(from: directory)
-        return try GenerationSession(config: config, parameters: parameters, limits: limits, context: context)
+    private static func load(_ path: String, limits: ContextLimits, context: ComputeContext) throws -> GenerationModel {
+        try GenerationModels.open(path, limits: limits, context: context)
     }
 
     private func say(_ text: String) { write(Array((text + "\n").utf8)) }
 
     public var banner: String {
-        let c = session.config
-        return """
-        hat — model \(modelDirectory) (\(session.parameters.scalarCount) parameters; backbone \(c.backboneConfig.numHiddenLayers)×\(c.backboneConfig.hiddenSize))
-        Type text and the model continues it, byte by byte. /help lists commands, /quit leaves.
+        """
+        hat — model \(modelDirectory) (\(GenerationModels.describe(session)))
+        Type text and the model continues it, \(session.vocabularySize == 256 ? "byte by byte" : "token by token"). /help lists commands, /quit leaves.
         """
     }
 
@@ -68,7 +66,7 @@ public final class Repl {
     /max N           most bytes per answer
     /reset           clear the context
     /stats           speed of the last answer
-    /words           show word boundaries in answers (toggle)
+    /words           show word (or token) boundaries in answers (toggle)
     /model PATH      load another model (clears the context)
     Ctrl-C stops an answer.
     """
@@ -157,15 +155,21 @@ public final class Repl {
         var wordIndex = 0
         let palette: [[UInt8]] = [Array("\u{1B}[36m".utf8), Array("\u{1B}[33m".utf8)]
         let reset: [UInt8] = Array("\u{1B}[0m".utf8)
-        let result = generator.generate(prompt: prompt, limits: GenerationLimits(maxBytes: settings.maxBytes),
-                                        raw: settings.raw) { text, startsWord in
-            if interrupted() { return false }
-            if settings.showWords && startsWord {
-                wordIndex += 1
-                write(colors ? palette[wordIndex % 2] : Array("|".utf8))
+        let result: GenerationResult
+        do {
+            result = try generator.generate(prompt: prompt, limits: GenerationLimits(maxBytes: settings.maxBytes),
+                                            raw: settings.raw) { text, startsWord in
+                if interrupted() { return false }
+                if settings.showWords && startsWord {
+                    wordIndex += 1
+                    write(colors ? palette[wordIndex % 2] : Array("|".utf8))
+                }
+                write(text)
+                return true
             }
-            write(text)
-            return true
+        } catch {
+            say("cannot read that line: \(error)")
+            return
         }
         if settings.showWords && colors { write(reset) }
         write([0x0A])

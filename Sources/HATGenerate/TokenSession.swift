@@ -9,6 +9,7 @@
 import HATLayers
 import HATModel
 import HATTensor
+import HATTokenizer
 
 public final class TokenSession {
     public let model: TokenModel
@@ -76,5 +77,59 @@ public final class TokenSession {
             count += n
             start += n
         }
+    }
+}
+
+/// A token model as a GenerationModel: text is encoded by its tokenizer (UTF-8 only), each
+/// document opens with the tokenizer's document-start token (as in evaluation), and the EOS
+/// token or any other special token ends generated text.
+public final class TokenTextModel: GenerationModel {
+    public let session: TokenSession
+    public let tokenizer: BPETokenizer
+    public let source: String
+    let documentStart: Int?
+    private var cache = BPEWordCache()
+
+    public init(session: TokenSession, tokenizer: BPETokenizer, source: String) {
+        self.session = session
+        self.tokenizer = tokenizer
+        self.source = source
+        documentStart = TokenizerText.documentStart(tokenizer)
+        reset()
+    }
+
+    /// The token model at `source` (GGUF file or Hugging Face directory) with its tokenizer.
+    public convenience init(source: String, capacity: Int = 4096, context: ComputeContext) throws {
+        let (config, parameters, _) = try TokenModelFiles.load(source)
+        let tokenizer = try BPETokenizer(try TokenizerText.definition(from: source), source: source)
+        guard tokenizer.vocabularySize <= config.vocabularySize else {
+            throw TokenEvaluationError(message: "\(source): the tokenizer has \(tokenizer.vocabularySize) tokens but the model only \(config.vocabularySize) rows")
+        }
+        self.init(session: TokenSession(config: config, parameters: parameters, capacity: capacity, context: context),
+                  tokenizer: tokenizer, source: source)
+    }
+
+    public var vocabularySize: Int { session.model.config.vocabularySize }
+    public var nextLogits: UnsafePointer<Float> { UnsafePointer(session.logits.row(0)) }
+    public var completedPositions: Int { session.count }
+
+    public func reset() {
+        session.reset()
+        if let documentStart { session.feed([Int32(documentStart)]) }
+    }
+
+    public func feed(text: [UInt8]) throws {
+        let ids = try tokenizer.encode(utf8: text, cache: &cache)
+        session.feed(ids.map { Int32($0) })
+    }
+
+    public func feed(unit: Int) { session.feed([Int32(unit)]) }
+
+    public func bytes(of unit: Int) -> [UInt8] {
+        tokenizer.isSpecialToken(unit) ? [] : tokenizer.tokenBytes(unit) ?? []
+    }
+
+    public func ends(_ unit: Int) -> Bool {
+        unit == tokenizer.eosTokenID || tokenizer.isSpecialToken(unit) || unit >= tokenizer.vocabularySize
     }
 }

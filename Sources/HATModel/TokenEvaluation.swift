@@ -15,6 +15,7 @@ import HATTokenizer
 
 public struct TokenEvaluationError: Error, CustomStringConvertible {
     public let message: String
+    public init(message: String) { self.message = message }
     public var description: String { message }
 }
 

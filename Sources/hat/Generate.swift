@@ -58,7 +58,7 @@ struct Generate: ParsableCommand {
                                             context: context)
         let generator = Generator(model: session, sampling: sampling)
         let limits = GenerationLimits(maxBytes: maxBytes, maxWords: maxWords, stop: stop.map { Array($0.utf8) })
-        let result = generator.generate(prompt: promptBytes, limits: limits, raw: raw || json) { bytes, _ in
+        let result = try generator.generate(prompt: promptBytes, limits: limits, raw: raw || json) { bytes, _ in
             if !json { bytes.withUnsafeBufferPointer { _ = write(STDOUT_FILENO, $0.baseAddress, $0.count) } }
             return true
         }

@@ -288,7 +288,7 @@ struct ReportGraft: ParsableCommand {
                                          ("sampled", SamplingOptions(temperature: temperature, seed: seed))] {
                     let session = try GenerationSession(config: config, parameters: parameters, context: context)
                     let generator = Generator(model: session, sampling: sampling)
-                    let result = generator.generate(prompt: Array(prompt.utf8), limits: GenerationLimits(maxBytes: maxBytes))
+                    let result = try generator.generate(prompt: Array(prompt.utf8), limits: GenerationLimits(maxBytes: maxBytes))
                     let text = String(decoding: result.bytes, as: UTF8.self)
                     // Trailing spaces of the prompt go outside the bold markers (Markdown needs that).
                     let trimmed = String(prompt.reversed().drop { $0 == " " }.reversed())

@@ -280,7 +280,7 @@ final class ScriptedModel: ByteModel {
             let session = try GenerationSession(config: config, parameters: parameters, context: testContext())
             let word = NextWord.greedy(model: session, context: Array(text.utf8), splitter: splitter, maxBytes: 13)
             let reference = try GenerationSession(config: config, parameters: parameters, context: testContext())
-            let generated = Generator(model: reference, sampling: .greedy)
+            let generated = try Generator(model: reference, sampling: .greedy)
                 .generate(prompt: Array(text.utf8), limits: GenerationLimits(maxBytes: 13)).bytes
             #expect(Array(generated.prefix(word.count)) == word, "\(text): \(word) vs \(generated)")
         }
@@ -333,7 +333,7 @@ final class ScriptedModel: ByteModel {
         for text in contexts {
             let context = Array(text.utf8)
             let session = try GenerationSession(config: config, parameters: parameters, context: testContext())
-            let own = Generator(model: session, sampling: .greedy).generate(prompt: context, limits: GenerationLimits(maxBytes: 40)).bytes
+            let own = try Generator(model: session, sampling: .greedy).generate(prompt: context, limits: GenerationLimits(maxBytes: 40)).bytes
             let word = NextWord.greedy(model: try GenerationSession(config: config, parameters: parameters, context: testContext()), context: context,
                                        splitter: splitter, maxBytes: config.maxWordSize + 1)
             guard !word.isEmpty, own.count > word.count else { continue }

@@ -38,8 +38,8 @@ let prompts: [(String, [UInt8])] = [
             let cached = try GenerationSession(config: config, parameters: parameters, chunkBytes: 64, context: testContext())
             let uncached = try UncachedModel(config: config, parameters: parameters, capacity: 2048, context: testContext())
             let limits = GenerationLimits(maxBytes: 48)
-            let a = Generator(model: cached, sampling: .greedy).generate(prompt: prompt, limits: limits)
-            let b = Generator(model: uncached, sampling: .greedy).generate(prompt: prompt, limits: limits)
+            let a = try Generator(model: cached, sampling: .greedy).generate(prompt: prompt, limits: limits)
+            let b = try Generator(model: uncached, sampling: .greedy).generate(prompt: prompt, limits: limits)
             #expect(a.bytes == b.bytes, "\(name) (cross-attention every layer: \(everyLayer)): cached \(a.bytes) vs uncached \(b.bytes)")
             #expect(a.words == b.words, "\(name): \(a.words) vs \(b.words) words")
             #expect(!a.bytes.isEmpty || a.stopReason == .endOfSequence)
@@ -89,20 +89,20 @@ let prompts: [(String, [UInt8])] = [
     @Test func sameSeedSameTextDifferentSeedDifferentText() throws {
         let (config, parameters) = try tinyModel()
         let session = try GenerationSession(config: config, parameters: parameters, context: testContext())
-        func run(_ seed: UInt64) -> [UInt8] {
+        func run(_ seed: UInt64) throws -> [UInt8] {
             session.reset()
             let options = SamplingOptions(temperature: 1.0, topK: 40, topP: 0.95, minP: 0.01, repetitionPenalty: 1.1, seed: seed)
-            return Generator(model: session, sampling: options).generate(prompt: Array("Once upon".utf8),
+            return try Generator(model: session, sampling: options).generate(prompt: Array("Once upon".utf8),
                                                                           limits: GenerationLimits(maxBytes: 64)).bytes
         }
-        #expect(run(1) == run(1))
-        #expect(run(1) != run(2))
+        #expect(try run(1) == run(1))
+        #expect(try run(1) != run(2))
     }
 
     @Test func stopSequenceStopsAndIsNotEmitted() throws {
         let (config, parameters) = try tinyModel()
         let session = try GenerationSession(config: config, parameters: parameters, context: testContext())
-        let free = Generator(model: session, sampling: .greedy).generate(prompt: [], limits: GenerationLimits(maxBytes: 40))
+        let free = try Generator(model: session, sampling: .greedy).generate(prompt: [], limits: GenerationLimits(maxBytes: 40))
         // A stop sequence of two bytes of the greedy output whose first occurrence starts at p ≥ 2:
         // generation must stop right there, with exactly the p bytes before it.
         let p = try #require((2..<(free.bytes.count - 1)).first { p in
@@ -112,7 +112,7 @@ let prompts: [(String, [UInt8])] = [
         let stop = Array(free.bytes[p..<(p + 2)])
         session.reset()
         var emitted: [UInt8] = []
-        let stopped = Generator(model: session, sampling: .greedy).generate(
+        let stopped = try Generator(model: session, sampling: .greedy).generate(
             prompt: [], limits: GenerationLimits(maxBytes: 40, stop: [stop]), raw: true) { bytes, _ in
             emitted += bytes
             return true
@@ -126,16 +126,16 @@ let prompts: [(String, [UInt8])] = [
         let (config, parameters) = try tinyModel()
         let session = try GenerationSession(config: config, parameters: parameters, context: testContext())
         let sampling = SamplingOptions(temperature: 1, seed: 3)
-        let free = Generator(model: session, sampling: sampling)
+        let free = try Generator(model: session, sampling: sampling)
             .generate(prompt: Array("a b".utf8), limits: GenerationLimits(maxBytes: 200))
         try #require(free.bytes.count >= 10 && free.words >= 4, "the free run should be long: \(free.bytes.count) bytes, \(free.words) words")
         session.reset()
-        let r = Generator(model: session, sampling: sampling)
+        let r = try Generator(model: session, sampling: sampling)
             .generate(prompt: Array("a b".utf8), limits: GenerationLimits(maxBytes: 10))
         #expect(r.stopReason == .maxBytes)
         #expect(r.bytes == Array(free.bytes[0..<10]))
         session.reset()
-        let w = Generator(model: session, sampling: sampling)
+        let w = try Generator(model: session, sampling: sampling)
             .generate(prompt: Array("a b".utf8), limits: GenerationLimits(maxBytes: 1000, maxWords: 3))
         // Generation stops at the first byte after which 3 words are complete; one byte can complete
         // two words at once (an ill-formed byte after a word is a word of its own), hence ≤ 4.
@@ -151,14 +151,30 @@ let prompts: [(String, [UInt8])] = [
         let greedy = Sampler(options: .greedy)
         let topOne = Sampler(options: SamplingOptions(temperature: 1.5, topK: 1))
         logits.withUnsafeBufferPointer { p in
-            #expect(greedy.sample(logits: p.baseAddress!, recent: [], coin: 0.99) == 65)
-            #expect(topOne.sample(logits: p.baseAddress!, recent: [], coin: 0.99) == 65)
+            #expect(greedy.sample(logits: p.baseAddress!, count: 256, recent: [], coin: 0.99) == 65)
+            #expect(topOne.sample(logits: p.baseAddress!, count: 256, recent: [], coin: 0.99) == 65)
             // A repetition penalty on byte 65 makes 66 the greedy choice.
             let penalised = Sampler(options: SamplingOptions(temperature: 0, repetitionPenalty: 1.1))
-            #expect(penalised.sample(logits: p.baseAddress!, recent: [65], coin: 0) == 66)
+            #expect(penalised.sample(logits: p.baseAddress!, count: 256, recent: [65], coin: 0) == 66)
             // The coin picks within the kept set: with top-p 0.5 only the top byte remains (its p > 0.5 of the two).
             let sampler = Sampler(options: SamplingOptions(temperature: 0.1, topP: 0.5))
-            #expect(sampler.sample(logits: p.baseAddress!, recent: [], coin: 0.999) == 65)
+            #expect(sampler.sample(logits: p.baseAddress!, count: 256, recent: [], coin: 0.999) == 65)
+        }
+    }
+
+    /// Top-p keeps the smallest prefix whose mass reaches p — not one unit fewer, not one more.
+    @Test func topPKeepsExactlyTheUnitsWhoseMassReachesP() {
+        // Probabilities 0.4, 0.35, 0.25 over units 0, 1, 2 (temperature 1).
+        let logits: [Float] = [log(0.4), log(0.35), log(0.25)]
+        logits.withUnsafeBufferPointer { p in
+            let twoNeeded = Sampler(options: SamplingOptions(temperature: 1, topP: 0.7))
+            // The kept mass is 0.75: a coin of 0.99 lands on the second unit, never the third.
+            #expect(twoNeeded.sample(logits: p.baseAddress!, count: 3, recent: [], coin: 0.99) == 1)
+            #expect(twoNeeded.sample(logits: p.baseAddress!, count: 3, recent: [], coin: 0.5) == 0)
+            let oneNeeded = Sampler(options: SamplingOptions(temperature: 1, topP: 0.39))
+            #expect(oneNeeded.sample(logits: p.baseAddress!, count: 3, recent: [], coin: 0.99) == 0)
+            let all = Sampler(options: SamplingOptions(temperature: 1, topP: 0.9))
+            #expect(all.sample(logits: p.baseAddress!, count: 3, recent: [], coin: 0.99) == 2)
         }
     }
 }
@@ -180,9 +196,9 @@ let prompts: [(String, [UInt8])] = [
 @Suite struct GenerationIndependence {
     static let prompt = Array("It is a truth universally acknowledged, that a single man in possession".utf8)
 
-    func greedy(_ session: GenerationSession) -> [UInt8] {
+    func greedy(_ session: GenerationSession) throws -> [UInt8] {
         session.reset()
-        return Generator(model: session, sampling: .greedy).generate(prompt: Self.prompt, limits: GenerationLimits(maxBytes: 64)).bytes
+        return try Generator(model: session, sampling: .greedy).generate(prompt: Self.prompt, limits: GenerationLimits(maxBytes: 64)).bytes
     }
 
     @Test func greedyBytesAndLogitsAreTheSameForAnyThreadCount() throws {
@@ -190,7 +206,7 @@ let prompts: [(String, [UInt8])] = [
         var outputs: [[UInt8]] = [], logits: [[Float]] = []
         for threads in [1, 2, 3, 8] {
             let session = try GenerationSession(config: config, parameters: parameters, chunkBytes: 16, context: testContext(threads))
-            outputs.append(greedy(session))
+            outputs.append(try greedy(session))
             logits.append(Array(UnsafeBufferPointer(start: session.nextByteLogits, count: 256)))
         }
         for (i, threads) in [2, 3, 8].enumerated() {
@@ -203,11 +219,11 @@ let prompts: [(String, [UInt8])] = [
         let (config, parameters) = try tinyModel()
         let a = try GenerationSession(config: config, parameters: parameters, context: testContext())
         let b = try GenerationSession(config: config, parameters: parameters, chunkBytes: 8, context: testContext())
-        let soloA = greedy(a), soloB = greedy(b)
+        let soloA = try greedy(a), soloB = try greedy(b)
         final class Results: @unchecked Sendable { var a: [UInt8] = [], b: [UInt8] = [] }
         let results = Results()
         for _ in 0..<3 {
-            try runConcurrently([{ results.a = self.greedy(a) }, { results.b = self.greedy(b) }])
+            try runConcurrently([{ results.a = try self.greedy(a) }, { results.b = try self.greedy(b) }])
             #expect(results.a == soloA)
             #expect(results.b == soloB)
         }

@@ -32,13 +32,13 @@ import Testing
 
         // What the transcript must say, built from the Generator with the same settings.
         let session = try GenerationSession(config: config, parameters: parameters, context: testContext())
-        let greedy = Generator(model: session, sampling: SamplingOptions(temperature: 0, seed: 5))
-        let first = greedy.generate(prompt: Array("Hello there".utf8), limits: GenerationLimits(maxBytes: 12), raw: true).bytes
+        let greedy = try Generator(model: session, sampling: SamplingOptions(temperature: 0, seed: 5))
+        let first = try greedy.generate(prompt: Array("Hello there".utf8), limits: GenerationLimits(maxBytes: 12), raw: true).bytes
         session.reset()
-        let again = greedy.generate(prompt: Array("Hello there".utf8), limits: GenerationLimits(maxBytes: 12), raw: true).bytes
+        let again = try greedy.generate(prompt: Array("Hello there".utf8), limits: GenerationLimits(maxBytes: 12), raw: true).bytes
         #expect(first == again, "after /reset the same prompt gives the same answer")
-        let sampler = Generator(model: session, sampling: SamplingOptions(temperature: 1, topK: 5, seed: 9))
-        let third = sampler.generate(prompt: Array("Once".utf8), limits: GenerationLimits(maxBytes: 12), raw: true).bytes
+        let sampler = try Generator(model: session, sampling: SamplingOptions(temperature: 1, topK: 5, seed: 9))
+        let third = try sampler.generate(prompt: Array("Once".utf8), limits: GenerationLimits(maxBytes: 12), raw: true).bytes
 
         var expected: [UInt8] = []
         func line(_ s: String) { expected += Array((s + "\n").utf8) }

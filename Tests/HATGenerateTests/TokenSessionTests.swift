@@ -7,6 +7,7 @@ import HATGenerate
 import HATModel
 import HATTensor
 import HATTestSupport
+import HATTokenizer
 import Testing
 
 @Suite struct TokenSessionTests {
@@ -58,5 +59,58 @@ import Testing
             results.append(session.logits.toArray())
         }
         #expect(results.allSatisfy { $0 == results[0] })
+    }
+}
+
+// A token model through the same Generator as HAT models: greedy text equals decoding argmax
+// tokens of the full forward by hand; stop sequences may end inside a token; the byte limit cuts
+// a token; invalid UTF-8 prompts are refused with an error.
+@Suite struct TokenGenerationTests {
+    static let teacher = TinyModel.repositoryRoot + "/Tests/HATModelTests/Fixtures/token-model/tiny_teacher.gguf"
+
+    @Test func greedyTextEqualsArgmaxOfTheFullForward() throws {
+        let model = try TokenTextModel(source: Self.teacher, context: ComputeContext(threads: 2))
+        let prompt = Array("It is a truth universally".utf8)
+        let result = try Generator(model: model, sampling: .greedy).generate(prompt: prompt, limits: GenerationLimits(maxBytes: 40))
+
+        // By hand: the full forward over [document start] + prompt tokens + what was chosen so far.
+        let (config, parameters, _) = try TokenModelFiles.load(Self.teacher)
+        let full = TokenModel(config: config, parameters: parameters, maxTokens: 128, context: ComputeContext(threads: 2))
+        var ids = [Int32(TokenizerText.documentStart(model.tokenizer)!)] + model.tokenizer.encode("It is a truth universally").map { Int32($0) }
+        var bytes: [UInt8] = []
+        while bytes.count < 40 {
+            let positions = (0..<Int32(ids.count)).map { $0 }, zeros = [Int32](repeating: 0, count: ids.count)
+            let h = full.forward(ids: ids, positions: positions, sequenceStarts: zeros, count: ids.count)
+            var best = 0
+            full.forEachLogits(h.rows((ids.count - 1)..<ids.count)) { _, z in
+                for i in 1..<config.vocabularySize where z[i] > z[best] { best = i }
+            }
+            if model.ends(best) { break }
+            ids.append(Int32(best))
+            bytes += model.bytes(of: best)
+        }
+        #expect(result.bytes == Array(bytes.prefix(40)), "cached \(result.bytes) vs full \(bytes)")
+        #expect(result.units > 0 && result.words == result.units)
+    }
+
+    @Test func stopInsideATokenAndTheByteLimitCut() throws {
+        let model = try TokenTextModel(source: Self.teacher, context: ComputeContext(threads: 2))
+        let generator = Generator(model: model, sampling: .greedy)
+        let free = try generator.generate(prompt: Array("Call me".utf8), limits: GenerationLimits(maxBytes: 60))
+        try #require(free.bytes.count >= 12)
+        // Stop at two bytes that start in the middle of the output (likely inside a token).
+        let p = try #require((3..<(free.bytes.count - 1)).first { p in
+            !(0..<p).contains { free.bytes[$0..<($0 + 2)] == free.bytes[p..<(p + 2)] }
+        })
+        model.reset()
+        let stopped = try generator.generate(prompt: Array("Call me".utf8),
+                                             limits: GenerationLimits(maxBytes: 60, stop: [Array(free.bytes[p..<(p + 2)])]))
+        #expect(stopped.stopReason == .stopSequence && stopped.bytes == Array(free.bytes[0..<p]))
+        model.reset()
+        let short = try generator.generate(prompt: Array("Call me".utf8), limits: GenerationLimits(maxBytes: 7))
+        #expect(short.bytes == Array(free.bytes[0..<7]) && short.stopReason == .maxBytes)
+        #expect(throws: (any Error).self) {
+            _ = try generator.generate(prompt: [0x41, 0xFF, 0x42], limits: GenerationLimits(maxBytes: 4))
+        }
     }
 }
