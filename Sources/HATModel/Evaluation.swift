@@ -77,9 +77,24 @@ public struct DocumentScore: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey { case name, predictedBytes = "predicted_bytes", lossNats = "loss_nats" }
 }
 
-/// Which document each position of a stream belongs to: documents start at increasing offsets.
+/// Which scoring unit each position of a stream belongs to: a document (documents start at
+/// increasing offsets), or with `blockBytes` a block of that many bytes of a document (for
+/// intervals over blocks when there are few documents), named "document#k".
 struct DocumentIndex {
     let starts: [Int]
+    let names: [String]
+    let blockBytes: Int?
+    private(set) var scores: [DocumentScore] = []
+    private var unitOf: [Int: Int] = [:]     // document · 2^32 + block → index in scores
+
+    init(starts: [Int], names: [String], blockBytes: Int?) {
+        precondition(starts.count == names.count, "one name per document")
+        self.starts = starts
+        self.names = names
+        self.blockBytes = blockBytes
+        if blockBytes == nil { scores = names.map { DocumentScore(name: $0) } }
+    }
+
     /// The document holding position p (the last start ≤ p).
     func document(at p: Int) -> Int {
         var lo = 0, hi = starts.count - 1
@@ -88,6 +103,27 @@ struct DocumentIndex {
             if starts[mid] <= p { lo = mid } else { hi = mid - 1 }
         }
         return lo
+    }
+
+    /// Adds a predicted unit at position p (its byte offset within the document: `offset`).
+    mutating func add(at p: Int, offsetInDocument offset: Int, bytes: Int, nats: Double) {
+        let d = document(at: p)
+        guard let blockBytes else {
+            scores[d].predictedBytes += bytes
+            scores[d].lossNats += nats
+            return
+        }
+        let block = offset / blockBytes, key = d << 32 | block
+        let unit: Int
+        if let known = unitOf[key] {
+            unit = known
+        } else {
+            unit = scores.count
+            unitOf[key] = unit
+            scores.append(DocumentScore(name: "\(names[d])#\(block)"))
+        }
+        scores[unit].predictedBytes += bytes
+        scores[unit].lossNats += nats
     }
 }
 
@@ -113,14 +149,15 @@ public struct TeacherDiagnostics: Codable, Equatable, Sendable {
 public enum Evaluator {
     /// Evaluates `rows` of `stream`, packing as many rows into each batch as fit. With
     /// `documentNames` (one per document of the stream, in order) the result also splits the loss
-    /// by document. `progress(done, total)` is called after every batch.
+    /// by document, or by blocks of `blockBytes` bytes of each document. `progress(done, total)`
+    /// is called after every batch.
     public static func evaluate(model: HierarchicalModel, stream: WordStream, rows: [Range<Int>], batch: Batch,
-                                documentNames: [String]? = nil,
+                                documentNames: [String]? = nil, blockBytes: Int? = nil,
                                 progress: (Int, Int) -> Void = { _, _ in }) -> EvaluationResult {
         var result = EvaluationResult()
         let start = Date()
-        let index = documentNames.map { _ in DocumentIndex(starts: stream.documentFirstWord.map { stream.wordStart($0) }) }
-        var scores = documentNames?.map { DocumentScore(name: $0) }
+        let documentStarts = stream.documentFirstWord.map { stream.wordStart($0) }
+        var index = documentNames.map { DocumentIndex(starts: documentStarts, names: $0, blockBytes: blockBytes) }
         var next = 0
         while next < rows.count {
             batch.reset()
@@ -135,15 +172,15 @@ public enum Evaluator {
             batch.finish()
             let parts = model.forward(batch, teacher: nil, recordByteLosses: index != nil)
             let (lossSum, count) = (parts.crossEntropy, parts.predictedBytes)
-            if let index {
-                // Byte t predicts byte t + 1, which belongs to the document holding it.
+            if index != nil {
+                // Byte t predicts byte t + 1, which belongs to the unit holding it.
                 let losses = model.byteLosses(count: batch.byteCount)
                 for (r, row) in rowStarts.enumerated() {
                     let end = r + 1 < rowStarts.count ? rowStarts[r + 1].batchByte : batch.byteCount
                     for t in row.batchByte..<(end - 1) {
-                        let d = index.document(at: row.streamByte + (t - row.batchByte) + 1)
-                        scores![d].predictedBytes += 1
-                        scores![d].lossNats += losses[t]
+                        let p = row.streamByte + (t - row.batchByte) + 1
+                        let d = index!.document(at: p)
+                        index!.add(at: p, offsetInDocument: p - documentStarts[d], bytes: 1, nats: losses[t])
                     }
                 }
             }
@@ -154,7 +191,7 @@ public enum Evaluator {
             progress(next, rows.count)
         }
         result.seconds = Date().timeIntervalSince(start)
-        result.documents = scores
+        result.documents = index?.scores
         return result
     }
 

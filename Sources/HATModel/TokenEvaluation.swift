@@ -65,17 +65,28 @@ public enum TokenEvaluator {
         return rows
     }
 
-    /// Evaluates `documents` with `model` (whose maxTokens must be ≥ tokensPerRow).
+    /// Evaluates `documents` with `model` (whose maxTokens must be ≥ tokensPerRow); the result
+    /// splits the loss by document, or by blocks of `blockBytes` bytes of each document.
     public static func evaluate(model: TokenModel, tokenizer: BPETokenizer, documents: [Document], tokensPerRow: Int,
-                                maxRowBytes: Int, progress: (Int, Int) -> Void = { _, _ in }) throws -> EvaluationResult {
+                                maxRowBytes: Int, blockBytes: Int? = nil,
+                                progress: (Int, Int) -> Void = { _, _ in }) throws -> EvaluationResult {
         precondition(tokensPerRow <= model.maxTokens, "rows of \(tokensPerRow) tokens, model capacity \(model.maxTokens)")
         let started = Date()
         let (ids, lengths, documentStarts) = try stream(documents, tokenizer: tokenizer)
         if let bad = ids.first(where: { Int($0) >= model.config.vocabularySize }) {
             throw TokenEvaluationError(message: "token \(bad) is outside the model's vocabulary of \(model.config.vocabularySize)")
         }
-        let index = DocumentIndex(starts: documentStarts)
-        var scores = documents.map { DocumentScore(name: $0.name) }
+        var index = DocumentIndex(starts: documentStarts, names: documents.map(\.name), blockBytes: blockBytes)
+        // Byte offset of each token within its document (the document start token at 0).
+        var offsets = [Int](repeating: 0, count: ids.count)
+        for (d, first) in documentStarts.enumerated() {
+            let end = d + 1 < documentStarts.count ? documentStarts[d + 1] : ids.count
+            var offset = 0
+            for t in first..<end {
+                offsets[t] = offset
+                offset += Int(lengths[t])
+            }
+        }
         var result = EvaluationResult()
         let rowRanges = rows(lengths: lengths, tokensPerRow: tokensPerRow, maxRowBytes: maxRowBytes)
         let positions = (0..<Int32(tokensPerRow)).map { $0 }, starts = [Int32](repeating: 0, count: tokensPerRow)
@@ -86,9 +97,7 @@ public enum TokenEvaluator {
             model.forEachLogits(h.rows(0..<(slice.count - 1))) { j, z in
                 let target = row.lowerBound + j + 1
                 let loss = TokenModel.logSumExp(z, v) - Double(z[Int(ids[target])])
-                let d = index.document(at: target)
-                scores[d].predictedBytes += Int(lengths[target])
-                scores[d].lossNats += loss
+                index.add(at: target, offsetInDocument: offsets[target], bytes: Int(lengths[target]), nats: loss)
                 result.lossNats += loss
                 result.predictedBytes += Int(lengths[target])
             }
@@ -96,7 +105,7 @@ public enum TokenEvaluator {
             result.words += row.count
             progress(r + 1, rowRanges.count)
         }
-        result.documents = scores
+        result.documents = index.scores
         result.seconds = Date().timeIntervalSince(started)
         return result
     }
