@@ -127,10 +127,10 @@ class CrossAttention(nn.Module):
         self.v_proj, self.o_proj = linear(kv, key_value_width), linear(query_width, a)
 
 
-class ModuleWithLayers(nn.Module):
-    def __init__(self, blocks, name="layers"):
+class Backbone(nn.Module):
+    def __init__(self, s):
         super().__init__()
-        setattr(self, name, nn.ModuleList(blocks))
+        self.layers = nn.ModuleList(LlamaBlock(s) for _ in range(s.num_hidden_layers))
 
 
 class Encoder(nn.Module):
@@ -175,7 +175,7 @@ class Decoder(nn.Module):
 # ---------------------------------------------------------------------------- the model
 
 class HATModel(nn.Module):
-    """forward(batch) → summed next-byte cross-entropy in nats (float32) over the bytes with a
+    """forward(batch) → summed next-byte cross-entropy in nats (at least float32) over the bytes with a
     target; `logits(batch)` → [B, T, 256]. `batch` is a data.PaddedBatch (or anything with its
     tensors on the model's device)."""
 
@@ -186,7 +186,7 @@ class HATModel(nn.Module):
         enc, bb, dec = c.encoder, c.backbone, c.decoder
         self.encoder = Encoder(enc)
         self.encoder_connector = EncoderConnector(enc, bb.hidden_size)
-        self.backbone = ModuleWithLayers([LlamaBlock(bb) for _ in range(bb.num_hidden_layers)])
+        self.backbone = Backbone(bb)
         self.decoder_connector = DecoderConnector(bb.hidden_size)
         self.decoder = Decoder(c)
         self.layer_norm = RMSNorm(dec.hidden_size, dec.rms_norm_eps)
@@ -199,7 +199,8 @@ class HATModel(nn.Module):
 
     def forward(self, batch, return_logits=False):
         logits = self.logits(batch)
-        loss = F.cross_entropy(logits.float().reshape(-1, 256), batch.targets.reshape(-1), ignore_index=-100,
+        wide = logits if logits.dtype in (torch.float32, torch.float64) else logits.float()
+        loss = F.cross_entropy(wide.reshape(-1, 256), batch.targets.reshape(-1), ignore_index=-100,
                                reduction="sum")
         return (loss, logits) if return_logits else loss
 
@@ -211,7 +212,6 @@ class HATModel(nn.Module):
         w = batch.word_count_max
         device = ids.device
         x = self.encoder.embedding_layer(ids)               # [B, T, Dl]
-        dtype = x.dtype if not torch.is_autocast_enabled(device.type) else torch.get_autocast_dtype(device.type)
         rope_dtype = x.dtype
 
         # Encoder
