@@ -111,8 +111,9 @@ class Distributed:
 
 
 def wrap(model, options, runtime, fsdp):
-    """DDP (default) or FSDP2 (fully_shard of every Llama block, then the rest) around the model."""
-    if runtime.world == 1 and not fsdp:
+    """DDP (default) or FSDP2 (fully_shard of every Llama block, then the rest) around the model;
+    one process trains the bare model (FSDP over one rank would shard nothing)."""
+    if runtime.world == 1:
         return model
     if fsdp:
         from torch.distributed.fsdp import fully_shard

@@ -127,3 +127,28 @@ def test_hat_repl_and_generate_load_a_model_trained_in_torch(runs, hat):
     generated = json.loads(run([hat, "generate", "--model", model, "--prompt", "The water", "--temperature", "0",
                                 "--max-bytes", "16", "--json"]))
     assert generated
+
+
+def test_frozen_parts_and_a_backbone_rate_train_as_in_hat(hat, corpus, tmp_path):
+    """--freeze encoder and --backbone-learning-rate: the same 6 steps in both engines; the frozen
+    encoder does not move at all and its moments stay zero."""
+    options = ["--steps", "6", "--rows-per-batch", "4", "--words-per-row", "32", "--max-row-bytes", "128",
+               "--warmup-steps", "2", "--checkpoint-every", "6", "--validate-every", "6", "--validation-fraction", "0.2",
+               "--learning-rate", "3e-3", "--backbone-learning-rate", "1e-3", "--freeze", "encoder"]
+    reference, ours = str(tmp_path / "hat"), str(tmp_path / "torch")
+    run([hat, "train", "--init-from", FIXTURE, "--data", corpus, "--out", reference, "--threads", "1"] + options)
+    run(python_module("hat_torch.train", "--init-from", FIXTURE, "--data", corpus, "--out", ours, "--threads", "1",
+                      *options))
+    initial = load_file(os.path.join(FIXTURE, "model.safetensors"))
+    expected = load_file(os.path.join(checkpoint(reference, 6), "model.safetensors"))
+    weights = load_file(os.path.join(checkpoint(ours, 6), "model.safetensors"))
+    for name in expected:
+        if name.startswith("encoder."):
+            assert np.array_equal(weights[name], initial[name]), name
+        elif not name.endswith(DEAD):
+            assert float(np.abs(weights[name] - expected[name]).max()) <= 2e-5, name
+    moments = load_file(os.path.join(checkpoint(ours, 6), "optimizer.safetensors"))
+    expected_moments = load_file(os.path.join(checkpoint(reference, 6), "optimizer.safetensors"))
+    for name in ("adamw.m", "adamw.v"):
+        scale = float(np.abs(expected_moments[name]).max())
+        assert float(np.abs(moments[name] - expected_moments[name]).max()) <= 1e-4 * scale
