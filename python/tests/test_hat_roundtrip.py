@@ -5,6 +5,7 @@ tiny preset weights, 20 steps of 2 micro-batches of 8 rows (320 of 102 rows: the
   hat      : hat train, 20 steps                                  (the reference)
   torch→hat: hat_torch.train --stop-at 10, then hat train --resume
   hat→torch: hat's run cut at its step-10 checkpoint, then hat_torch.train --resume
+  hat→torch→hat: hat's run cut at step 5, hat_torch.train --resume --stop-at 15, hat train --resume
 
 Tolerances (measured on the 2-core dev machine: losses 7e-8 relative, live weights 1e-6
 absolute, moments 1.2e-6 relative to the largest):
@@ -32,8 +33,8 @@ from safetensors.numpy import load_file
 from conftest import FIXTURE, copy_run, python_module, run
 
 OPTIONS = ["--steps", "20", "--rows-per-batch", "8", "--accumulation", "2", "--words-per-row", "32",
-           "--max-row-bytes", "128", "--warmup-steps", "5", "--checkpoint-every", "10", "--validate-every", "10",
-           "--validation-fraction", "0.2", "--learning-rate", "3e-3"]
+           "--max-row-bytes", "128", "--warmup-steps", "5", "--checkpoint-every", "5", "--keep-checkpoints", "4",
+           "--validate-every", "10", "--validation-fraction", "0.2", "--learning-rate", "3e-3"]
 DEAD = ("cross_attention.q_proj.weight", "cross_attention.k_proj.weight", "query_norm.weight")
 
 
@@ -50,8 +51,11 @@ def runs(hat, corpus, tmp_path_factory):
     run([hat, "train", "--resume", torch_then_hat, "--threads", "1"])
     hat_then_torch = copy_run(reference, str(root / "hat-then-torch"), 10)
     run(python_module("hat_torch.train", "--resume", hat_then_torch, "--threads", "1"))
+    sandwich = copy_run(reference, str(root / "hat-torch-hat"), 5)
+    run(python_module("hat_torch.train", "--resume", sandwich, "--threads", "1", "--stop-at", "15"))
+    run([hat, "train", "--resume", sandwich, "--threads", "1"])
     return {"hat": reference, "torch-then-hat": torch_then_hat, "hat-then-torch": hat_then_torch,
-            "torch-part": torch_part}
+            "hat-torch-hat": sandwich, "torch-part": torch_part}
 
 
 def metrics(path):
@@ -77,7 +81,7 @@ def test_the_first_ten_torch_steps_log_hats_losses(runs):
             assert ours["gradient_norm"] == pytest.approx(theirs["gradient_norm"], rel=1e-4)
 
 
-@pytest.mark.parametrize("mixed", ["torch-then-hat", "hat-then-torch"])
+@pytest.mark.parametrize("mixed", ["torch-then-hat", "hat-then-torch", "hat-torch-hat"])
 def test_mixed_runs_land_where_hat_lands(runs, mixed):
     reference, other = runs["hat"], runs[mixed]
     ours, theirs = metrics(other), metrics(reference)
