@@ -11,7 +11,6 @@ Not tested here: CUDA/NCCL, several nodes, bf16 on GPU (no GPU on this machine).
 
 import json
 import os
-import shutil
 import sys
 
 import numpy as np
