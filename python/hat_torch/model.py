@@ -282,16 +282,3 @@ class HATModel(nn.Module):
         a = torch.softmax(score, dim=-1) * v.to(q.dtype)
         return cross.o_proj(a.reshape(b, t, h_ * d_))
 
-
-def parameter_names(model):
-    """The module's parameter names as hat names them (unwrapping DDP/FSDP/compile prefixes)."""
-    names = []
-    for name, _ in model.named_parameters():
-        names.append(strip_wrapper_prefix(name))
-    return names
-
-
-def strip_wrapper_prefix(name):
-    for prefix in ("module.", "_orig_mod.", "_fsdp_wrapped_module.", "_checkpoint_wrapped_module."):
-        name = name.replace(prefix, "")
-    return name
