@@ -211,10 +211,16 @@ public final class AttentionCore {
                     gemm(s, transposeA: true, dOBlock, into: dVHead.rows(c0..<c1), beta: 1)   // dV += Pᵀ dO
                     gemm(dOBlock, vChunk, transposeB: true, into: dp)                       // dP = dO Vᵀ
                     for r in 0..<rows {
-                        // dS = P ⊙ (dP − δ), in place of P (masked entries stay 0)
+                        // dS = P ⊙ (dP − δ), in place of P (masked entries stay 0). A query with a
+                        // single key has P ≡ 1 and dS ≡ 0 exactly (the decoder's cross-attention to
+                        // its word): set it so, rather than leave the rounding of dP − δ behind.
                         let pr = s.row(r), dpr = dp.row(r)
                         let a = min(max(Int(ranges.lo[i0 + r]) - c0, 0), cw)
                         let b = max(min(Int(ranges.hi[i0 + r]) - c0, cw), a)
+                        if ranges.hi[i0 + r] - ranges.lo[i0 + r] == 1 {
+                            (pr + a).update(repeating: 0, count: b - a)
+                            continue
+                        }
                         let dv = VectorMath.V(repeating: delta[r])
                         var j = a
                         while j + 16 <= b {

@@ -85,6 +85,11 @@ func compare(_ actual: [Float], _ expected: [Float]) -> (maxDifference: Float, s
             // decoder cross-attention's q/k: one key per query, so softmax ≡ 1) get an absolute 1e-7.
             #expect(result.maxDifference <= max(1e-3 * result.scale, 1e-7), "gradient of \(entry.name): \(result.detail)")
         }
+        // One key per query: these get no gradient at all, exactly (as in exact arithmetic).
+        for name in ["decoder.decoder_layers.0.cross_attention.q_proj.weight", "decoder.decoder_layers.0.cross_attention.k_proj.weight",
+                     "decoder.decoder_layers.0.query_norm.weight"] {
+            #expect(fixture.parameters.grad(name).toArray().allSatisfy { $0 == 0 }, "\(name) should have an exactly zero gradient")
+        }
     }
 
     @Test func tenAdamWStepsFollowPyTorchLossForLoss() throws {
