@@ -633,3 +633,46 @@ final class ScriptedModel: ByteModel {
         #expect(md.contains("INCOMPLETE"))
     }
 }
+
+// The distilled-grafting report from synthetic runs and evaluations: intervals bracket the
+// estimates, paired differences use the same units, the target verdicts follow the numbers, and
+// the runs table reads the metrics log.
+@Suite struct DistillationReportTests {
+    static func scored(_ key: String, _ perUnit: Double, units: Int = 20) -> DistillationReport.Scored {
+        var result = EvaluationResult(predictedBytes: units * 1000, bytes: units * 1000, words: units * 200, lossNats: 0)
+        result.documents = (0..<units).map { k in
+            DocumentScore(name: String(format: "doc%02d", k), predictedBytes: 1000,
+                          lossNats: 1000 * log(2) * (perUnit + 0.05 * Double(k % 5)))
+        }
+        result.lossNats = result.documents!.reduce(0) { $0 + $1.lossNats }
+        return DistillationReport.Scored(key: key, label: key, results: ["prose": result, "technical": result])
+    }
+
+    @Test func tablesTargetsAndIntervals() {
+        let metrics: [[String: Any]] = [
+            ["split": "train", "step": 1, "bytes_seen": 9000, "loss": 3.0],
+            ["split": "validation", "step": 1, "bytes_seen": 9000, "bits_per_byte": 4.5, "elapsed_seconds": 10.0,
+             "oracle_bits_per_byte": 4.2, "teacher_bits_per_byte": 1.1, "align_cosine": 0.7],
+        ]
+        let arm = DistillationReport.Arm(key: "distilled", label: "distilled", metrics: metrics, options: nil,
+                                         wallSeconds: 100, cpuSeconds: 180, notes: nil)
+        let report = DistillationReport(arms: [arm], scored: [Self.scored("distilled", 1.5), Self.scored("random", 2.0),
+                                                               Self.scored("stage2", 1.4), Self.scored("default", 2.6),
+                                                               Self.scored("teacher", 1.2)],
+                                        sets: ["prose", "technical"], reading: "hand-written", command: "hat report distill X")
+        let a = report.bitsPerByte("distilled", "prose")!
+        #expect(a.low <= a.estimate && a.estimate <= a.high && abs(a.estimate - 1.6) < 1e-9)
+        let d = report.difference("distilled", minus: "random", on: "prose")!
+        #expect(abs(d.estimate + 0.5) < 1e-9 && abs(d.high - d.low) < 1e-9, "a constant paired difference has a zero-width interval")
+        let md = report.markdown(charts: [("c.svg", "caption")])
+        #expect(md.contains("| distilled − random | -0.500 [-0.500, -0.500]"))
+        #expect(md.contains("| distilled − random | -0.500 [-0.500, -0.500] | -0.500 [-0.500, -0.500] | ≤ −0.3 on prose, intervals apart | yes |"))
+        #expect(md.contains("| stage2 − default | -1.200 [-1.200, -1.200] | -1.200 [-1.200, -1.200] | < 0 on prose, ≤ −1.0 on technical | yes |"))
+        #expect(md.contains("| stage2 − teacher | +0.200"))
+        #expect(md.contains("| distilled | 1 | 9,000 | 1m40s | 3m00s | 90 | 4.500 | 4.200 / 1.100 |"))
+        #expect(md.contains("## Reading (written by hand)\n\nhand-written"))
+        #expect(md.contains("![caption](c.svg)"))
+        let charts = report.charts()
+        #expect(charts.map(\.file).contains("graft-smollm2-oracle.svg") && charts.allSatisfy { $0.svg.hasPrefix("<svg") })
+    }
+}
