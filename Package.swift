@@ -2,6 +2,7 @@
 // hat: hierarchical byte-level language models (HAT) in Swift.
 // Targets import one way: CBLAS ← HATTensor ← HATLayers ← HATModel ← HATGenerate ← HATEval ← hat,
 // with CICU ← HATText (words) and HATTensor ← HATIO (file formats) feeding HATModel.
+// `hat` (Sources/hat) is the command line as a library; the `hat` binary is Sources/hat-main.
 import PackageDescription
 
 /// Release builds of numeric targets: no bounds checks in hot loops and AVX2/FMA code.
@@ -14,7 +15,7 @@ let package = Package(
     name: "hat",
     platforms: [.macOS(.v14)],
     products: [
-        .executable(name: "hat", targets: ["hat"]),
+        .executable(name: "hat", targets: ["hat-main"]),
         .library(name: "HATModel", targets: ["HATModel"]),
         .library(name: "HATText", targets: ["HATText"]),
     ],
@@ -41,14 +42,15 @@ let package = Package(
         .target(name: "HATGenerate", dependencies: ["HATTensor", "HATText", "HATModel", "HATIO"], swiftSettings: kernelSettings),
         .target(name: "HATEval", dependencies: ["CICU", "HATTensor", "HATText", "HATModel", "HATIO", "HATGenerate"], swiftSettings: kernelSettings),
 
-        // Command line
-        .executableTarget(
+        // Command line: the commands (a library) and the binary
+        .target(
             name: "hat",
             dependencies: [
                 "HATTensor", "HATLayers", "HATText", "HATIO", "HATModel", "HATGenerate", "HATEval",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .executableTarget(name: "hat-main", dependencies: ["hat"], path: "Sources/hat-main"),
 
         // Tests (numeric ones are meant to run in release: `swift test -c release`)
         .target(name: "HATTestSupport", dependencies: ["HATTensor", "HATModel"], path: "Tests/HATTestSupport"),
@@ -59,6 +61,6 @@ let package = Package(
         .testTarget(name: "HATIOTests", dependencies: ["HATTensor", "HATIO"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HATGenerateTests", dependencies: ["HATTensor", "HATModel", "HATIO", "HATGenerate", "HATTestSupport"]),
         .testTarget(name: "HATEvalTests", dependencies: ["HATText", "HATModel", "HATIO", "HATGenerate", "HATEval", "HATTestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "hatTests", dependencies: ["hat", "HATTensor", "HATTestSupport"]),
+        .testTarget(name: "hatTests", dependencies: ["hat", "hat-main", "HATTensor", "HATTestSupport"]),
     ]
 )

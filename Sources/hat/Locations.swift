@@ -41,9 +41,3 @@ enum Locations {
         throw CommandError("the default model (Models/default) was not found; pass --model DIR")
     }
 }
-
-/// An error the command line reports as one clear line and a non-zero exit.
-struct CommandError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
