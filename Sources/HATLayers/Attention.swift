@@ -84,6 +84,17 @@ public final class CrossAttention {
         dv = arena.tensor(rows: maxKeys, cols: kv)
     }
 
+    /// The float counts `init` takes from its arena (checked; nil on overflow); the rotary tables
+    /// it allocates besides are `RotaryEmbedding.tableFloats(headDim:)`.
+    public static func arenaRequests(heads: Int, kvHeads: Int, headDim: Int, maxQueries: Int, maxKeys: Int,
+                                     threads: Int) -> [Int?] {
+        let a = checkedMul(heads, headDim), kv = checkedMul(kvHeads, headDim)
+        let queryRows = checkedProduct([maxQueries, a]), keyRows = checkedProduct([maxKeys, kv])
+        return AttentionCore.arenaRequests(heads: heads, kvHeads: kvHeads, headDim: headDim, maxQueries: maxQueries,
+                                           maxKeys: maxKeys, threads: threads)
+            + [queryRows, keyRows, keyRows, queryRows, queryRows, queryRows, keyRows, keyRows]
+    }
+
     /// q_proj [A, Cq], k_proj and v_proj [G·D, Ckv], o_proj [Cq, A].
     public static func parameterSpecs(prefix: String, queryWidth: Int, keyValueWidth: Int,
                                       heads: Int, kvHeads: Int, headDim: Int) -> [ParameterSpec] {

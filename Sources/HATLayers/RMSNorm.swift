@@ -33,6 +33,12 @@ public final class RMSNorm {
                                     cols: weight.cols)
     }
 
+    /// The float counts `init` takes from its arena (checked; nil on overflow), for
+    /// `Arena.plannedFloats` before anything is allocated.
+    public static func arenaRequests(channels: Int, maxRows: Int) -> [Int?] {
+        [maxRows, checkedProduct([(maxRows + gradientChunkRows - 1) / gradientChunkRows, channels])]
+    }
+
     public static func parameterSpecs(name: String, channels: Int) -> [ParameterSpec] {
         [ParameterSpec(name, [channels])]
     }

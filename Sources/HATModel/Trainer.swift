@@ -50,20 +50,44 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
 
     public static let parts = ["encoder", "pooling", "backbone", "decoder", "head"]
 
-    public func validate(maxWordSize: Int) throws {
-        func check(_ ok: Bool, _ message: String) throws { if !ok { throw TrainingError.invalidOption(message) } }
+    /// Checks every option against its range and `Limits`; `maxWordSize` (the model's, when known)
+    /// bounds --max-row-bytes from below. Messages name the flag (options.json uses its snake_case).
+    public func validate(maxWordSize: Int? = nil) throws {
+        func check(_ ok: Bool, _ message: @autoclosure () -> String) throws {
+            if !ok { throw TrainingError.invalidOption(message()) }
+        }
+        func range(_ flag: String, _ value: Int, _ r: ClosedRange<Int>) throws {
+            try check(r.contains(value), "--\(flag) must be in \(r.lowerBound)…\(r.upperBound), found \(value)")
+        }
+        func real<T: BinaryFloatingPoint>(_ flag: String, _ value: T, _ ok: (T) -> Bool, _ what: String) throws {
+            try check(value.isFinite && ok(value), "--\(flag) must be \(what), found \(value)")
+        }
         try check(!data.isEmpty, "no training data given")
-        try check(rowsPerBatch >= 1, "rows per batch must be ≥ 1")
-        try check(wordsPerRow >= 2, "words per row must be ≥ 2")
-        try check(maxRowBytes >= maxWordSize, "max row bytes (\(maxRowBytes)) must be ≥ the model's max_word_size (\(maxWordSize))")
-        try check(accumulation >= 1, "accumulation must be ≥ 1")
-        try check(steps >= 1, "steps must be ≥ 1")
-        try check(learningRate > 0 && learningRate.isFinite, "learning rate must be positive")
-        try check((backboneLearningRate ?? 1) >= 0, "backbone learning rate must be ≥ 0")
-        try check(warmupSteps >= 0, "warm-up steps must be ≥ 0")
-        try check(validateEvery >= 1 && checkpointEvery >= 1, "validate/checkpoint intervals must be ≥ 1")
-        try check(keepCheckpoints >= 1, "keep at least one checkpoint")
-        try check((0..<1).contains(validationFraction), "validation fraction must be in [0, 1)")
+        try range("rows-per-batch", rowsPerBatch, 1...Limits.rowsPerBatch)
+        try range("words-per-row", wordsPerRow, 2...Limits.rowWords)
+        try range("max-row-bytes", maxRowBytes, max(1, maxWordSize ?? 1)...Limits.rowBytes)
+        try check(rowsPerBatch * maxRowBytes <= Limits.batchBytes,
+                  "--rows-per-batch × --max-row-bytes = \(rowsPerBatch * maxRowBytes) exceeds the limit of \(Limits.batchBytes) bytes per batch")
+        try check(rowsPerBatch * wordsPerRow <= Limits.batchWords,
+                  "--rows-per-batch × --words-per-row = \(rowsPerBatch * wordsPerRow) exceeds the limit of \(Limits.batchWords) words per batch")
+        try range("accumulation", accumulation, 1...Limits.accumulation)
+        try range("steps", steps, 1...Limits.steps)
+        try real("learning-rate", learningRate, { $0 > 0 }, "a finite number > 0")
+        if let backboneLearningRate {
+            try real("backbone-learning-rate", backboneLearningRate, { $0 >= 0 }, "a finite number ≥ 0")
+        }
+        try range("warmup-steps", warmupSteps, 0...Limits.steps)
+        try real("weight-decay", adamw.weightDecay, { $0 >= 0 }, "a finite number ≥ 0")
+        try real("adamw beta1", adamw.beta1, { $0 >= 0 && $0 < 1 }, "in [0, 1)")
+        try real("adamw beta2", adamw.beta2, { $0 >= 0 && $0 < 1 }, "in [0, 1)")
+        try real("adamw epsilon", adamw.epsilon, { $0 > 0 }, "a finite number > 0")
+        try real("clip-norm", clipNorm, { $0 >= 0 }, "a finite number ≥ 0 (0 = off)")
+        try range("validate-every", validateEvery, 1...Limits.steps)
+        try range("checkpoint-every", checkpointEvery, 1...Limits.steps)
+        try range("keep-checkpoints", keepCheckpoints, 1...Limits.keptCheckpoints)
+        if let validationRows { try range("validation-rows", validationRows, 1...Int.max) }
+        try check(validationFraction >= 0 && validationFraction < 1,
+                  "--validation-fraction must be in [0, 1), found \(validationFraction)")
         for part in freeze {
             try check(Self.parts.contains(part), "cannot freeze '\(part)': parts are \(Self.parts.joined(separator: ", "))")
         }
@@ -164,6 +188,11 @@ public final class Trainer {
     public convenience init(runDirectory: String, options: TrainingOptions, config: HATConfig, parameters: ParameterSet,
                             context: ComputeContext) throws {
         let fm = FileManager.default
+        try options.validate(maxWordSize: config.maxWordSize)
+        var isDirectory: ObjCBool = false
+        if fm.fileExists(atPath: runDirectory, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw TrainingError.invalidOption("--out \(runDirectory) exists and is not a directory")
+        }
         let checkpoints = (runDirectory as NSString).appendingPathComponent("checkpoints")
         if let existing = try? fm.contentsOfDirectory(atPath: checkpoints), existing.contains(where: { $0.hasPrefix("step-") }) {
             throw TrainingError.invalidOption("\(runDirectory) already holds checkpoints: use --resume \(runDirectory) or another --out")
@@ -245,6 +274,8 @@ public final class Trainer {
 
         let maxBytes = options.rowsPerBatch * options.maxRowBytes
         let maxWords = options.rowsPerBatch * options.wordsPerRow
+        try MemoryPlan.requireBatch(config, maxBytes: maxBytes, maxWords: maxWords, threads: context.threads, training: true,
+                                    what: "training")
         batch = Batch(maxBytes: maxBytes, maxWords: maxWords, config: config)
         model = HierarchicalModel(config: config, parameters: parameters, maxBytes: maxBytes, maxWords: maxWords, context: context)
         model.isBackboneFrozen = options.freeze.contains("backbone")
