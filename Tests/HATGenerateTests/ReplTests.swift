@@ -57,6 +57,6 @@ import Testing
         #expect(transcript.hasPrefix(prefix), "transcript:\n\(transcript)\nexpected to start with:\n\(prefix)")
         #expect(transcript.contains("last answer: \(third.count) bytes"))
         #expect(transcript.contains("unknown command /nonsense; /help lists them"))
-        #expect(transcript.contains("/max needs an integer ≥ 1"))
+        #expect(transcript.contains("/max needs an integer in 1…\(Limits.generatedBytes)"))
     }
 }
