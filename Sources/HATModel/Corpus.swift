@@ -1,8 +1,10 @@
 // Corpus: documents read from files (a directory means every *.txt in it, sorted by name; one
 // file is one document), a deterministic train/validation split by document, and their word
-// streams. The same split is reproduced from the same files, fraction and seed.
+// streams. The same split is reproduced from the same files, fraction and seed. A file may be a
+// FIFO or a device (read to its end, TextFile).
 
 import Foundation
+import HATIO
 import HATTensor
 import HATText
 
@@ -44,10 +46,11 @@ public enum Corpus {
     }
 
     private static func read(_ path: String) throws -> Document {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw CorpusError(message: "cannot read \(path)")
+        do {
+            return Document(name: (path as NSString).lastPathComponent, bytes: try TextFile.contents(of: path, what: "text"))
+        } catch let error as HATIOError {
+            throw CorpusError(message: error.description)
         }
-        return Document(name: (path as NSString).lastPathComponent, bytes: Array(data))
     }
 
     /// Splits by document: a seeded shuffle of the documents (sorted by name first) puts the

@@ -6,7 +6,13 @@
 // (SIGINT/SIGTERM handled by the caller setting `stopRequested`) and on a non-finite loss.
 //
 // Run directory:   options.json, metrics.jsonl (one JSON object per line),
-//                  checkpoints/step-NNNNNNNN/{config.json, model.safetensors, optimizer.safetensors, state.json}
+//                  checkpoints/step-NNNNNNNN/{config.json, model.safetensors, optimizer.safetensors, state.json,
+//                  COMPLETE}
+// A checkpoint is written into .tmp-step-N and renamed into place with COMPLETE as its last file;
+// an old one is renamed to .deleting-step-N before it is removed, so a kill at any moment never
+// leaves a step-* directory that looks complete but is not. Resume takes the newest checkpoint
+// that loads (config, weights, state.json, optimizer moments all intact), says which damaged
+// ones it passed over, and notes them in RUN/NOTES.txt.
 
 import Foundation
 import HATIO
@@ -120,6 +126,24 @@ public struct TrainerState: Codable, Equatable, Sendable {
         case optimizerStep = "optimizer_step", schedule
         case lastValidationBitsPerByte = "last_validation_bits_per_byte"
     }
+
+    /// Checks the numbers a damaged or edited state.json could hold before any is used as an
+    /// index; `rows` is the number of training rows the cursor walks.
+    func validate(rows: Int, path: String) throws {
+        func check(_ ok: Bool, _ field: String, _ value: Any) throws {
+            if !ok { throw TrainingError.resume("\(path): \(field) = \(value) is out of range") }
+        }
+        try check((0...Limits.steps).contains(step), "step", step)
+        try check(epoch >= 0, "epoch", epoch)
+        try check((0...rows).contains(cursor), "cursor", cursor)
+        try check(bytesSeen >= 0, "bytes_seen", bytesSeen)
+        try check(optimizerStep >= 0, "optimizer_step", optimizerStep)
+        try check(schedule.peak.isFinite && schedule.peak > 0, "schedule.peak", schedule.peak)
+        try check((0...Limits.steps).contains(schedule.warmupSteps), "schedule.warmup_steps", schedule.warmupSteps)
+        try check((1...Limits.steps).contains(schedule.totalSteps), "schedule.total_steps", schedule.totalSteps)
+        try check(schedule.finalFraction.isFinite && (0...1).contains(schedule.finalFraction), "schedule.final_fraction",
+                  schedule.finalFraction)
+    }
 }
 
 public enum TrainingError: Error, CustomStringConvertible {
@@ -180,6 +204,8 @@ public final class Trainer {
     /// Asked before every step: true saves a checkpoint and returns. By default, whether a signal
     /// set `Trainer.stopRequested`; a caller (a test) can stop one trainer without touching others.
     public var shouldStop: () -> Bool = { Trainer.stopRequested != 0 }
+    /// Newer checkpoints `resume` passed over because they did not load, each with the reason.
+    public private(set) var passedOverCheckpoints: [String] = []
 
     var checkpointsDirectory: String { (runDirectory as NSString).appendingPathComponent("checkpoints") }
     var metricsPath: String { (runDirectory as NSString).appendingPathComponent("metrics.jsonl") }
@@ -218,35 +244,91 @@ public final class Trainer {
     /// run's report can say how the run really went.
     public static func resume(runDirectory: String, totalSteps: Int? = nil, context: ComputeContext) throws -> Trainer {
         let optionsPath = (runDirectory as NSString).appendingPathComponent("options.json")
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: runDirectory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw TrainingError.resume("\(runDirectory) is not a directory (give the run directory hat train --out wrote)")
+        }
         guard let data = FileManager.default.contents(atPath: optionsPath) else {
             throw TrainingError.resume("\(optionsPath) not found: is \(runDirectory) a training run?")
         }
-        var options = try JSONDecoder().decode(TrainingOptions.self, from: data)
-        guard let checkpoint = try newestCheckpoint(in: (runDirectory as NSString).appendingPathComponent("checkpoints")) else {
-            throw TrainingError.resume("no checkpoint in \(runDirectory)/checkpoints")
+        var options: TrainingOptions
+        do {
+            options = try JSONDecoder().decode(TrainingOptions.self, from: data)
+        } catch {
+            throw TrainingError.resume("\(optionsPath) is not a run's options: \(error)")
         }
-        let (config, parameters) = try ModelFiles.load(from: checkpoint)
+        let checkpoints = (runDirectory as NSString).appendingPathComponent("checkpoints")
+        var passedOver: [String] = []
+        var loaded: (path: String, config: HATConfig, parameters: ParameterSet, state: TrainerState)?
+        for candidate in completeCheckpoints(in: checkpoints).reversed() {
+            do {
+                let (config, parameters) = try ModelFiles.load(from: candidate)
+                let state = try readState(checkpoint: candidate)
+                try checkMoments(checkpoint: candidate, count: parameters.count)
+                loaded = (candidate, config, parameters, state)
+                break
+            } catch {
+                passedOver.append("\((candidate as NSString).lastPathComponent) is damaged (\(error))")
+            }
+        }
+        guard let loaded else {
+            throw TrainingError.resume("no intact checkpoint in \(checkpoints)"
+                                       + (passedOver.isEmpty ? "" : ": " + passedOver.joined(separator: "; ")))
+        }
         var newTotal: Int?
         if let totalSteps, totalSteps != options.steps {
             newTotal = totalSteps
             options.steps = totalSteps
         }
-        let trainer = try Trainer(runDirectory: runDirectory, options: options, config: config, parameters: parameters,
-                                  context: context, resumeFrom: checkpoint, totalSteps: newTotal)
+        let trainer = try Trainer(runDirectory: runDirectory, options: options, config: loaded.config,
+                                  parameters: loaded.parameters, context: context,
+                                  resumeFrom: (loaded.path, loaded.state), totalSteps: newTotal)
+        trainer.passedOverCheckpoints = passedOver
+        let formatter = ISO8601DateFormatter()
+        var notes: [String] = []
+        if !passedOver.isEmpty {
+            notes.append("\(formatter.string(from: Date())) resumed from \((loaded.path as NSString).lastPathComponent), the newest intact checkpoint: "
+                         + passedOver.joined(separator: "; "))
+        }
         if let newTotal {
             try Trainer.writeOptions(options, runDirectory: runDirectory)
-            let formatter = ISO8601DateFormatter()
-            let line = "\(formatter.string(from: Date())) resumed at step \(trainer.state.step) with the total steps changed "
-                + "\(trainer.previousTotalSteps ?? newTotal) → \(newTotal); the cosine schedule continues from step \(trainer.state.step) toward the new end\n"
+            notes.append("\(formatter.string(from: Date())) resumed at step \(trainer.state.step) with the total steps changed "
+                + "\(trainer.previousTotalSteps ?? newTotal) → \(newTotal); the cosine schedule continues from step \(trainer.state.step) toward the new end")
+        }
+        if !notes.isEmpty {
             let notesPath = (runDirectory as NSString).appendingPathComponent("NOTES.txt")
             let previous = FileManager.default.contents(atPath: notesPath) ?? Data()
-            try AtomicFile.write(Array(previous) + Array(line.utf8), to: notesPath)
+            try AtomicFile.write(Array(previous) + Array(notes.map { $0 + "\n" }.joined().utf8), to: notesPath)
         }
         return trainer
     }
 
+    /// A checkpoint's state.json, decoded (errors name the file).
+    static func readState(checkpoint: String) throws -> TrainerState {
+        let path = (checkpoint as NSString).appendingPathComponent("state.json")
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw TrainingError.resume("\(path) is missing or unreadable")
+        }
+        do {
+            return try JSONDecoder().decode(TrainerState.self, from: data)
+        } catch {
+            throw TrainingError.resume("\(path) is not a trainer state: \(error)")
+        }
+    }
+
+    /// Checks that a checkpoint's optimizer.safetensors holds the two F32 moments of `count` floats.
+    static func checkMoments(checkpoint: String, count: Int) throws {
+        let moments = try SafeTensorsFile(path: (checkpoint as NSString).appendingPathComponent("optimizer.safetensors"))
+        for name in ["adamw.m", "adamw.v"] {
+            let info = try moments.info(name)
+            guard info.dtype == .f32, info.shape == [count] else {
+                throw TrainingError.resume("\(moments.path): \(name) is \(info.dtype.rawValue) \(info.shape), expected F32 [\(count)]")
+            }
+        }
+    }
+
     init(runDirectory: String, options: TrainingOptions, config: HATConfig, parameters: ParameterSet, context: ComputeContext,
-         resumeFrom checkpoint: String?, totalSteps: Int? = nil) throws {
+         resumeFrom resumed: (checkpoint: String, state: TrainerState)?, totalSteps: Int? = nil) throws {
         try options.validate(maxWordSize: config.maxWordSize)
         self.runDirectory = runDirectory
         self.options = options
@@ -283,9 +365,9 @@ public final class Trainer {
 
         let schedule = LearningRateSchedule(peak: options.learningRate, warmupSteps: options.warmupSteps, totalSteps: options.steps)
         trainOrder = []
-        if let checkpoint {
-            let data = try Data(contentsOf: URL(fileURLWithPath: (checkpoint as NSString).appendingPathComponent("state.json")))
-            state = try JSONDecoder().decode(TrainerState.self, from: data)
+        if let (checkpoint, resumedState) = resumed {
+            state = resumedState
+            try state.validate(rows: trainRows.count, path: (checkpoint as NSString).appendingPathComponent("state.json"))
             if let totalSteps {
                 guard totalSteps > state.step else {
                     throw TrainingError.invalidOption("--steps \(totalSteps) must be more than the step already reached (\(state.step) in \(checkpoint))")
@@ -438,21 +520,50 @@ public final class Trainer {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(Array(try encoder.encode(state)), to: (temporary as NSString).appendingPathComponent("state.json"))
-        if fm.fileExists(atPath: final) { try fm.removeItem(atPath: final) }
+        try AtomicFile.write([], to: (temporary as NSString).appendingPathComponent(Trainer.completeMarker))
+        if fm.fileExists(atPath: final) { try Trainer.remove(checkpoint: name, in: checkpointsDirectory) }
         try fm.moveItem(atPath: temporary, toPath: final)
-        // Keep the newest `keepCheckpoints`.
-        let all = try fm.contentsOfDirectory(atPath: checkpointsDirectory).filter { $0.hasPrefix("step-") }.sorted()
+        // Keep the newest `keepCheckpoints`; finish removals a kill interrupted.
+        let names = try fm.contentsOfDirectory(atPath: checkpointsDirectory)
+        for leftover in names where leftover.hasPrefix(".deleting-") {
+            try? fm.removeItem(atPath: (checkpointsDirectory as NSString).appendingPathComponent(leftover))
+        }
+        let all = names.filter { $0.hasPrefix("step-") }.sorted()
         for old in all.dropLast(options.keepCheckpoints) {
-            try? fm.removeItem(atPath: (checkpointsDirectory as NSString).appendingPathComponent(old))
+            try? Trainer.remove(checkpoint: old, in: checkpointsDirectory)
         }
         return final
     }
 
+    /// The file a checkpoint directory gets last, before it is renamed into place.
+    public static let completeMarker = "COMPLETE"
+
+    /// Removes checkpoints/NAME by renaming it to .deleting-NAME first, so a kill during the
+    /// removal leaves no step-* directory with files missing.
+    static func remove(checkpoint name: String, in directory: String) throws {
+        let fm = FileManager.default
+        let doomed = (directory as NSString).appendingPathComponent(".deleting-" + name)
+        try? fm.removeItem(atPath: doomed)
+        try fm.moveItem(atPath: (directory as NSString).appendingPathComponent(name), toPath: doomed)
+        try fm.removeItem(atPath: doomed)
+    }
+
+    /// The complete checkpoint directories in `directory`, oldest first: step-* directories that
+    /// hold the COMPLETE marker, or — written before markers existed — all four files.
+    public static func completeCheckpoints(in directory: String) -> [String] {
+        let fm = FileManager.default
+        guard let names = try? fm.contentsOfDirectory(atPath: directory) else { return [] }
+        return names.filter { $0.hasPrefix("step-") }.sorted().map { (directory as NSString).appendingPathComponent($0) }
+            .filter { path in
+                let file = { (name: String) in fm.fileExists(atPath: (path as NSString).appendingPathComponent(name)) }
+                return file(completeMarker)
+                    || [ModelFiles.configName, ModelFiles.weightsName, "optimizer.safetensors", "state.json"].allSatisfy(file)
+            }
+    }
+
     /// The newest complete checkpoint directory, if any.
     public static func newestCheckpoint(in directory: String) throws -> String? {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return nil }
-        guard let newest = names.filter({ $0.hasPrefix("step-") }).sorted().last else { return nil }
-        return (directory as NSString).appendingPathComponent(newest)
+        completeCheckpoints(in: directory).last
     }
 
     // MARK: Metrics log

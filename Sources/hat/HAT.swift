@@ -41,6 +41,7 @@ public struct HAT: ParsableCommand {
     /// Parses `arguments` (default: the process's), runs the command and exits. Errors become one
     /// clear line: Foundation's file errors are reworded to name the file (`ClearError`).
     public static func runAndExit(_ arguments: [String]? = nil) -> Never {
+        unblockStopSignals()
         do {
             var command = try parseAsRoot(arguments)
             try command.run()
@@ -48,6 +49,17 @@ public struct HAT: ParsableCommand {
         } catch {
             exit(withError: ClearError.reworded(error))
         }
+    }
+
+    /// SIGINT and SIGTERM stop long commands cleanly (train saves a checkpoint, robustness its
+    /// results). A process can inherit them blocked (some test runners and supervisors start
+    /// children so), and then Ctrl-C would never arrive: unblock them before anything starts.
+    static func unblockStopSignals() {
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
     }
 
     /// OpenBLAS chose its kernels when it loaded, before main. If it fell back to a generic core
