@@ -19,11 +19,19 @@ public protocol ByteModel: AnyObject {
     /// Words completed in the context so far.
     var completedWords: Int { get }
     var endOfSequence: UInt8 { get }
+    /// Feeding bytes in pieces whose lengths are multiples of this gives the same state as
+    /// feeding them at once (the model's internal step size).
+    var feedGranularity: Int { get }
+}
+
+extension ByteModel {
+    public var feedGranularity: Int { 1 }
 }
 
 extension GenerationSession: ByteModel {
     public var nextByteLogits: UnsafePointer<Float> { UnsafePointer(logits.row(0)) }
     public var endOfSequence: UInt8 { UInt8(config.eosTokenId) }
+    public var feedGranularity: Int { chunkBytes }
 }
 
 public struct GenerationLimits: Codable, Equatable, Sendable {
@@ -74,10 +82,12 @@ public final class Generator {
 
     /// Feeds `prompt` (appended to the context) and generates. `emit(text, startsWord)` gets
     /// printable bytes as they become final, with whether a new word began with them; it returns
-    /// false to stop (e.g. Ctrl-C).
+    /// false to stop (e.g. Ctrl-C). `prefillProgress(done, total)` hears how far a long prompt has
+    /// been read (it is fed in pieces that leave the result unchanged).
     @discardableResult
     public func generate(prompt: [UInt8], limits: GenerationLimits, raw: Bool = false,
-                         emit: ([UInt8], Bool) -> Bool = { _, _ in true }) -> GenerationResult {
+                         emit: ([UInt8], Bool) -> Bool = { _, _ in true },
+                         prefillProgress: (Int, Int) -> Void = { _, _ in }) -> GenerationResult {
         var result = GenerationResult()
         result.promptBytes = prompt.count
         let sampler = Sampler(options: sampling)
@@ -99,7 +109,14 @@ public final class Generator {
         }
 
         let prefillStart = DispatchTime.now().uptimeNanoseconds
-        if !prompt.isEmpty { model.feed(prompt) }
+        let piece = max(1, (1 << 16) / model.feedGranularity) * model.feedGranularity
+        var fed = 0
+        while fed < prompt.count {
+            let end = min(prompt.count, fed + piece)
+            model.feed(Array(prompt[fed..<end]))
+            fed = end
+            prefillProgress(fed, prompt.count)
+        }
         let generationStart = DispatchTime.now().uptimeNanoseconds
         result.prefillSeconds = Double(generationStart - prefillStart) / 1e9
         let wordsBefore = model.completedWords
