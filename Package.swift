@@ -2,7 +2,8 @@
 // hat: hierarchical byte-level language models (HAT) in Swift.
 // Targets import one way: CBLAS ← HATTensor ← HATLayers ← HATModel ← HATGenerate ← HATEval ← hat,
 // with CICU ← HATText (words) and HATTensor ← HATIO (file formats) feeding HATModel.
-// `hat` (Sources/hat) is the command line as a library; the `hat` binary is Sources/hat-main.
+// `hat` (Sources/hat) is the command line as a library; the `hat` binary is Sources/hat-main,
+// and `hat-fuzz` (Sources/hat-fuzz) parses the same commands in-process to fuzz them.
 import PackageDescription
 
 /// Release builds of numeric targets: no bounds checks in hot loops and AVX2/FMA code.
@@ -42,7 +43,7 @@ let package = Package(
         .target(name: "HATGenerate", dependencies: ["HATTensor", "HATText", "HATModel", "HATIO"], swiftSettings: kernelSettings),
         .target(name: "HATEval", dependencies: ["CICU", "HATTensor", "HATText", "HATModel", "HATIO", "HATGenerate"], swiftSettings: kernelSettings),
 
-        // Command line: the commands (a library) and the binary
+        // Command line: the commands (a library), the binary, and the fuzzer of its inputs
         .target(
             name: "hat",
             dependencies: [
@@ -51,6 +52,14 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "hat-main", dependencies: ["hat"], path: "Sources/hat-main"),
+        .executableTarget(
+            name: "hat-fuzz",
+            dependencies: [
+                "hat", "HATTensor", "HATIO", "HATModel", "HATGenerate",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/hat-fuzz"
+        ),
 
         // Tests (numeric ones are meant to run in release: `swift test -c release`)
         .target(name: "HATTestSupport", dependencies: ["HATTensor", "HATModel"], path: "Tests/HATTestSupport"),
@@ -61,6 +70,6 @@ let package = Package(
         .testTarget(name: "HATIOTests", dependencies: ["HATTensor", "HATIO"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HATGenerateTests", dependencies: ["HATTensor", "HATModel", "HATIO", "HATGenerate", "HATTestSupport"]),
         .testTarget(name: "HATEvalTests", dependencies: ["HATText", "HATModel", "HATIO", "HATGenerate", "HATEval", "HATTestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "hatTests", dependencies: ["hat", "hat-main", "HATTensor", "HATTestSupport"]),
+        .testTarget(name: "hatTests", dependencies: ["hat", "hat-main", "hat-fuzz", "HATTensor", "HATIO", "HATModel", "HATTestSupport"]),
     ]
 )
