@@ -45,9 +45,10 @@ struct Eval: ParsableCommand {
         let splitter = try WordSplitter(options: SplitterOptions(mode: SplitterMode(rawValue: config.splitter.name) ?? .hat,
                                                                  maxWordBytes: config.maxWordSize))
         let progress = ProgressLine(quiet: json)
-        progress.update("splitting \(ProgressLine.megabytes(documents.reduce(0) { $0 + $1.bytes.count })) into words")
-        let stream = Corpus.wordStream(documents, splitter: splitter, endOfSequence: UInt8(config.eosTokenId))
-        let rows = stream.rows(wordsPerRow: wordsPerRow, maxRowBytes: maxRowBytes)
+        let (stream, rows) = progress.whileRunning("splitting \(ProgressLine.megabytes(documents.reduce(0) { $0 + $1.bytes.count })) into words") {
+            let stream = Corpus.wordStream(documents, splitter: splitter, endOfSequence: UInt8(config.eosTokenId))
+            return (stream, stream.rows(wordsPerRow: wordsPerRow, maxRowBytes: maxRowBytes))
+        }
         try MemoryPlan.requireBatch(config, maxBytes: rowsPerBatch * maxRowBytes, maxWords: rowsPerBatch * wordsPerRow,
                                     threads: context.threads, training: false, what: "evaluation")
         let batch = Batch(maxBytes: rowsPerBatch * maxRowBytes, maxWords: rowsPerBatch * wordsPerRow, config: config)

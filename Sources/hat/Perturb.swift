@@ -51,7 +51,10 @@ struct Perturb: ParsableCommand {
         let data = Data(try TextFile.contents(of: file ?? "/dev/stdin", what: file == nil ? "standard input" : "input file"))
         let text = try PerturbCommandError.utf8(data, source: file ?? "standard input")
         var rng = RandomGenerator(seed: seed)
-        FileHandle.standardOutput.write(Data(p.apply(text, rate: rate, rng: &rng).utf8))
+        let perturbed = ProgressLine().whileRunning("perturbing \(ProgressLine.megabytes(data.count))") {
+            p.apply(text, rate: rate, rng: &rng)
+        }
+        FileHandle.standardOutput.write(Data(perturbed.utf8))
     }
 }
 

@@ -97,8 +97,11 @@ struct Train: ParsableCommand {
 
     func run() throws {
         let trainer: Trainer
+        let preparing = ProgressLine()
         if let resume {
-            trainer = try Trainer.resume(runDirectory: resume, totalSteps: steps, context: threadOptions.makeContext())
+            trainer = try preparing.whileRunning("reading the run and its data") {
+                try Trainer.resume(runDirectory: resume, totalSteps: steps, context: threadOptions.makeContext())
+            }
             for note in trainer.passedOverCheckpoints { FileHandle.standardError.write(Data("resuming past a damaged checkpoint: \(note)\n".utf8)) }
         } else {
             let modelConfig: HATConfig
@@ -111,8 +114,10 @@ struct Train: ParsableCommand {
             } else {
                 (modelConfig, parameters) = try ModelFiles.load(from: initFrom!)
             }
-            trainer = try Trainer(runDirectory: out!, options: options, config: modelConfig, parameters: parameters,
-                                  context: threadOptions.makeContext())
+            trainer = try preparing.whileRunning("reading and splitting the data") {
+                try Trainer(runDirectory: out!, options: options, config: modelConfig, parameters: parameters,
+                            context: threadOptions.makeContext())
+            }
         }
 
         signal(SIGINT) { _ in Trainer.stopRequested = 1 }
