@@ -89,7 +89,7 @@ final class Fuzzer {
                 c.accepted += 1
             } catch {
                 c.cleanErrors += 1
-                c.errorTypes[String(describing: type(of: error)), default: 0] += 1
+                c.errorTypes[Fuzzer.describe(error, kind), default: 0] += 1
             }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             c.inputs += 1
@@ -99,6 +99,13 @@ final class Fuzzer {
             if (k + 1) % 10_000 == 0 { progress(k + 1, counts) }
         }
         return counts
+    }
+
+    /// The type of a clean error; for flags, how hat would end (ArgumentParser's errors are one type).
+    static func describe(_ error: Error, _ kind: InputKind) -> String {
+        guard kind == .flags else { return String(describing: type(of: error)) }
+        let code = HAT.exitCode(for: error).rawValue
+        return code == 64 ? "usage error (exit 64)" : code == 0 ? "help or version (exit 0)" : "error (exit \(code))"
     }
 
     /// One hostile input of `kind`: throws its clean error, or returns when it is accepted.
@@ -154,14 +161,14 @@ final class Fuzzer {
     /// Replaces the file's contents (plain open/write: no temporary file, no fsync).
     private func write(_ bytes: [UInt8], to path: String) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw CommandError("fuzz: cannot write \(path)") }
+        guard fd >= 0 else { throw FuzzError("fuzz: cannot write \(path)") }
         defer { close(fd) }
         let written = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
-        guard written == bytes.count else { throw CommandError("fuzz: short write to \(path)") }
+        guard written == bytes.count else { throw FuzzError("fuzz: short write to \(path)") }
     }
 }
 
-struct CommandError: Error, CustomStringConvertible {
+struct FuzzError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
@@ -181,7 +188,7 @@ struct FlagCommand: Sendable {
         guard let data = HAT._dumpHelp().data(using: .utf8),
               let root = try JSONSerialization.jsonObject(with: data) as? [String: Any],
               let command = root["command"] as? [String: Any] else {
-            throw CommandError("fuzz: ArgumentParser's help dump did not parse")
+            throw FuzzError("fuzz: ArgumentParser's help dump did not parse")
         }
         var result: [FlagCommand] = []
         func walk(_ c: [String: Any], _ path: [String]) {

@@ -128,9 +128,11 @@ enum Probes {
             let name = command.path.joined(separator: " ")
             var c = ProbeCounts()
             let targets = command.options.filter { !["--json", "--raw", "--force", "--no-torch", "--no-reference", "--check"].contains($0) }
-            for option in targets {
+            // A command with only a positional (hat info DIR) gets the hostile values there.
+            let variants: [[String]] = targets.isEmpty && command.positionals > 0 ? [[]] : targets.map { [$0] }
+            for option in variants {
                 for value in values {
-                    let arguments = command.path + base(command.path, scratch: scratch) + [option, value]
+                    let arguments = command.path + (option.isEmpty ? [] : base(command.path, scratch: scratch)) + option + [value]
                     let r = Subprocess.run(binary, arguments)
                     c.probes += 1
                     if r.signalled { c.traps += 1 } else if r.timedOut { c.hangs += 1 } else if r.status == 0 { c.accepted += 1 }

@@ -136,8 +136,10 @@ struct ReliabilityReport {
 
         \(fuzzTable)
 
-        Clean errors by type (each is a typed error whose message names the field, flag, file,
-        tensor or byte offset):
+        "Accepted" inputs are valid after their mutations (a plausible number, or one that is
+        still in range) and went through every step listed for their kind. Clean errors by type
+        (each message names the field, flag, file, tensor or byte offset; for flags, how `hat`
+        would end):
 
         \(errorTypesTable)
 
@@ -147,9 +149,9 @@ struct ReliabilityReport {
 
             ## Probes of the `hat` binary (\(minutes(probeSeconds)))
 
-            Every option of every command, each with `\(Probes.values.joined(separator: "`, `"))`, the
-            other arguments naming missing files so that an accepted value fails fast without
-            work. A probe is a clear error when it exits by itself within 5 s with a status
+            Every option of every command (the positional of a command that has no option), each
+            with `\(Probes.values.joined(separator: "`, `"))`, the other arguments naming missing
+            files so that an accepted value fails fast without work. A probe is a clear error when it exits by itself within 5 s with a status
             below 128 and its first line starts `Error:` (no "Fatal error", no Foundation code).
 
             \(probeTable)
