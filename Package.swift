@@ -3,6 +3,8 @@
 // Targets import one way: CBLAS ← HATTensor ← HATLayers ← HATModel ← HATGenerate ← HATEval ← hat,
 // with CICU ← HATText (words) and HATTensor ← HATIO (file formats) feeding HATModel;
 // HATIO ← HATTokenizer (byte-level BPE, equal to HF tokenizers) feeds HATModel (token models, teachers).
+// `hat` (Sources/hat) is the command line as a library; the `hat` binary is Sources/hat-main,
+// and `hat-fuzz` (Sources/hat-fuzz) parses the same commands in-process to fuzz them.
 import PackageDescription
 
 /// Release builds of numeric targets: no bounds checks in hot loops and AVX2/FMA code.
@@ -15,7 +17,7 @@ let package = Package(
     name: "hat",
     platforms: [.macOS(.v14)],
     products: [
-        .executable(name: "hat", targets: ["hat"]),
+        .executable(name: "hat", targets: ["hat-main"]),
         .library(name: "HATModel", targets: ["HATModel"]),
         .library(name: "HATText", targets: ["HATText"]),
         .library(name: "HATTokenizer", targets: ["HATTokenizer"]),
@@ -45,13 +47,22 @@ let package = Package(
         .target(name: "HATGenerate", dependencies: ["HATTensor", "HATText", "HATTokenizer", "HATModel", "HATIO"], swiftSettings: kernelSettings),
         .target(name: "HATEval", dependencies: ["CICU", "HATTensor", "HATText", "HATModel", "HATIO", "HATGenerate"], swiftSettings: kernelSettings),
 
-        // Command line
-        .executableTarget(
+        // Command line: the commands (a library), the binary, and the fuzzer of its inputs
+        .target(
             name: "hat",
             dependencies: [
                 "HATTensor", "HATLayers", "HATText", "HATIO", "HATTokenizer", "HATModel", "HATGenerate", "HATEval",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        .executableTarget(name: "hat-main", dependencies: ["hat"], path: "Sources/hat-main"),
+        .executableTarget(
+            name: "hat-fuzz",
+            dependencies: [
+                "hat", "HATTensor", "HATIO", "HATModel", "HATGenerate",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/hat-fuzz"
         ),
 
         // Tests (numeric ones are meant to run in release: `swift test -c release`)
@@ -64,6 +75,6 @@ let package = Package(
         .testTarget(name: "HATTokenizerTests", dependencies: ["HATIO", "HATTokenizer"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HATGenerateTests", dependencies: ["HATTensor", "HATModel", "HATIO", "HATTokenizer", "HATGenerate", "HATTestSupport"]),
         .testTarget(name: "HATEvalTests", dependencies: ["HATText", "HATModel", "HATIO", "HATGenerate", "HATEval", "HATTestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "hatTests", dependencies: ["hat", "HATTensor", "HATTestSupport"]),
+        .testTarget(name: "hatTests", dependencies: ["hat", "hat-main", "hat-fuzz", "HATTensor", "HATIO", "HATModel", "HATTestSupport"]),
     ]
 )

@@ -23,8 +23,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-STEPS=${STEPS:-600}                 # stage-1 steps per arm (8 rows of ≤ 256 words: ≈ 9 KB per step)
-STAGE2_STEPS=${STAGE2_STEPS:-600}
+STEPS=${STEPS:-200}                 # stage-1 steps per arm (8 rows of ≤ 256 words: ≈ 9 KB per step)
+STAGE2_STEPS=${STAGE2_STEPS:-100}
 ROWS=${ROWS:-8}
 WORDS=${WORDS:-256}
 MAX_ROW_BYTES=${MAX_ROW_BYTES:-2048}
@@ -122,7 +122,7 @@ train() {
     reached=$(newest_step "$run")
     if [ "$reached" -ge "$steps" ]; then echo "$arm: done ($reached steps)"; return; fi
     if [ "$reached" -gt 0 ]; then
-        timed "$run" "$HAT" train --resume "$run" --threads "$THREADS"
+        timed "$run" "$HAT" train --resume "$run" --steps "$steps" --threads "$THREADS"
     else
         rm -rf "$run/checkpoints" "$run/metrics.jsonl"
         timed "$run" "$HAT" train --out "$run" --steps "$steps" "$@"

@@ -5,6 +5,7 @@
 // kept, so the number of words never changes.
 
 import Foundation
+import HATIO
 import HATTensor
 
 public struct MisspellingTable: Sendable, Equatable {
@@ -24,10 +25,11 @@ public struct MisspellingTable: Sendable, Equatable {
 
     /// Reads a `wrong TAB right` file (blank lines and lines starting with # are skipped).
     public static func load(path: String) throws -> MisspellingTable {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw PerturbationError.cannotRead(path: path, reason: "no such file or not readable")
+        let data: [UInt8]
+        do { data = try TextFile.contents(of: path, what: "misspelling table") } catch let error as HATIOError {
+            throw PerturbationError.cannotRead(path: path, reason: error.message)
         }
-        guard let text = String(data: data, encoding: .utf8) else {
+        guard let text = String(validating: data, as: UTF8.self) else {
             throw PerturbationError.cannotRead(path: path, reason: "not valid UTF-8")
         }
         var pairs: [(wrong: String, right: String)] = []

@@ -8,6 +8,7 @@
 // for folio − modern.
 
 import Foundation
+import HATIO
 import HATModel
 import HATTensor
 import HATText
@@ -55,7 +56,10 @@ public struct FolioData: Sendable {
                 throw RobustnessError.badData("\(options.directory): no play '\(name)'; found: \(available.joined(separator: ", "))")
             }
             let path = (options.directory as NSString).appendingPathComponent(name + ".tsv")
-            guard let bytes = fm.contents(atPath: path) else { throw RobustnessError.badData("\(path): cannot read") }
+            let bytes: [UInt8]
+            do { bytes = try TextFile.contents(of: path, what: "aligned play") } catch let error as HATIOError {
+                throw RobustnessError.badData(error.description)
+            }
             var modern: [[UInt8]] = [], folio: [[UInt8]] = []
             for (n, line) in Array(bytes).split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {
                 if line.isEmpty { continue }
@@ -134,6 +138,8 @@ public enum FolioEvaluation {
         let splitter = try WordSplitter(options: SplitterOptions(mode: SplitterMode(rawValue: config.splitter.name) ?? .hat,
                                                                  maxWordBytes: config.maxWordSize))
         let capacity = options.rowsPerBatch * options.maxRowBytes
+        try MemoryPlan.requireBatch(config, maxBytes: capacity, maxWords: options.rowsPerBatch * options.wordsPerRow,
+                                    threads: context.threads, training: false, what: "the First Folio test")
         let network = HierarchicalModel(config: config, parameters: parameters, maxBytes: capacity,
                                         maxWords: options.rowsPerBatch * options.wordsPerRow, context: context)
         let batch = Batch(maxBytes: capacity, maxWords: options.rowsPerBatch * options.wordsPerRow, config: config)

@@ -320,6 +320,8 @@ public final class SampleScorer {
         splitter = try WordSplitter(options: SplitterOptions(mode: SplitterMode(rawValue: config.splitter.name) ?? .hat,
                                                              maxWordBytes: config.maxWordSize))
         let capacity = max(batchBytes, longestRow)
+        try MemoryPlan.requireBatch(config, maxBytes: capacity, maxWords: capacity, threads: context.threads, training: false,
+                                    what: "robustness scoring")
         network = HierarchicalModel(config: config, parameters: parameters, maxBytes: capacity, maxWords: capacity,
                                     context: context)
         batch = Batch(maxBytes: capacity, maxWords: capacity, config: config)

@@ -5,6 +5,7 @@
 // uses SVGChart.swift's canvas, axis ticks, number format and palette.
 
 import Foundation
+import HATIO
 
 public enum RobustnessReport {
     // MARK: Markdown
@@ -306,20 +307,16 @@ public enum RobustnessOutput {
             return partial + "/results.json"
         }
         try check(directory: out)
-        let pid = ProcessInfo.processInfo.processIdentifier
-        let temporary = out + ".tmp-\(pid)", old = out + ".old-\(pid)"
-        try? fm.removeItem(atPath: temporary)
-        try fm.createDirectory(atPath: temporary, withIntermediateDirectories: true)
-        try json.write(to: URL(fileURLWithPath: temporary + "/results.json"))
-        let charts = RobustnessReport.charts(results)
-        for chart in charts {
-            try Data(chart.svg.utf8).write(to: URL(fileURLWithPath: temporary + "/" + chart.file))
+        // An earlier report may be replaced (check refused anything else): force.
+        try AtomicDirectory.write(out, force: true, inputs: []) { temporary in
+            try json.write(to: URL(fileURLWithPath: temporary + "/results.json"))
+            let charts = RobustnessReport.charts(results)
+            for chart in charts {
+                try Data(chart.svg.utf8).write(to: URL(fileURLWithPath: temporary + "/" + chart.file))
+            }
+            let markdown = RobustnessReport.markdown(results, charts: charts.map { ($0.file, $0.caption) })
+            try Data((markdown + "\n").utf8).write(to: URL(fileURLWithPath: temporary + "/robustness.md"))
         }
-        let markdown = RobustnessReport.markdown(results, charts: charts.map { ($0.file, $0.caption) })
-        try Data((markdown + "\n").utf8).write(to: URL(fileURLWithPath: temporary + "/robustness.md"))
-        if fm.fileExists(atPath: out) { try fm.moveItem(atPath: out, toPath: old) }
-        try fm.moveItem(atPath: temporary, toPath: out)
-        try? fm.removeItem(atPath: old)
         try? fm.removeItem(atPath: out + ".interrupted")
         return out + "/results.json"
     }

@@ -28,6 +28,10 @@ public protocol GenerationModel: AnyObject {
     func ends(_ unit: Int) -> Bool
     /// Backbone positions completed so far: words of a HAT model, tokens of a token model.
     var completedPositions: Int { get }
+    /// Feeding text in pieces whose lengths are multiples of this gives the same state as feeding
+    /// it at once (the model's internal step size); nil when text must be fed whole (a token
+    /// model tokenizes it).
+    var feedGranularity: Int? { get }
 }
 
 /// A HAT model's next-byte predictions (what byte-level evaluations read).
@@ -49,11 +53,13 @@ extension ByteModel {
     public var nextLogits: UnsafePointer<Float> { nextByteLogits }
     public func bytes(of unit: Int) -> [UInt8] { [UInt8(truncatingIfNeeded: unit)] }
     public func ends(_ unit: Int) -> Bool { unit == Int(endOfSequence) }
+    public var feedGranularity: Int? { 1 }
 }
 
 extension GenerationSession: ByteModel {
     public var nextByteLogits: UnsafePointer<Float> { UnsafePointer(logits.row(0)) }
     public var endOfSequence: UInt8 { UInt8(config.eosTokenId) }
+    public var feedGranularity: Int? { chunkBytes }
 }
 
 public struct GenerationLimits: Codable, Equatable, Sendable {
@@ -106,11 +112,13 @@ public final class Generator {
     }
 
     /// Feeds `prompt` (appended to the context) and generates. `emit(text, startsWord)` gets
-    /// printable bytes as they become final, with whether a new backbone position began with them;
-    /// it returns false to stop (e.g. Ctrl-C). A prompt a token model cannot read (not UTF-8) throws.
+    /// printable bytes as they become final, with whether a new backbone position began with them; it returns
+    /// false to stop (e.g. Ctrl-C). A prompt a token model cannot read (not UTF-8) throws. `prefillProgress(done, total)` hears how far a long prompt has
+    /// been read (it is fed in pieces that leave the result unchanged).
     @discardableResult
     public func generate(prompt: [UInt8], limits: GenerationLimits, raw: Bool = false,
-                         emit: ([UInt8], Bool) -> Bool = { _, _ in true }) throws -> GenerationResult {
+                         emit: ([UInt8], Bool) -> Bool = { _, _ in true },
+                         prefillProgress: (Int, Int) -> Void = { _, _ in }) throws -> GenerationResult {
         var result = GenerationResult()
         result.promptBytes = prompt.count
         let sampler = Sampler(options: sampling)
@@ -132,7 +140,19 @@ public final class Generator {
         }
 
         let prefillStart = DispatchTime.now().uptimeNanoseconds
-        if !prompt.isEmpty { try model.feed(text: prompt) }
+        if let granularity = model.feedGranularity {
+            let piece = max(1, (1 << 16) / granularity) * granularity
+            var fed = 0
+            while fed < prompt.count {
+                let end = min(prompt.count, fed + piece)
+                try model.feed(text: Array(prompt[fed..<end]))
+                fed = end
+                prefillProgress(fed, prompt.count)
+            }
+        } else if !prompt.isEmpty {
+            try model.feed(text: prompt)
+            prefillProgress(prompt.count, prompt.count)
+        }
         let generationStart = DispatchTime.now().uptimeNanoseconds
         result.prefillSeconds = Double(generationStart - prefillStart) / 1e9
         let positionsBefore = model.completedPositions

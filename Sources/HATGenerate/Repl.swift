@@ -117,7 +117,7 @@ public final class Repl {
                 say("seed \(s)")
             }
         case "/max":
-            if let m = number(Int.self, { $0 >= 1 }, "an integer ≥ 1") {
+            if let m = number(Int.self, { (1...Limits.generatedBytes).contains($0) }, "an integer in 1…\(Limits.generatedBytes)") {
                 settings.maxBytes = m
                 say("at most \(m) bytes per answer")
             }

@@ -100,8 +100,73 @@ public final class GenerationSession {
     public private(set) var completedWords = 0
     private var ends: [Int] = []
 
+    /// Most bytes one internal step may take (`chunkBytes`).
+    public static let maxChunkBytes = 1 << 16
+
+    /// Bytes a session for this model, limits and chunk size allocates besides the parameters
+    /// (arena, key/value caches, rotary tables, index buffers); checked arithmetic, nil on overflow.
+    public static func plannedBytes(_ modelConfig: HATConfig, limits: ContextLimits, chunkBytes: Int, threads: Int) -> Int? {
+        let requests = plannedRequests(modelConfig, limits: limits, chunkBytes: chunkBytes, threads: threads)
+        guard let planned = Arena.plannedFloats(requests.arena) else { return nil }
+        return checkedProduct([4, checkedSum([planned.reserved, requests.other])])
+    }
+
+    /// What `init` takes from its arena, and the floats it allocates outside it (caches, tables, indices).
+    static func plannedRequests(_ modelConfig: HATConfig, limits: ContextLimits, chunkBytes: Int, threads: Int)
+        -> (arena: [Int?], other: Int?) {
+        let config = limits.applied(to: modelConfig)
+        let enc = config.encoderConfig, bb = config.backboneConfig, dec = config.decoderConfig
+        let dl = enc.hiddenSize, db = bb.hiddenSize
+        guard let rows = checkedSum([config.maxWordSize, 8, chunkBytes]) else { return ([nil], nil) }
+        var arena: [Int?] = []
+        var other: [Int?] = []   // floats outside the arena
+        func blocks(_ stack: TransformerConfig) {
+            for _ in 0..<stack.numHiddenLayers {
+                arena += LlamaBlock.arenaRequests(config: stack.block, maxRows: rows, threads: threads, needsBackward: false)
+                other.append(RotaryEmbedding.tableFloats(headDim: stack.headDim))
+            }
+        }
+        let pool = enc.crossAttentionConfig!, cross = dec.crossAttentionConfig!
+        blocks(enc)
+        arena += CrossAttention.arenaRequests(heads: pool.numAttentionHeads, kvHeads: pool.numKeyValueHeads, headDim: pool.headDim,
+                                              maxQueries: rows, maxKeys: rows, threads: threads, needsBackward: false)
+        other.append(RotaryEmbedding.tableFloats(headDim: pool.headDim))
+        blocks(bb)
+        blocks(dec)
+        let crossLayers = (0..<dec.numHiddenLayers).filter { $0 == 0 || dec.crossAttnEveryLayer == true }.count
+        let rows1 = rows + 1
+        for _ in 0..<crossLayers {   // CrossVector and its cross vectors
+            arena += RMSNorm.arenaRequests(channels: db, maxRows: rows1, needsBackward: false)
+            arena += [checkedMul(rows1, db), checkedProduct([rows1, cross.numKeyValueHeads, cross.headDim]),
+                      checkedProduct([rows1, cross.numAttentionHeads, cross.headDim]), checkedMul(rows1, dl)]
+        }
+        arena += RMSNorm.arenaRequests(channels: dl, maxRows: 1, needsBackward: false)
+        arena += [checkedMul(rows, dl), checkedMul(rows, dl), checkedMul(rows, db), checkedMul(rows, db),
+                  checkedMul(rows1, db), dl, 256]
+        // Key/value caches: 2 (keys, values) × 2·capacity rows × G·D per layer.
+        func caches(_ c: TransformerConfig, extra: Int?) -> Int? {
+            checkedProduct([c.numHiddenLayers, 4, checkedAdd(c.slidingWindow ?? 0, extra ?? Int.max),
+                            checkedMul(c.numKeyValueHeads, c.headDim)])
+        }
+        other += [caches(enc, extra: rows), caches(bb, extra: rows),
+                  caches(dec, extra: checkedSum([rows, config.maxWordSize, 8])), checkedMul(5, rows)]
+        return (arena, checkedSum(other))
+    }
+
     public init(config modelConfig: HATConfig, parameters: ParameterSet, limits: ContextLimits = ContextLimits(),
                 chunkBytes: Int = 256, context: ComputeContext) throws {
+        guard (2...Limits.positions).contains(limits.words) else {
+            throw SessionError(message: "the backbone context of \(limits.words) words is outside 2…\(Limits.positions)")
+        }
+        guard (1...Limits.positions).contains(limits.bytes) else {
+            throw SessionError(message: "the byte context of \(limits.bytes) bytes is outside 1…\(Limits.positions)")
+        }
+        guard (1...GenerationSession.maxChunkBytes).contains(chunkBytes) else {
+            throw SessionError(message: "chunks of \(chunkBytes) bytes are outside 1…\(GenerationSession.maxChunkBytes)")
+        }
+        let session = GenerationSession.plannedBytes(modelConfig, limits: limits, chunkBytes: chunkBytes, threads: context.threads)
+        try Limits.requireMemory(checkedSum([session, MemoryPlan.parameterBytes(modelConfig)]),
+                                 for: "the parameters and a generation session with a context of \(limits.words) words and \(limits.bytes) bytes")
         let config = limits.applied(to: modelConfig)
         self.context = context
         self.config = config

@@ -112,6 +112,7 @@ public final class TokenTextModel: GenerationModel {
     public var vocabularySize: Int { session.model.config.vocabularySize }
     public var nextLogits: UnsafePointer<Float> { UnsafePointer(session.logits.row(0)) }
     public var completedPositions: Int { session.count }
+    public var feedGranularity: Int? { nil }
 
     public func reset() {
         session.reset()

@@ -1,7 +1,9 @@
 // Backbone conversion: a pretrained Llama-family checkpoint → `DIR/model.safetensors` holding only
 // the transformer blocks as `backbone.layers.{i}.*` (Hugging Face names and [out, in] shapes) plus
 // `DIR/config.json` (BackboneFileConfig). The token embedding, final norm and LM head are dropped,
-// or kept in `DIR/token_head.safetensors` on request. Streams one tensor at a time.
+// or kept in `DIR/token_head.safetensors` on request. Streams one tensor at a time into a temporary
+// directory that replaces DIR only when complete (AtomicDirectory: an existing, non-empty DIR only
+// with `force`, never an input). A NaN or infinity in the source is refused, naming tensor and index.
 // Shapes: C hidden, H heads, G kv heads, D head size, F FFN width, V vocabulary, L layers.
 
 import Foundation
@@ -146,19 +148,43 @@ public enum BackboneConversion {
         return plan
     }
 
-    /// Converts `src` into `outDir` (created if needed). `dtype` is .f32 or .bf16.
-    public static func convert(_ src: LlamaCheckpoint, outDir: String, dtype: DType = .bf16, keepTokenHead: Bool = false,
-                               convertedBy: String, progress: (Progress) -> Void = { _ in }) throws -> Report {
+    /// Converts `src` into `outDir` (absent or empty, or replaced whole with `force`; never one of
+    /// the source's files or directories). `dtype` is .f32 or .bf16.
+    public static func convert(_ src: LlamaCheckpoint, outDir: String, force: Bool = false, dtype: DType = .bf16,
+                               keepTokenHead: Bool = false, convertedBy: String,
+                               progress: (Progress) -> Void = { _ in }) throws -> Report {
         guard dtype == .f32 || dtype == .bf16 else {
             throw HATIOError(.usage, path: outDir, "output dtype must be F32 or BF16, not \(dtype.rawValue)")
         }
-        let c = src.config
         let plan = try plan(src)
-        do {
-            try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
-        } catch {
-            throw HATIOError(.io, path: outDir, "cannot create the output directory: \(error.localizedDescription)")
+        var report: Report?
+        try AtomicDirectory.write(outDir, force: force, inputs: [src.path] + src.weightFiles) { temporary in
+            report = try write(src, plan: plan, into: temporary, dtype: dtype, keepTokenHead: keepTokenHead,
+                               convertedBy: convertedBy, progress: progress)
         }
+        var done = report!
+        done.modelPath = outDir + "/model.safetensors"
+        done.tokenHeadPath = done.tokenHeadPath.map { _ in outDir + "/token_head.safetensors" }
+        progress(Progress(phase: .done, item: "", index: plan.count, total: plan.count, bytesDone: 0, bytesTotal: 0))
+        return done
+    }
+
+    /// Throws unless every value is finite (and, for a BF16 output, stays finite when rounded).
+    static func requireFinite(_ values: UnsafePointer<Float>, count: Int, dtype: DType, path: String, tensor: String) throws {
+        for i in 0..<count {
+            let x = values[i]
+            if !x.isFinite || (dtype == .bf16 && !Half.bf16ToFloat(Half.floatToBF16(x)).isFinite) {
+                throw HATIOError(.nonFinite, path: path, tensor: tensor,
+                                 "holds \(x) at element \(i)\(x.isFinite ? ", which is infinite in BF16" : ""); refusing to convert non-finite weights")
+            }
+        }
+    }
+
+    /// Writes the converted files into `outDir` (a fresh temporary directory).
+    static func write(_ src: LlamaCheckpoint, plan: [(source: String, output: String, shape: [Int])], into outDir: String,
+                      dtype: DType, keepTokenHead: Bool, convertedBy: String,
+                      progress: (Progress) -> Void) throws -> Report {
+        let c = src.config
 
         // provenance first: hash every weights file
         var hashes: [String: String] = [:]
@@ -187,6 +213,7 @@ public enum BackboneConversion {
         for (k, t) in plan.enumerated() {
             let n = t.shape.reduce(1, *)
             try src.read(t.source, into: scratch, count: n)
+            try requireFinite(scratch, count: n, dtype: dtype, path: src.path, tensor: t.source)
             try writer.write(t.output, from: scratch, count: n)
             src.release(t.source)
             storage.insert(src.storageType(t.source))
@@ -215,7 +242,6 @@ public enum BackboneConversion {
         // weights first, config last: a directory with a config always has complete weights
         try writer.finish()
         try AtomicFile.write(try fileConfig.encoded(), to: outDir + "/config.json")
-        progress(Progress(phase: .done, item: "", index: plan.count, total: plan.count, bytesDone: bytesTotal, bytesTotal: bytesTotal))
         return Report(config: fileConfig, tensorsWritten: plan.count, modelPath: modelPath, tokenHeadPath: tokenHeadPath, warnings: warnings)
     }
 
@@ -246,6 +272,7 @@ public enum BackboneConversion {
             let buf = UnsafeMutablePointer<Float>.allocate(capacity: max(1, n))
             defer { buf.deallocate() }
             try src.read(it.source, into: buf, count: n)
+            try requireFinite(buf, count: n, dtype: dtype, path: src.path, tensor: it.source)
             try writer.write(it.out, from: buf, count: n)
             src.release(it.source)
         }

@@ -4,6 +4,8 @@
 // to `general.alignment` (default 32), tensor data. The file is memory-mapped; init validates
 // every length, count, type, alignment and range, so later reads cannot leave the file.
 
+import HATTensor
+
 public enum GGUFValueType: UInt32, Sendable {
     case uint8 = 0, int8 = 1, uint16 = 2, int16 = 3, uint32 = 4, int32 = 5, float32 = 6
     case bool = 7, string = 8, array = 9, uint64 = 10, int64 = 11, float64 = 12

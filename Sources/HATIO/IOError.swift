@@ -21,6 +21,7 @@ public struct HATIOError: Error, CustomStringConvertible, LocalizedError, Sendab
         case duplicate          // the same name twice
         case usage              // the caller broke the API contract (wrong count, order, dtype)
         case badConfig          // config.json / GGUF metadata inconsistent or missing a field
+        case nonFinite          // a weight that is NaN or infinite
     }
 
     public let kind: Kind
@@ -49,30 +50,6 @@ public struct HATIOError: Error, CustomStringConvertible, LocalizedError, Sendab
     }
 
     public var errorDescription: String? { description }
-}
-
-/// a × b, or nil when it overflows Int (sizes from hostile headers).
-@inline(__always)
-func checkedMul(_ a: Int, _ b: Int) -> Int? {
-    let (r, o) = a.multipliedReportingOverflow(by: b)
-    return o ? nil : r
-}
-
-/// a + b, or nil when it overflows Int.
-@inline(__always)
-func checkedAdd(_ a: Int, _ b: Int) -> Int? {
-    let (r, o) = a.addingReportingOverflow(b)
-    return o ? nil : r
-}
-
-/// Product of non-negative dims, or nil on overflow or a negative dim.
-func checkedProduct(_ dims: [Int]) -> Int? {
-    var n = 1
-    for d in dims {
-        guard d >= 0, let m = checkedMul(n, d) else { return nil }
-        n = m
-    }
-    return n
 }
 
 /// The text of errno, e.g. "No such file or directory".

@@ -4,6 +4,7 @@
 // Both present tensors under Hugging Face names and layout ([out, in], q/k rows un-permuted).
 
 import Foundation
+import HATTensor
 
 /// Rotary scaling as declared by the source. Only "default" (none) is implemented by our blocks.
 public struct RopeScaling: Codable, Sendable, Equatable {
@@ -43,14 +44,23 @@ public struct LlamaSourceConfig: Sendable {
     /// Checks the numbers fit together; `path` names the config in errors.
     func validate(path: String) throws {
         func bad(_ field: String, _ message: String) -> HATIOError { HATIOError(.badConfig, path: path, tensor: field, message) }
-        for (f, v) in [("hidden_size", hiddenSize), ("num_hidden_layers", numLayers), ("num_attention_heads", numHeads),
-                       ("num_key_value_heads", numKVHeads), ("head_dim", headDim), ("intermediate_size", intermediateSize)] where v <= 0 || v > 1 << 20 {
-            throw bad(f, "is \(v), expected a positive size")
+        for (f, v, limit) in [("hidden_size", hiddenSize, Limits.hiddenSize), ("num_hidden_layers", numLayers, Limits.layers),
+                              ("num_attention_heads", numHeads, Limits.heads), ("num_key_value_heads", numKVHeads, Limits.heads),
+                              ("head_dim", headDim, Limits.headDim), ("intermediate_size", intermediateSize, Limits.intermediateSize)]
+            where !(1...limit).contains(v) {
+            throw bad(f, "is \(v), expected a size in 1…\(limit)")
         }
         guard numHeads % numKVHeads == 0 else { throw bad("num_key_value_heads", "\(numKVHeads) does not divide num_attention_heads \(numHeads)") }
         guard headDim % 2 == 0 else { throw bad("head_dim", "\(headDim) is odd; rotary embeddings need an even head size") }
+        guard numHeads * headDim <= Limits.hiddenSize else {
+            throw bad("head_dim", "num_attention_heads × head_dim = \(numHeads * headDim) exceeds the limit of \(Limits.hiddenSize)")
+        }
         guard rmsNormEps > 0, rmsNormEps < 1 else { throw bad("rms_norm_eps", "is \(rmsNormEps), expected a small positive number") }
-        guard ropeTheta > 0, ropeTheta.isFinite else { throw bad("rope_theta", "is \(ropeTheta), expected a positive number") }
+        guard ropeTheta > 1, ropeTheta <= Limits.ropeTheta else {
+            throw bad("rope_theta", "is \(ropeTheta), expected a number in (1, \(Limits.ropeTheta)]")
+        }
+        if let v = vocabSize, !(1...Limits.vocabulary).contains(v) { throw bad("vocab_size", "is \(v), expected 1…\(Limits.vocabulary)") }
+        if let w = slidingWindow, !(1...Limits.positions).contains(w) { throw bad("sliding_window", "is \(w), expected 1…\(Limits.positions)") }
     }
 }
 

@@ -2,6 +2,7 @@
 // bounds-checked access. Readers never read a file whole: they map it and validate every
 // offset against `count` before touching the bytes. An empty file maps to an empty buffer.
 
+import HATTensor
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

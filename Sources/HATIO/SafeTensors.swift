@@ -3,6 +3,8 @@
 // data section). The file is memory-mapped; init validates the whole header (sizes, dtypes,
 // ranges inside the data section, no overlap, no gap) so later reads cannot go out of bounds.
 
+import HATTensor
+
 /// Element types of safetensors (names as in the format). Only F32, F16, BF16 (and F64) read as Float.
 public enum DType: String, Sendable, CaseIterable {
     case f64 = "F64", f32 = "F32", f16 = "F16", bf16 = "BF16"

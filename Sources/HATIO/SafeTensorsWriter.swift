@@ -4,6 +4,7 @@
 // in the same directory; `finish` fsyncs and renames it onto `path`, so an existing file is
 // replaced only by a complete one. AtomicFile does the same for small files (JSON configs).
 
+import HATTensor
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

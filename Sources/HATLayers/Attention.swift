@@ -86,6 +86,19 @@ public final class CrossAttention {
         dv = arena.tensor(rows: backwardKeys, cols: kv)
     }
 
+    /// The float counts `init` takes from its arena (checked; nil on overflow); the rotary tables
+    /// it allocates besides are `RotaryEmbedding.tableFloats(headDim:)`.
+    public static func arenaRequests(heads: Int, kvHeads: Int, headDim: Int, maxQueries: Int, maxKeys: Int,
+                                     threads: Int, needsBackward: Bool = true) -> [Int?] {
+        let a = checkedMul(heads, headDim), kv = checkedMul(kvHeads, headDim)
+        let queryRows = checkedProduct([maxQueries, a]), keyRows = checkedProduct([maxKeys, kv])
+        let backwardQueryRows = needsBackward ? queryRows : 0, backwardKeyRows = needsBackward ? keyRows : 0
+        return AttentionCore.arenaRequests(heads: heads, kvHeads: kvHeads, headDim: headDim, maxQueries: maxQueries,
+                                           maxKeys: maxKeys, threads: threads, needsBackward: needsBackward)
+            + [queryRows, keyRows, keyRows, queryRows,
+               backwardQueryRows, backwardQueryRows, backwardKeyRows, backwardKeyRows]
+    }
+
     /// q_proj [A, Cq], k_proj and v_proj [G·D, Ckv], o_proj [Cq, A].
     public static func parameterSpecs(prefix: String, queryWidth: Int, keyValueWidth: Int,
                                       heads: Int, kvHeads: Int, headDim: Int) -> [ParameterSpec] {

@@ -64,6 +64,16 @@ public final class AttentionCore {
         headValueGrads = arena.tensor(rows: extraHeadRows, cols: (heads - kvHeads) * headDim)
     }
 
+    /// The float counts `init` takes from its arena (checked; nil on overflow).
+    public static func arenaRequests(heads: Int, kvHeads: Int, headDim: Int, maxQueries: Int, maxKeys: Int, threads: Int,
+                                     queryBlock: Int = 64, keyChunk: Int = 1024, needsBackward: Bool = true) -> [Int?] {
+        let tile = checkedProduct([threads, queryBlock, keyChunk])
+        let extraHeadRows = needsBackward && heads > kvHeads ? maxKeys : 0
+        let extra = checkedProduct([extraHeadRows, heads - kvHeads, headDim])
+        return [checkedProduct([maxQueries, heads]), tile, needsBackward ? tile : 0,
+                checkedProduct([threads, 3, queryBlock]), extra, extra]
+    }
+
     /// Runs body(worker, item) for every item, items dealt round-robin to the workers (an item's
     /// result must not depend on which worker ran it; the worker index selects scratch only).
     private func forEachItem(_ items: Int, _ body: (Int, Int) -> Void) {

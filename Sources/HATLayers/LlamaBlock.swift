@@ -74,6 +74,19 @@ public final class LlamaBlock {
     // Key ranges of the rows of an inference step (KVCache.swift).
     let stepRanges: KeyRanges   // [N]
 
+    /// The float counts `init` takes from its arena (checked; nil on overflow), and the floats
+    /// of the rotary tables it allocates besides.
+    public static func arenaRequests(config c: LlamaBlockConfig, maxRows: Int, threads: Int,
+                                     needsBackward: Bool = true) -> [Int?] {
+        RMSNorm.arenaRequests(channels: c.hidden, maxRows: maxRows, needsBackward: needsBackward)
+            + CrossAttention.arenaRequests(heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim,
+                                           maxQueries: maxRows, maxKeys: maxRows, threads: threads, needsBackward: needsBackward)
+            + RMSNorm.arenaRequests(channels: c.hidden, maxRows: maxRows, needsBackward: needsBackward)
+            + SwiGLU.arenaRequests(intermediate: c.intermediate, maxRows: maxRows)
+            + Array(repeating: checkedMul(maxRows, c.hidden), count: 4) + [needsBackward ? checkedMul(maxRows, c.hidden) : 0]
+            + [maxRows, maxRows]   // stepRanges: lo and hi
+    }
+
     public static func parameterSpecs(prefix: String, config: LlamaBlockConfig) -> [ParameterSpec] {
         RMSNorm.parameterSpecs(name: "\(prefix).input_layernorm.weight", channels: config.hidden)
             + SelfAttention.parameterSpecs(prefix: "\(prefix).self_attn", config: config.attention)

@@ -35,6 +35,12 @@ public final class RMSNorm {
                                     cols: weight.cols)
     }
 
+    /// The float counts `init` takes from its arena (checked; nil on overflow), for
+    /// `Arena.plannedFloats` before anything is allocated.
+    public static func arenaRequests(channels: Int, maxRows: Int, needsBackward: Bool = true) -> [Int?] {
+        [maxRows, checkedProduct([needsBackward ? (maxRows + gradientChunkRows - 1) / gradientChunkRows : 0, channels])]
+    }
+
     public static func parameterSpecs(name: String, channels: Int) -> [ParameterSpec] {
         [ParameterSpec(name, [channels])]
     }

@@ -40,6 +40,11 @@ public final class RotaryEmbedding {
         }
     }
 
+    /// Floats of the cos and sin tables for `cachedPositions` positions (checked; nil on overflow).
+    public static func tableFloats(headDim: Int, cachedPositions: Int = 4096) -> Int? {
+        checkedProduct([2, max(cachedPositions * (headDim / 2), 1)])
+    }
+
     deinit {
         cosTable.deallocate()
         sinTable.deallocate()

@@ -36,6 +36,11 @@ public final class SwiGLU {
         hidden = arena.tensor(rows: maxRows, cols: f)
     }
 
+    /// The float counts `init` takes from its arena (checked; nil on overflow).
+    public static func arenaRequests(intermediate f: Int, maxRows: Int) -> [Int?] {
+        Array(repeating: checkedMul(maxRows, f), count: 3)
+    }
+
     public static func parameterSpecs(prefix: String, hidden c: Int, intermediate f: Int) -> [ParameterSpec] {
         [
             ParameterSpec("\(prefix).gate_proj.weight", [f, c]),

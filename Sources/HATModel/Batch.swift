@@ -6,6 +6,7 @@
 // Shapes: N bytes in the batch, W words in the batch, B rows.
 
 import HATLayers
+import HATTensor
 
 public final class Batch {
     /// Capacity: most bytes and words any batch filled into this object may have.
@@ -62,6 +63,13 @@ public final class Batch {
         backboneRanges = KeyRanges.allocate(capacity: maxWords)
         poolingRanges = KeyRanges.allocate(capacity: maxWords)
         decoderCrossRanges = KeyRanges.allocate(capacity: maxBytes)
+    }
+
+    /// Bytes `init` allocates for these capacities (Int32 arrays and key ranges; checked, nil on overflow).
+    public static func allocatedBytes(maxBytes: Int, maxWords: Int) -> Int? {
+        // 6 [N] arrays of 4 bytes (5 Int32, the float mask), 4 [W] Int32 arrays, 3 [N] and 2 [W]
+        // key ranges of two Int32 arrays each (at least one element each).
+        checkedProduct([4, checkedSum([checkedMul(12, max(maxBytes, 1)), checkedMul(8, max(maxWords, 1))])])
     }
 
     deinit {

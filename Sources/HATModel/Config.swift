@@ -1,11 +1,14 @@
 // HATConfig: the model's config.json (ARCHITECTURE.md §4). Snake_case keys with Hugging Face
 // names where the concept exists; one block each for encoder, backbone and decoder.
 // Unknown keys and inconsistent values are errors that name the field (e.g.
-// "decoder_config.hidden_size"), so a typo never silently falls back to a default.
+// "decoder_config.hidden_size"), so a typo never silently falls back to a default. Every number
+// is checked against `Limits` (HATTensor) and the total parameter count computed with checked
+// arithmetic, so a validated config can be laid out and allocated without overflow.
 
 import Foundation
 import HATLayers
 import HATText
+import HATTensor
 
 /// A config problem, always with the dotted path of the field it concerns.
 public struct ConfigError: Error, CustomStringConvertible, Equatable {
@@ -48,12 +51,14 @@ public struct CrossAttentionConfig: Codable, Equatable, Sendable {
     public var headDim: Int { hiddenSize / max(numAttentionHeads, 1) }
 
     func validate(_ path: String) throws {
-        try require(hiddenSize > 0, path + ".hidden_size", "must be positive, found \(hiddenSize)")
-        try require(numAttentionHeads > 0, path + ".num_attention_heads", "must be positive, found \(numAttentionHeads)")
+        try requireIn(hiddenSize, 1...Limits.hiddenSize, path + ".hidden_size")
+        try requireIn(numAttentionHeads, 1...Limits.heads, path + ".num_attention_heads")
         try require(hiddenSize % numAttentionHeads == 0, path + ".hidden_size",
                     "\(hiddenSize) is not divisible by num_attention_heads \(numAttentionHeads)")
         try require(numKeyValueHeads > 0 && numAttentionHeads % numKeyValueHeads == 0, path + ".num_key_value_heads",
                     "must divide num_attention_heads \(numAttentionHeads), found \(numKeyValueHeads)")
+        try require(headDim % 2 == 0, path + ".hidden_size",
+                    "hidden_size / num_attention_heads = \(headDim) must be even (rotary pairs)")
     }
 }
 
@@ -134,19 +139,23 @@ public struct TransformerConfig: Codable, Equatable, Sendable {
     }
 
     func validate(_ path: String) throws {
-        try require(hiddenSize > 0, path + ".hidden_size", "must be positive, found \(hiddenSize)")
-        try require(numHiddenLayers >= 0, path + ".num_hidden_layers", "must be ≥ 0, found \(numHiddenLayers)")
-        try require(numAttentionHeads > 0, path + ".num_attention_heads", "must be positive, found \(numAttentionHeads)")
+        try requireIn(hiddenSize, 1...Limits.hiddenSize, path + ".hidden_size")
+        try requireIn(numHiddenLayers, 0...Limits.layers, path + ".num_hidden_layers")
+        try requireIn(numAttentionHeads, 1...Limits.heads, path + ".num_attention_heads")
         try require(numKeyValueHeads > 0 && numAttentionHeads % numKeyValueHeads == 0, path + ".num_key_value_heads",
                     "must divide num_attention_heads \(numAttentionHeads), found \(numKeyValueHeads)")
         try require(hiddenSize % numAttentionHeads == 0 || headDim != hiddenSize / numAttentionHeads, path + ".hidden_size",
                     "\(hiddenSize) is not divisible by num_attention_heads \(numAttentionHeads) (give head_dim explicitly if that is intended)")
-        try require(headDim > 0 && headDim % 2 == 0, path + ".head_dim", "must be positive and even (rotary pairs), found \(headDim)")
-        try require(intermediateSize > 0, path + ".intermediate_size", "must be positive, found \(intermediateSize)")
-        try require(rmsNormEps > 0 && rmsNormEps.isFinite, path + ".rms_norm_eps", "must be positive, found \(rmsNormEps)")
-        try require(ropeTheta > 1 && ropeTheta.isFinite, path + ".rope_theta", "must be > 1, found \(ropeTheta)")
+        try requireIn(headDim, 2...Limits.headDim, path + ".head_dim")
+        try require(headDim % 2 == 0, path + ".head_dim", "must be even (rotary pairs), found \(headDim)")
+        try require(numAttentionHeads * headDim <= Limits.hiddenSize, path + ".head_dim",
+                    "num_attention_heads × head_dim = \(numAttentionHeads * headDim) exceeds the limit of \(Limits.hiddenSize)")
+        try requireIn(intermediateSize, 1...Limits.intermediateSize, path + ".intermediate_size")
+        try require(rmsNormEps > 0 && rmsNormEps < 1, path + ".rms_norm_eps", "must be in (0, 1), found \(rmsNormEps)")
+        try require(ropeTheta > 1 && Double(ropeTheta) <= Limits.ropeTheta, path + ".rope_theta",
+                    "must be in (1, \(String(format: "%g", Limits.ropeTheta))], found \(ropeTheta)")
         if let window = slidingWindow {
-            try require(window >= 1, path + ".sliding_window", "must be ≥ 1 or absent, found \(window)")
+            try requireIn(window, 1...Limits.positions, path + ".sliding_window", "or absent")
         }
     }
 }
@@ -279,11 +288,23 @@ public struct HATConfig: Codable, Equatable, Sendable {
         try require(encoderConfig.crossAttnEveryLayer == nil, "encoder_config.cross_attn_every_layer", "is a decoder option")
         try require(decoderConfig.hiddenSize == encoderConfig.hiddenSize, "decoder_config.hidden_size",
                     "must equal encoder_config.hidden_size \(encoderConfig.hiddenSize) (the decoder reads the encoder's byte states), found \(decoderConfig.hiddenSize)")
-        try require(maxWordSize >= 1 && maxWordSize <= 65535, "max_word_size", "must be in 1…65535, found \(maxWordSize)")
+        try requireIn(maxWordSize, 1...Limits.wordBytes, "max_word_size")
         try require(splitter.name == "hat" || splitter.name == "icu-dictionary", "splitter.name",
                     "must be \"hat\" or \"icu-dictionary\", found \"\(splitter.name)\"")
         try require(eosTokenId == 0xC0 || eosTokenId == 0xC1 || (0xF5...0xFF).contains(eosTokenId), "eos_token_id",
                     "must be a byte that never occurs in UTF-8 (192, 193 or 245…255), found \(eosTokenId)")
+        guard let count = parameterCount, count <= Limits.parameters else {
+            throw ConfigError(field: "(all stacks)", "the model would have \(parameterCount.map(String.init) ?? "more than 2⁶³") parameters, "
+                              + "more than the limit of \(Limits.parameters)")
+        }
+    }
+
+    /// Parameters of a model with this config (checked arithmetic), or nil when the config lacks
+    /// a cross-attention block or the count overflows. `validate` asks once every field is
+    /// within `Limits`, so the layout it counts is small enough to build.
+    public var parameterCount: Int? {
+        guard encoderConfig.crossAttentionConfig != nil, decoderConfig.crossAttentionConfig != nil else { return nil }
+        return checkedSum(HierarchicalModel.parameterSpecs(self).map { checkedProduct($0.shape) })
     }
 
     // MARK: JSON
@@ -358,5 +379,12 @@ extension HATConfig {
             throw ConfigError(field: "splitter.name", "unknown splitter \"\(splitter.name)\"; known: \(SplitterMode.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         return try WordSplitter(options: SplitterOptions(mode: mode, maxWordBytes: maxWordSize))
+    }
+}
+
+/// Throws unless `value` lies in `range`, naming the field and the range (the limit).
+private func requireIn(_ value: Int, _ range: ClosedRange<Int>, _ field: String, _ alternative: String = "") throws {
+    if !range.contains(value) {
+        throw ConfigError(field: field, "must be in \(range.lowerBound)…\(range.upperBound)\(alternative.isEmpty ? "" : " " + alternative), found \(value)")
     }
 }

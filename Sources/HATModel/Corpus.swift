@@ -1,9 +1,11 @@
 // Corpus: documents read from files (a directory means every *.txt under it, at any depth,
 // sorted by relative path; one file is one document, named by its path relative to the
 // directory given), a deterministic train/validation split by document, and their word streams.
-// The same split is reproduced from the same files, fraction and seed.
+// The same split is reproduced from the same files, fraction and seed. A file may be a
+// FIFO or a device (read to its end, TextFile).
 
 import Foundation
+import HATIO
 import HATTensor
 import HATText
 
@@ -46,10 +48,11 @@ public enum Corpus {
     }
 
     private static func read(_ path: String, name: String) throws -> Document {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw CorpusError(message: "cannot read \(path)")
+        do {
+            return Document(name: name, bytes: try TextFile.contents(of: path, what: "text"))
+        } catch let error as HATIOError {
+            throw CorpusError(message: error.description)
         }
-        return Document(name: name, bytes: Array(data))
     }
 
     /// Splits by document: a seeded shuffle of the documents (sorted by name first) puts the

@@ -44,7 +44,7 @@ public enum Graft {
                                            : "backbone from \(source["path"] ?? backboneDirectory); local parts fresh (seed \(seed))")
         if !warnings.isEmpty { config.provenance.notes! += "; warnings: " + warnings.joined(separator: "; ") }
         try config.validate()
-        let parameters = ParameterSet(HierarchicalModel.parameterSpecs(config))
+        let parameters = try MemoryPlan.allocateParameters(config, for: "the graft onto \(backboneDirectory)")
         var rng = RandomGenerator(seed: seed)
         HierarchicalModel.initialize(parameters, rng: &rng)
         if randomBackbone { return (config, parameters) }

@@ -2,6 +2,8 @@
 // (tensors named as in ARCHITECTURE.md §3, f32 or bf16). Loading checks the weights against
 // the config: every expected tensor present with its shape, nothing extra; errors list the
 // missing and extra names and name the file. Files are written to a temporary name, then renamed.
+// Nothing is allocated for the weights until the config is valid, the file's header matches it
+// and the parameters fit the machine's memory (MemoryPlan).
 
 import Foundation
 import HATIO
@@ -41,15 +43,28 @@ public enum ModelFiles {
         try writer.finish()
     }
 
-    /// Reads a model directory: the config (validated) and its parameters.
+    /// Reads a model directory: the config (validated) and its parameters. The weights file's
+    /// header is checked against the config (every tensor present with its shape) and the
+    /// parameters' memory against the machine before the parameters are allocated.
     public static func load(from directory: String) throws -> (config: HATConfig, parameters: ParameterSet) {
         let configPath = (directory as NSString).appendingPathComponent(configName)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
+            throw ModelFileError(path: directory, "no such directory (a model directory holds config.json and model.safetensors)")
+        }
+        guard isDirectory.boolValue else {
+            throw ModelFileError(path: directory, "is a file, not a model directory (config.json and model.safetensors)")
+        }
         guard FileManager.default.fileExists(atPath: configPath) else {
             throw ModelFileError(path: directory, "no \(configName) here: not a model directory")
         }
         let config = try HATConfig.load(path: configPath)
-        let parameters = ParameterSet(HierarchicalModel.parameterSpecs(config))
-        try readWeights(into: parameters, from: (directory as NSString).appendingPathComponent(weightsName))
+        let specs = HierarchicalModel.parameterSpecs(config)
+        let weightsPath = (directory as NSString).appendingPathComponent(weightsName)
+        let file = try openWeights(weightsPath)
+        try match(file, specs, optional: { _ in false }, ignoreExtra: { _ in false })
+        let parameters = try MemoryPlan.allocateParameters(config, for: directory)
+        try read(file, into: parameters)
         return (config, parameters)
     }
 
@@ -59,12 +74,24 @@ public enum ModelFiles {
     public static func readWeights(into parameters: ParameterSet, from path: String,
                                    optional: (String) -> Bool = { _ in false },
                                    ignoreExtra: (String) -> Bool = { _ in false }) throws {
+        let file = try openWeights(path)
+        try match(file, parameters.entries.map(\.spec), optional: optional, ignoreExtra: ignoreExtra)
+        try read(file, into: parameters)
+    }
+
+    private static func openWeights(_ path: String) throws -> SafeTensorsFile {
         guard FileManager.default.fileExists(atPath: path) else {
             throw ModelFileError(path: path, "file not found")
         }
-        let file = try SafeTensorsFile(path: path)
+        return try SafeTensorsFile(path: path)
+    }
+
+    /// Checks the file's tensor names and shapes against `specs` (nothing is read or allocated).
+    private static func match(_ file: SafeTensorsFile, _ specs: [ParameterSpec], optional: (String) -> Bool,
+                              ignoreExtra: (String) -> Bool) throws {
+        let path = file.path
         let present = Set(file.names)
-        let expected = Set(parameters.entries.map(\.name))
+        let expected = Set(specs.map(\.name))
         let missing = expected.subtracting(present).filter { !optional($0) }.sorted()
         let extra = present.subtracting(expected).filter { !ignoreExtra($0) }.sorted()
         if !missing.isEmpty || !extra.isEmpty {
@@ -73,14 +100,24 @@ public enum ModelFiles {
             if !extra.isEmpty { lines.append("extra (\(extra.count)): " + summarize(extra)) }
             throw ModelFileError(path: path, lines.joined(separator: "\n  "))
         }
-        for entry in parameters.entries where present.contains(entry.name) {
-            let info = try file.info(entry.name)
-            guard info.shape == entry.shape else {
-                throw ModelFileError(path: path, "tensor \(entry.name) has shape \(info.shape), the config needs \(entry.shape)")
+        for spec in specs where present.contains(spec.name) {
+            let info = try file.info(spec.name)
+            guard info.shape == spec.shape else {
+                throw ModelFileError(path: path, "tensor \(spec.name) has shape \(info.shape), the config needs \(spec.shape)")
             }
+            guard info.dtype.isReadableAsFloat else {
+                throw ModelFileError(path: path, "tensor \(spec.name) is \(info.dtype.rawValue); weights must be F32, F16, BF16 or F64")
+            }
+        }
+    }
+
+    /// Reads the tensors `match` accepted into `parameters`; refuses a non-finite value.
+    private static func read(_ file: SafeTensorsFile, into parameters: ParameterSet) throws {
+        let present = Set(file.names)
+        for entry in parameters.entries where present.contains(entry.name) {
             try file.read(entry.name, into: parameters.values + entry.offset, count: entry.count)
             for i in 0..<entry.count where !parameters.values[entry.offset + i].isFinite {
-                throw ModelFileError(path: path, "tensor \(entry.name) holds a non-finite value at element \(i)")
+                throw ModelFileError(path: file.path, "tensor \(entry.name) holds a non-finite value at element \(i)")
             }
         }
     }

@@ -195,7 +195,7 @@ public enum TokenizerText {
     /// config.json.
     public static func definition(from source: String) throws -> TokenizerDefinition {
         var isDirectory: ObjCBool = false
-        FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory)
+        _ = FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory)
         if isDirectory.boolValue {
             let json = (source as NSString).appendingPathComponent("tokenizer.json")
             guard FileManager.default.fileExists(atPath: json) else {

@@ -7,7 +7,13 @@
 // (SIGINT/SIGTERM handled by the caller setting `stopRequested`) and on a non-finite loss.
 //
 // Run directory:   options.json, metrics.jsonl (one JSON object per line),
-//                  checkpoints/step-NNNNNNNN/{config.json, model.safetensors, optimizer.safetensors, state.json}
+//                  checkpoints/step-NNNNNNNN/{config.json, model.safetensors, optimizer.safetensors, state.json,
+//                  COMPLETE}
+// A checkpoint is written into .tmp-step-N and renamed into place with COMPLETE as its last file;
+// an old one is renamed to .deleting-step-N before it is removed, so a kill at any moment never
+// leaves a step-* directory that looks complete but is not. Resume takes the newest checkpoint
+// that loads (config, weights, state.json, optimizer moments all intact), says which damaged
+// ones it passed over, and notes them in RUN/NOTES.txt.
 
 import Foundation
 import HATIO
@@ -54,20 +60,44 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
 
     public static let parts = ["encoder", "pooling", "backbone", "decoder", "head"]
 
-    public func validate(maxWordSize: Int) throws {
-        func check(_ ok: Bool, _ message: String) throws { if !ok { throw TrainingError.invalidOption(message) } }
+    /// Checks every option against its range and `Limits`; `maxWordSize` (the model's, when known)
+    /// bounds --max-row-bytes from below. Messages name the flag (options.json uses its snake_case).
+    public func validate(maxWordSize: Int? = nil) throws {
+        func check(_ ok: Bool, _ message: @autoclosure () -> String) throws {
+            if !ok { throw TrainingError.invalidOption(message()) }
+        }
+        func range(_ flag: String, _ value: Int, _ r: ClosedRange<Int>) throws {
+            try check(r.contains(value), "--\(flag) must be in \(r.lowerBound)…\(r.upperBound), found \(value)")
+        }
+        func real<T: BinaryFloatingPoint>(_ flag: String, _ value: T, _ ok: (T) -> Bool, _ what: String) throws {
+            try check(value.isFinite && ok(value), "--\(flag) must be \(what), found \(value)")
+        }
         try check(!data.isEmpty, "no training data given")
-        try check(rowsPerBatch >= 1, "rows per batch must be ≥ 1")
-        try check(wordsPerRow >= 2, "words per row must be ≥ 2")
-        try check(maxRowBytes >= maxWordSize, "max row bytes (\(maxRowBytes)) must be ≥ the model's max_word_size (\(maxWordSize))")
-        try check(accumulation >= 1, "accumulation must be ≥ 1")
-        try check(steps >= 1, "steps must be ≥ 1")
-        try check(learningRate > 0 && learningRate.isFinite, "learning rate must be positive")
-        try check((backboneLearningRate ?? 1) >= 0, "backbone learning rate must be ≥ 0")
-        try check(warmupSteps >= 0, "warm-up steps must be ≥ 0")
-        try check(validateEvery >= 1 && checkpointEvery >= 1, "validate/checkpoint intervals must be ≥ 1")
-        try check(keepCheckpoints >= 1, "keep at least one checkpoint")
-        try check((0..<1).contains(validationFraction), "validation fraction must be in [0, 1)")
+        try range("rows-per-batch", rowsPerBatch, 1...Limits.rowsPerBatch)
+        try range("words-per-row", wordsPerRow, 2...Limits.rowWords)
+        try range("max-row-bytes", maxRowBytes, max(1, maxWordSize ?? 1)...Limits.rowBytes)
+        try check(rowsPerBatch * maxRowBytes <= Limits.batchBytes,
+                  "--rows-per-batch × --max-row-bytes = \(rowsPerBatch * maxRowBytes) exceeds the limit of \(Limits.batchBytes) bytes per batch")
+        try check(rowsPerBatch * wordsPerRow <= Limits.batchWords,
+                  "--rows-per-batch × --words-per-row = \(rowsPerBatch * wordsPerRow) exceeds the limit of \(Limits.batchWords) words per batch")
+        try range("accumulation", accumulation, 1...Limits.accumulation)
+        try range("steps", steps, 1...Limits.steps)
+        try real("learning-rate", learningRate, { $0 > 0 }, "a finite number > 0")
+        if let backboneLearningRate {
+            try real("backbone-learning-rate", backboneLearningRate, { $0 >= 0 }, "a finite number ≥ 0")
+        }
+        try range("warmup-steps", warmupSteps, 0...Limits.steps)
+        try real("weight-decay", adamw.weightDecay, { $0 >= 0 }, "a finite number ≥ 0")
+        try real("adamw beta1", adamw.beta1, { $0 >= 0 && $0 < 1 }, "in [0, 1)")
+        try real("adamw beta2", adamw.beta2, { $0 >= 0 && $0 < 1 }, "in [0, 1)")
+        try real("adamw epsilon", adamw.epsilon, { $0 > 0 }, "a finite number > 0")
+        try real("clip-norm", clipNorm, { $0 >= 0 }, "a finite number ≥ 0 (0 = off)")
+        try range("validate-every", validateEvery, 1...Limits.steps)
+        try range("checkpoint-every", checkpointEvery, 1...Limits.steps)
+        try range("keep-checkpoints", keepCheckpoints, 1...Limits.keptCheckpoints)
+        if let validationRows { try range("validation-rows", validationRows, 1...Int.max) }
+        try check(validationFraction >= 0 && validationFraction < 1,
+                  "--validation-fraction must be in [0, 1), found \(validationFraction)")
         for part in freeze {
             try check(Self.parts.contains(part), "cannot freeze '\(part)': parts are \(Self.parts.joined(separator: ", "))")
         }
@@ -107,6 +137,24 @@ public struct TrainerState: Codable, Equatable, Sendable {
         case step, epoch, cursor, bytesSeen = "bytes_seen", elapsedSeconds = "elapsed_seconds"
         case optimizerStep = "optimizer_step", schedule
         case lastValidationBitsPerByte = "last_validation_bits_per_byte"
+    }
+
+    /// Checks the numbers a damaged or edited state.json could hold before any is used as an
+    /// index; `rows` is the number of training rows the cursor walks.
+    func validate(rows: Int, path: String) throws {
+        func check(_ ok: Bool, _ field: String, _ value: Any) throws {
+            if !ok { throw TrainingError.resume("\(path): \(field) = \(value) is out of range") }
+        }
+        try check((0...Limits.steps).contains(step), "step", step)
+        try check(epoch >= 0, "epoch", epoch)
+        try check((0...rows).contains(cursor), "cursor", cursor)
+        try check(bytesSeen >= 0, "bytes_seen", bytesSeen)
+        try check(optimizerStep >= 0, "optimizer_step", optimizerStep)
+        try check(schedule.peak.isFinite && schedule.peak > 0, "schedule.peak", schedule.peak)
+        try check((0...Limits.steps).contains(schedule.warmupSteps), "schedule.warmup_steps", schedule.warmupSteps)
+        try check((1...Limits.steps).contains(schedule.totalSteps), "schedule.total_steps", schedule.totalSteps)
+        try check(schedule.finalFraction.isFinite && (0...1).contains(schedule.finalFraction), "schedule.final_fraction",
+                  schedule.finalFraction)
     }
 }
 
@@ -200,6 +248,8 @@ public final class Trainer {
     /// Asked before every step: true saves a checkpoint and returns. By default, whether a signal
     /// set `Trainer.stopRequested`; a caller (a test) can stop one trainer without touching others.
     public var shouldStop: () -> Bool = { Trainer.stopRequested != 0 }
+    /// Newer checkpoints `resume` passed over because they did not load, each with the reason.
+    public private(set) var passedOverCheckpoints: [String] = []
 
     var checkpointsDirectory: String { (runDirectory as NSString).appendingPathComponent("checkpoints") }
     var metricsPath: String { (runDirectory as NSString).appendingPathComponent("metrics.jsonl") }
@@ -208,6 +258,11 @@ public final class Trainer {
     public convenience init(runDirectory: String, options: TrainingOptions, config: HATConfig, parameters: ParameterSet,
                             context: ComputeContext) throws {
         let fm = FileManager.default
+        try options.validate(maxWordSize: config.maxWordSize)
+        var isDirectory: ObjCBool = false
+        if fm.fileExists(atPath: runDirectory, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw TrainingError.invalidOption("--out \(runDirectory) exists and is not a directory")
+        }
         let checkpoints = (runDirectory as NSString).appendingPathComponent("checkpoints")
         if let existing = try? fm.contentsOfDirectory(atPath: checkpoints), existing.contains(where: { $0.hasPrefix("step-") }) {
             throw TrainingError.invalidOption("\(runDirectory) already holds checkpoints: use --resume \(runDirectory) or another --out")
@@ -233,35 +288,91 @@ public final class Trainer {
     /// run's report can say how the run really went.
     public static func resume(runDirectory: String, totalSteps: Int? = nil, context: ComputeContext) throws -> Trainer {
         let optionsPath = (runDirectory as NSString).appendingPathComponent("options.json")
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: runDirectory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw TrainingError.resume("\(runDirectory) is not a directory (give the run directory hat train --out wrote)")
+        }
         guard let data = FileManager.default.contents(atPath: optionsPath) else {
             throw TrainingError.resume("\(optionsPath) not found: is \(runDirectory) a training run?")
         }
-        var options = try JSONDecoder().decode(TrainingOptions.self, from: data)
-        guard let checkpoint = try newestCheckpoint(in: (runDirectory as NSString).appendingPathComponent("checkpoints")) else {
-            throw TrainingError.resume("no checkpoint in \(runDirectory)/checkpoints")
+        var options: TrainingOptions
+        do {
+            options = try JSONDecoder().decode(TrainingOptions.self, from: data)
+        } catch {
+            throw TrainingError.resume("\(optionsPath) is not a run's options: \(error)")
         }
-        let (config, parameters) = try ModelFiles.load(from: checkpoint)
+        let checkpoints = (runDirectory as NSString).appendingPathComponent("checkpoints")
+        var passedOver: [String] = []
+        var loaded: (path: String, config: HATConfig, parameters: ParameterSet, state: TrainerState)?
+        for candidate in completeCheckpoints(in: checkpoints).reversed() {
+            do {
+                let (config, parameters) = try ModelFiles.load(from: candidate)
+                let state = try readState(checkpoint: candidate)
+                try checkMoments(checkpoint: candidate, count: parameters.count)
+                loaded = (candidate, config, parameters, state)
+                break
+            } catch {
+                passedOver.append("\((candidate as NSString).lastPathComponent) is damaged (\(error))")
+            }
+        }
+        guard let loaded else {
+            throw TrainingError.resume("no intact checkpoint in \(checkpoints)"
+                                       + (passedOver.isEmpty ? "" : ": " + passedOver.joined(separator: "; ")))
+        }
         var newTotal: Int?
         if let totalSteps, totalSteps != options.steps {
             newTotal = totalSteps
             options.steps = totalSteps
         }
-        let trainer = try Trainer(runDirectory: runDirectory, options: options, config: config, parameters: parameters,
-                                  context: context, resumeFrom: checkpoint, totalSteps: newTotal)
+        let trainer = try Trainer(runDirectory: runDirectory, options: options, config: loaded.config,
+                                  parameters: loaded.parameters, context: context,
+                                  resumeFrom: (loaded.path, loaded.state), totalSteps: newTotal)
+        trainer.passedOverCheckpoints = passedOver
+        let formatter = ISO8601DateFormatter()
+        var notes: [String] = []
+        if !passedOver.isEmpty {
+            notes.append("\(formatter.string(from: Date())) resumed from \((loaded.path as NSString).lastPathComponent), the newest intact checkpoint: "
+                         + passedOver.joined(separator: "; "))
+        }
         if let newTotal {
             try Trainer.writeOptions(options, runDirectory: runDirectory)
-            let formatter = ISO8601DateFormatter()
-            let line = "\(formatter.string(from: Date())) resumed at step \(trainer.state.step) with the total steps changed "
-                + "\(trainer.previousTotalSteps ?? newTotal) → \(newTotal); the cosine schedule continues from step \(trainer.state.step) toward the new end\n"
+            notes.append("\(formatter.string(from: Date())) resumed at step \(trainer.state.step) with the total steps changed "
+                + "\(trainer.previousTotalSteps ?? newTotal) → \(newTotal); the cosine schedule continues from step \(trainer.state.step) toward the new end")
+        }
+        if !notes.isEmpty {
             let notesPath = (runDirectory as NSString).appendingPathComponent("NOTES.txt")
             let previous = FileManager.default.contents(atPath: notesPath) ?? Data()
-            try AtomicFile.write(Array(previous) + Array(line.utf8), to: notesPath)
+            try AtomicFile.write(Array(previous) + Array(notes.map { $0 + "\n" }.joined().utf8), to: notesPath)
         }
         return trainer
     }
 
+    /// A checkpoint's state.json, decoded (errors name the file).
+    static func readState(checkpoint: String) throws -> TrainerState {
+        let path = (checkpoint as NSString).appendingPathComponent("state.json")
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw TrainingError.resume("\(path) is missing or unreadable")
+        }
+        do {
+            return try JSONDecoder().decode(TrainerState.self, from: data)
+        } catch {
+            throw TrainingError.resume("\(path) is not a trainer state: \(error)")
+        }
+    }
+
+    /// Checks that a checkpoint's optimizer.safetensors holds the two F32 moments of `count` floats.
+    static func checkMoments(checkpoint: String, count: Int) throws {
+        let moments = try SafeTensorsFile(path: (checkpoint as NSString).appendingPathComponent("optimizer.safetensors"))
+        for name in ["adamw.m", "adamw.v"] {
+            let info = try moments.info(name)
+            guard info.dtype == .f32, info.shape == [count] else {
+                throw TrainingError.resume("\(moments.path): \(name) is \(info.dtype.rawValue) \(info.shape), expected F32 [\(count)]")
+            }
+        }
+    }
+
     init(runDirectory: String, options: TrainingOptions, config: HATConfig, parameters: ParameterSet, context: ComputeContext,
-         resumeFrom checkpoint: String?, totalSteps: Int? = nil) throws {
+         resumeFrom resumed: (checkpoint: String, state: TrainerState)?, totalSteps: Int? = nil) throws {
         try options.validate(maxWordSize: config.maxWordSize)
         self.runDirectory = runDirectory
         self.options = options
@@ -289,6 +400,8 @@ public final class Trainer {
 
         let maxBytes = options.rowsPerBatch * options.maxRowBytes
         let maxWords = options.rowsPerBatch * options.wordsPerRow
+        try MemoryPlan.requireBatch(config, maxBytes: maxBytes, maxWords: maxWords, threads: context.threads, training: true,
+                                    what: "training")
         batch = Batch(maxBytes: maxBytes, maxWords: maxWords, config: config)
         model = HierarchicalModel(config: config, parameters: parameters, maxBytes: maxBytes, maxWords: maxWords, context: context)
         model.isBackboneFrozen = options.freeze.contains("backbone")
@@ -308,9 +421,9 @@ public final class Trainer {
 
         let schedule = LearningRateSchedule(peak: options.learningRate, warmupSteps: options.warmupSteps, totalSteps: options.steps)
         trainOrder = []
-        if let checkpoint {
-            let data = try Data(contentsOf: URL(fileURLWithPath: (checkpoint as NSString).appendingPathComponent("state.json")))
-            state = try JSONDecoder().decode(TrainerState.self, from: data)
+        if let (checkpoint, resumedState) = resumed {
+            state = resumedState
+            try state.validate(rows: trainRows.count, path: (checkpoint as NSString).appendingPathComponent("state.json"))
             if let totalSteps {
                 guard totalSteps > state.step else {
                     throw TrainingError.invalidOption("--steps \(totalSteps) must be more than the step already reached (\(state.step) in \(checkpoint))")
@@ -517,21 +630,50 @@ public final class Trainer {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(Array(try encoder.encode(state)), to: (temporary as NSString).appendingPathComponent("state.json"))
-        if fm.fileExists(atPath: final) { try fm.removeItem(atPath: final) }
+        try AtomicFile.write([], to: (temporary as NSString).appendingPathComponent(Trainer.completeMarker))
+        if fm.fileExists(atPath: final) { try Trainer.remove(checkpoint: name, in: checkpointsDirectory) }
         try fm.moveItem(atPath: temporary, toPath: final)
-        // Keep the newest `keepCheckpoints`.
-        let all = try fm.contentsOfDirectory(atPath: checkpointsDirectory).filter { $0.hasPrefix("step-") }.sorted()
+        // Keep the newest `keepCheckpoints`; finish removals a kill interrupted.
+        let names = try fm.contentsOfDirectory(atPath: checkpointsDirectory)
+        for leftover in names where leftover.hasPrefix(".deleting-") {
+            try? fm.removeItem(atPath: (checkpointsDirectory as NSString).appendingPathComponent(leftover))
+        }
+        let all = names.filter { $0.hasPrefix("step-") }.sorted()
         for old in all.dropLast(options.keepCheckpoints) {
-            try? fm.removeItem(atPath: (checkpointsDirectory as NSString).appendingPathComponent(old))
+            try? Trainer.remove(checkpoint: old, in: checkpointsDirectory)
         }
         return final
     }
 
+    /// The file a checkpoint directory gets last, before it is renamed into place.
+    public static let completeMarker = "COMPLETE"
+
+    /// Removes checkpoints/NAME by renaming it to .deleting-NAME first, so a kill during the
+    /// removal leaves no step-* directory with files missing.
+    static func remove(checkpoint name: String, in directory: String) throws {
+        let fm = FileManager.default
+        let doomed = (directory as NSString).appendingPathComponent(".deleting-" + name)
+        try? fm.removeItem(atPath: doomed)
+        try fm.moveItem(atPath: (directory as NSString).appendingPathComponent(name), toPath: doomed)
+        try fm.removeItem(atPath: doomed)
+    }
+
+    /// The complete checkpoint directories in `directory`, oldest first: step-* directories that
+    /// hold the COMPLETE marker, or — written before markers existed — all four files.
+    public static func completeCheckpoints(in directory: String) -> [String] {
+        let fm = FileManager.default
+        guard let names = try? fm.contentsOfDirectory(atPath: directory) else { return [] }
+        return names.filter { $0.hasPrefix("step-") }.sorted().map { (directory as NSString).appendingPathComponent($0) }
+            .filter { path in
+                let file = { (name: String) in fm.fileExists(atPath: (path as NSString).appendingPathComponent(name)) }
+                return file(completeMarker)
+                    || [ModelFiles.configName, ModelFiles.weightsName, "optimizer.safetensors", "state.json"].allSatisfy(file)
+            }
+    }
+
     /// The newest complete checkpoint directory, if any.
     public static func newestCheckpoint(in directory: String) throws -> String? {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return nil }
-        guard let newest = names.filter({ $0.hasPrefix("step-") }).sorted().last else { return nil }
-        return (directory as NSString).appendingPathComponent(newest)
+        completeCheckpoints(in: directory).last
     }
 
     // MARK: Metrics log

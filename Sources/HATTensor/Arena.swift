@@ -1,13 +1,18 @@
 // Arena: Float memory for one role (activations of one batch shape, scratch, …),
 // handed out as tensors at set-up time and freed together. Nothing is allocated in a
 // training or generation step: every buffer a step touches was carved out beforehand.
+// Requests up to `blockFloats` share blocks; a larger one gets a block of its own and the shared
+// block stays open, so the memory reserved is at most 2 × (small requests) + (large requests)
+// + one block — the bound `plannedFloats` gives before anything is allocated.
 
 public final class Arena {
     public let name: String
     /// Floats per block; a request larger than this gets a block of its own.
     public let blockFloats: Int
     private var blocks: [(base: UnsafeMutablePointer<Float>, capacity: Int)] = []
-    private var usedInLastBlock = 0
+    /// The shared block small requests are carved from (index into `blocks`), and its use.
+    private var sharedBlock: Int?
+    private var usedInSharedBlock = 0
     /// Floats handed out so far.
     public private(set) var usedFloats = 0
 
@@ -32,20 +37,56 @@ public final class Arena {
     public func allocate(count: Int) -> UnsafeMutablePointer<Float> {
         precondition(count >= 0, "Arena \(name): negative size \(count)")
         let alignFloats = Arena.alignmentBytes / MemoryLayout<Float>.stride
-        let padded = (max(count, 1) + alignFloats - 1) / alignFloats * alignFloats
-        if blocks.isEmpty || usedInLastBlock + padded > blocks[blocks.count - 1].capacity {
-            let capacity = max(blockFloats, padded)
-            let raw = UnsafeMutableRawPointer.allocate(byteCount: capacity * MemoryLayout<Float>.stride,
-                                                       alignment: Arena.alignmentBytes)
-            let base = raw.bindMemory(to: Float.self, capacity: capacity)
-            base.initialize(repeating: 0, count: capacity)
-            blocks.append((base, capacity))
-            usedInLastBlock = 0
-        }
-        let pointer = blocks[blocks.count - 1].base + usedInLastBlock
-        usedInLastBlock += padded
+        let padded = Arena.padded(count)
         usedFloats += padded
+        if padded > blockFloats { return newBlock(padded) }
+        if let shared = sharedBlock, usedInSharedBlock + padded <= blocks[shared].capacity {
+            let pointer = blocks[shared].base + usedInSharedBlock
+            usedInSharedBlock += padded
+            return pointer
+        }
+        let pointer = newBlock(blockFloats)
+        sharedBlock = blocks.count - 1
+        usedInSharedBlock = padded
         return pointer
+    }
+
+    private func newBlock(_ capacity: Int) -> UnsafeMutablePointer<Float> {
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: capacity * MemoryLayout<Float>.stride,
+                                                   alignment: Arena.alignmentBytes)
+        let base = raw.bindMemory(to: Float.self, capacity: capacity)
+        base.initialize(repeating: 0, count: capacity)
+        blocks.append((base, capacity))
+        return base
+    }
+
+    /// Floats one request of `count` takes (at least one, rounded up to the alignment).
+    static func padded(_ count: Int) -> Int {
+        let alignFloats = Arena.alignmentBytes / MemoryLayout<Float>.stride
+        return (max(count, 1) + alignFloats - 1) / alignFloats * alignFloats
+    }
+
+    /// For requests of these float counts (nil: a count that overflowed), in any order: the floats
+    /// handed out (`usedFloats` after them) and a bound on the floats reserved from the system
+    /// (`reservedBytes` / 4), with checked arithmetic; nil when either overflows.
+    public static func plannedFloats(_ requests: [Int?], blockFloats: Int = 1 << 22) -> (used: Int, reserved: Int)? {
+        var used = 0, small = 0, large = 0
+        for request in requests {
+            guard let request, request >= 0, let padded = checkedAdd(request, 16).map({ _ in Arena.padded(request) }),
+                  let u = checkedAdd(used, padded) else { return nil }
+            used = u
+            if padded > blockFloats {
+                guard let l = checkedAdd(large, padded) else { return nil }
+                large = l
+            } else {
+                guard let s = checkedAdd(small, padded) else { return nil }
+                small = s
+            }
+        }
+        // Each shared block but the last was left when a request r ≤ blockFloats did not fit, so
+        // its use plus r exceeds blockFloats: the shared blocks hold < 2 × small + one block.
+        guard let reserved = checkedSum([large, checkedMul(2, small), small > 0 ? blockFloats : 0]) else { return nil }
+        return (used, reserved)
     }
 
     /// Bytes reserved from the system by this arena.

@@ -21,7 +21,7 @@ import Foundation
 
 public final class ComputeContext: @unchecked Sendable {
     /// Most threads a context may have (a flag beyond this is refused by the command line).
-    public static let maxThreads = 256
+    public static let maxThreads = Limits.threads
 
     /// Threads that run this context's work (the caller's plus threads − 1 workers).
     public let threads: Int

@@ -53,6 +53,15 @@ public final class ParameterSet {
         grads = ParameterSet.allocateZeroed(offset)
     }
 
+    /// Floats of `values` (and of `grads`) for these specs, padded as `init` lays them out;
+    /// checked arithmetic, nil on overflow. What a caller checks before it allocates.
+    public static func floats(_ specs: [ParameterSpec]) -> Int? {
+        let alignFloats = Arena.alignmentBytes / MemoryLayout<Float>.stride
+        return checkedSum(specs.map { spec in
+            checkedProduct(spec.shape).flatMap { checkedAdd($0, alignFloats - 1) }.map { $0 / alignFloats * alignFloats }
+        })
+    }
+
     deinit {
         values.deallocate()
         grads.deallocate()

@@ -11,19 +11,17 @@ struct BenchBLAS: ParsableCommand {
         commandName: "blas",
         abstract: "sgemm GFLOP/s through ComputeContext.gemm (prints the OpenBLAS core and how it was chosen).")
 
-    @Option(help: "Rows of A and C.") var m = 4096
-    @Option(help: "Columns of B and C.") var n = 512
-    @Option(help: "Inner dimension.") var k = 512
+    @Option(parsing: .unconditional, help: "Rows of A and C.") var m = 4096
+    @Option(parsing: .unconditional, help: "Columns of B and C.") var n = 512
+    @Option(parsing: .unconditional, help: "Inner dimension.") var k = 512
     @OptionGroup var threadOptions: ThreadOptions
-    @Option(help: "Repetitions.") var repeats = 20
+    @Option(parsing: .unconditional, help: "Repetitions.") var repeats = 20
     @Flag(help: "Also compare the product with a naive Double loop and fail if they differ by more than float rounding.")
     var check = false
 
     func validate() throws {
-        for (name, value) in [("--m", m), ("--n", n), ("--k", k)] where !(1...65_536).contains(value) {
-            throw ValidationError("\(name) must be between 1 and 65536, got \(value)")
-        }
-        guard (1...100_000).contains(repeats) else { throw ValidationError("--repeats must be between 1 and 100000, got \(repeats)") }
+        for (name, value) in [("m", m), ("n", n), ("k", k)] { try checkFlag(name, value, 1...Limits.matrixSide) }
+        try checkFlag("repeats", repeats, 1...Limits.repeats)
         guard m * k + k * n + m * n <= 1 << 30 else { throw ValidationError("A, B and C together exceed 2^30 floats (4 GiB)") }
     }
 

@@ -9,6 +9,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import HATGenerate
+import HATIO
 import HATModel
 import HATTensor
 import HATText
@@ -32,16 +33,16 @@ struct BenchGenerate: ParsableCommand {
     var model: String?
     @Option(help: "Text the prompts are taken from.")
     var text = "data/english/doyle-adventures-of-sherlock-holmes.txt"
-    @Option(help: "Prompt lengths in words, comma-separated.") var contexts = "100,2000"
-    @Option(help: "Greedy bytes generated after each prompt.") var bytes = 256
-    @Option(help: "Backbone attention window in words, for both implementations.")
+    @Option(parsing: .unconditional, help: "Prompt lengths in words, comma-separated.") var contexts = "100,2000"
+    @Option(parsing: .unconditional, help: "Greedy bytes generated after each prompt.") var bytes = 256
+    @Option(parsing: .unconditional, help: "Backbone attention window in words, for both implementations.")
     var backboneWindow = 4096
-    @Option(help: "Bytes one prefill step takes.") var chunkBytes = 256
+    @Option(parsing: .unconditional, help: "Bytes one prefill step takes.") var chunkBytes = 256
     @OptionGroup var threadOptions: ThreadOptions
-    @Option(help: "Rounds over the contexts; each figure is the fastest round.") var rounds = 2
-    @Option(help: "Contexts generate in turns of this many bytes, so all see the same load.")
+    @Option(parsing: .unconditional, help: "Rounds over the contexts; each figure is the fastest round.") var rounds = 2
+    @Option(parsing: .unconditional, help: "Contexts generate in turns of this many bytes, so all see the same load.")
     var sliceBytes = 16
-    @Option(help: "Also run both with this many threads (the per-byte steps are tiny; 0 = skip).")
+    @Option(parsing: .unconditional, help: "Also run both with this many threads (the per-byte steps are tiny; 0 = skip).")
     var alsoThreads = 1
     @Option(help: "Python with torch, safetensors and hat-splitter.")
     var python = "/work/venv/bin/python"
@@ -53,15 +54,16 @@ struct BenchGenerate: ParsableCommand {
     var contextWords: [Int] { contexts.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
 
     func validate() throws {
-        guard bytes >= 1 else { throw ValidationError("--bytes must be ≥ 1, got \(bytes)") }
-        guard backboneWindow >= 1 else { throw ValidationError("--backbone-window must be ≥ 1, got \(backboneWindow)") }
-        guard alsoThreads >= 0 else { throw ValidationError("--also-threads must be ≥ 0, got \(alsoThreads)") }
-        guard sliceBytes >= 1 else { throw ValidationError("--slice-bytes must be ≥ 1, got \(sliceBytes)") }
-        guard rounds >= 1 else { throw ValidationError("--rounds must be ≥ 1, got \(rounds)") }
-        guard chunkBytes >= 1 else { throw ValidationError("--chunk-bytes must be ≥ 1, got \(chunkBytes)") }
+        try checkFlag("bytes", bytes, 1...Limits.generatedBytes)
+        try checkFlag("backbone-window", backboneWindow, 2...Limits.positions)
+        try checkFlag("also-threads", alsoThreads, 0...ComputeContext.maxThreads, "(0 = skip)")
+        try checkFlag("slice-bytes", sliceBytes, 1...Limits.generatedBytes)
+        try checkFlag("rounds", rounds, 1...Limits.repeats)
+        try checkFlag("chunk-bytes", chunkBytes, 1...GenerationSession.maxChunkBytes)
         let words = contextWords
-        guard !words.isEmpty, words.count == contexts.split(separator: ",").count, words.allSatisfy({ $0 >= 1 }) else {
-            throw ValidationError("--contexts: expected positive word counts like 100,2000, found \(contexts)")
+        guard !words.isEmpty, words.count == contexts.split(separator: ",").count,
+              words.allSatisfy({ (1...Limits.positions).contains($0) }) else {
+            throw ValidationError("--contexts: expected word counts in 1…\(Limits.positions) like 100,2000, found \(contexts)")
         }
     }
 
@@ -87,8 +89,7 @@ struct BenchGenerate: ParsableCommand {
         report.parameters = parameters.scalarCount
 
         // Prompts: the first N words from the first paragraph after a third of the text.
-        guard let data = FileManager.default.contents(atPath: text) else { throw CommandError("cannot read --text \(text)") }
-        let all = Array(data)
+        let all = try TextFile.contents(of: text, what: "--text file")
         let splitter = try WordSplitter(options: SplitterOptions(mode: SplitterMode(rawValue: config.splitter.name) ?? .hat,
                                                                  maxWordBytes: config.maxWordSize))
         var start = all.count / 3

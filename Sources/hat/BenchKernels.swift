@@ -22,10 +22,10 @@ struct BenchKernels: ParsableCommand {
             """)
 
     @OptionGroup var threadOptions: ThreadOptions
-    @Option(help: "Positions N of the block (default 4096).") var rows = 4096
-    @Option(help: "Sliding window (default 512; 0 = full causal).") var window = 512
-    @Option(help: "Timed repetitions per figure; the median is reported (default 5).") var repeats = 5
-    @Option(help: "Steady-state forward+backward steps between the two resident-memory readings (default 100).")
+    @Option(parsing: .unconditional, help: "Positions N of the block (default 4096).") var rows = 4096
+    @Option(parsing: .unconditional, help: "Sliding window (default 512; 0 = full causal).") var window = 512
+    @Option(parsing: .unconditional, help: "Timed repetitions per figure; the median is reported (default 5).") var repeats = 5
+    @Option(parsing: .unconditional, help: "Steady-state forward+backward steps between the two resident-memory readings (default 100).")
     var steadySteps = 100
     @Option(help: "Python with torch and transformers (default /work/venv/bin/python).")
     var python = "/work/venv/bin/python"
@@ -37,10 +37,10 @@ struct BenchKernels: ParsableCommand {
     @Flag(help: "Print one JSON object instead of text.") var json = false
 
     func validate() throws {
-        guard rows >= 1 else { throw ValidationError("--rows must be ≥ 1, got \(rows)") }
-        guard window >= 0 else { throw ValidationError("--window must be ≥ 0, got \(window)") }
-        guard repeats >= 1 else { throw ValidationError("--repeats must be ≥ 1, got \(repeats)") }
-        guard steadySteps >= 0 else { throw ValidationError("--steady-steps must be ≥ 0, got \(steadySteps)") }
+        try checkFlag("rows", rows, 1...Limits.batchBytes / 512)
+        try checkFlag("window", window, 0...Limits.positions, "(0 = full causal)")
+        try checkFlag("repeats", repeats, 1...Limits.repeats)
+        try checkFlag("steady-steps", steadySteps, 0...Limits.repeats)
         let known = ["256", "512"]
         for w in widths.split(separator: ",") where !known.contains(String(w)) {
             throw ValidationError("--widths: expected a list from 256,512, found \(w)")
@@ -59,7 +59,7 @@ struct BenchKernels: ParsableCommand {
         ]
         let chosen = configs.filter { widths.split(separator: ",").contains(Substring(String($0.hidden))) }
         for config in chosen {
-            report.blocks.append(benchBlock(config, isLast: config == chosen.last, context: context))
+            report.blocks.append(try benchBlock(config, isLast: config == chosen.last, context: context))
         }
         if !noTorch {
             for i in report.blocks.indices {
@@ -78,7 +78,11 @@ struct BenchKernels: ParsableCommand {
 
     // MARK: one block configuration
 
-    func benchBlock(_ config: LlamaBlockConfig, isLast: Bool, context: ComputeContext) -> BlockReport {
+    func benchBlock(_ config: LlamaBlockConfig, isLast: Bool, context: ComputeContext) throws -> BlockReport {
+        let planned = Arena.plannedFloats(LlamaBlock.arenaRequests(config: config, maxRows: rows, threads: context.threads)
+                                          + [checkedMul(rows, config.hidden), rows, rows, rows])
+        try Limits.requireMemory(planned.flatMap { checkedMul(4, $0.reserved) },
+                                 for: "a block of width \(config.hidden) over \(rows) rows")
         let n = rows, c = config.hidden, a = config.heads * config.headDim, kv = config.kvHeads * config.headDim
         let f = config.intermediate
         var rng = RandomGenerator(seed: 1)

@@ -19,10 +19,10 @@ struct BenchSegment: ParsableCommand {
 
     @Option(help: "Directory of the multilingual text (default: data/multilingual of the repository; made by `python3 scripts/fetch_data.py multilingual`).")
     var data: String?
-    @Option(help: "Minimum size of the benchmark text in MB (the files are repeated to reach it).") var megabytes = 10.0
-    @Option(help: "Timed runs of our splitter (best is reported).") var repeats = 3
-    @Option(help: "Timed runs of hat-splitter (best is reported).") var referenceRepeats = 2
-    @Option(help: "Word cap in bytes for both splitters (0: none).") var maxWordBytes = 100
+    @Option(parsing: .unconditional, help: "Minimum size of the benchmark text in MB (the files are repeated to reach it).") var megabytes = 10.0
+    @Option(parsing: .unconditional, help: "Timed runs of our splitter (best is reported).") var repeats = 3
+    @Option(parsing: .unconditional, help: "Timed runs of hat-splitter (best is reported).") var referenceRepeats = 2
+    @Option(parsing: .unconditional, help: "Word cap in bytes for both splitters (0: none).") var maxWordBytes = 100
     @Option(help: "Python with hat-splitter 0.1.10 (default: /work/venv/bin/python if present, else python3).")
     var python: String?
     @Flag(help: "Skip hat-splitter.") var noReference = false
@@ -33,9 +33,10 @@ struct BenchSegment: ParsableCommand {
     var cliChecks = false
 
     func validate() throws {
-        if megabytes <= 0 { throw ValidationError("--megabytes must be > 0, found \(megabytes)") }
-        if repeats < 1 || referenceRepeats < 1 { throw ValidationError("--repeats and --reference-repeats must be ≥ 1") }
-        if maxWordBytes < 0 { throw ValidationError("--max-word-bytes must be ≥ 0 (0 = no cap), found \(maxWordBytes)") }
+        try checkFlag("megabytes", megabytes, 0.001...1000)
+        try checkFlag("repeats", repeats, 1...Limits.repeats)
+        try checkFlag("reference-repeats", referenceRepeats, 1...Limits.repeats)
+        try checkFlag("max-word-bytes", maxWordBytes, 0...Limits.textBytes, "(0 = no cap)")
     }
 
     /// Samples for bytes per word: the Debian Administrator's Handbook is parallel text in six of

@@ -34,19 +34,19 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Preset name (Models/configs/NAME.json) or config.json path.") var config = "small"
     @Option(help: "Text the batch is cut from: files or directories of *.txt.")
     var data = "data/english"
-    @Option(help: "Rows per batch.") var rows = 8
-    @Option(help: "Words per row.") var wordsPerRow = 256
-    @Option(help: "Most bytes per row.") var maxRowBytes = 2048
+    @Option(parsing: .unconditional, help: "Rows per batch.") var rows = 8
+    @Option(parsing: .unconditional, help: "Words per row.") var wordsPerRow = 256
+    @Option(parsing: .unconditional, help: "Most bytes per row.") var maxRowBytes = 2048
     @OptionGroup var threadOptions: ThreadOptions
-    @Option(help: "Untimed steps first.") var warmup = 2
-    @Option(help: "Timed steps; the median is reported.") var steps = 5
-    @Option(help: "Constant AdamW learning rate of the steps.") var learningRate: Float = 1e-3
-    @Option(help: "Seed of the fresh weights.") var seed: UInt64 = 1
+    @Option(parsing: .unconditional, help: "Untimed steps first.") var warmup = 2
+    @Option(parsing: .unconditional, help: "Timed steps; the median is reported.") var steps = 5
+    @Option(parsing: .unconditional, help: "Constant AdamW learning rate of the steps.") var learningRate: Float = 1e-3
+    @Option(parsing: .unconditional, help: "Seed of the fresh weights.") var seed: UInt64 = 1
     @Option(help: "Python with torch and safetensors.")
     var python = "/work/venv/bin/python"
     @Option(help: "The PyTorch script.")
     var torchScript = "scripts/bench_torch_hat.py"
-    @Option(help: "Relative tolerance of the loss check against PyTorch.") var tolerance = 2e-4
+    @Option(parsing: .unconditional, help: "Relative tolerance of the loss check against PyTorch.") var tolerance = 2e-4
     @Option(help: "Keep the initial weights and the batch file for PyTorch in this directory (default: a temporary one, removed).")
     var keepFiles: String?
     @Option(help: "PyTorch's sliding-window attention: blocked (sdpa per query block over the keys it sees) or mask.")
@@ -57,17 +57,18 @@ struct BenchTrain: ParsableCommand {
     @Flag(help: "Print one JSON object instead of text.") var json = false
 
     func validate() throws {
-        guard rows >= 1 else { throw ValidationError("--rows must be ≥ 1, got \(rows)") }
-        guard wordsPerRow >= 2 else { throw ValidationError("--words-per-row must be ≥ 2, got \(wordsPerRow)") }
-        guard maxRowBytes >= 1 else { throw ValidationError("--max-row-bytes must be ≥ 1, got \(maxRowBytes)") }
-        guard warmup >= 0 else { throw ValidationError("--warmup must be ≥ 0, got \(warmup)") }
-        guard steps >= 1 else { throw ValidationError("--steps must be ≥ 1, got \(steps)") }
+        try checkFlag("rows", rows, 1...Limits.rowsPerBatch)
+        try checkFlag("words-per-row", wordsPerRow, 2...Limits.rowWords)
+        try checkFlag("max-row-bytes", maxRowBytes, 1...Limits.rowBytes)
+        try checkFlagProduct("--rows × --max-row-bytes", rows, maxRowBytes, atMost: Limits.batchBytes, "bytes per batch")
+        try checkFlagProduct("--rows × --words-per-row", rows, wordsPerRow, atMost: Limits.batchWords, "words per batch")
+        try checkFlag("warmup", warmup, 0...Limits.repeats)
+        try checkFlag("steps", steps, 1...Limits.repeats)
+        try checkFlag("tolerance", tolerance, 0...1)
         guard ["blocked", "mask"].contains(torchAttention) else {
             throw ValidationError("--torch-attention: expected blocked or mask, found \(torchAttention)")
         }
-        guard learningRate > 0 && learningRate.isFinite else {
-            throw ValidationError("--learning-rate must be positive, got \(learningRate)")
-        }
+        try checkFlag("learning-rate", learningRate, Float.leastNonzeroMagnitude...Float.greatestFiniteMagnitude)
     }
 
     func run() throws {
@@ -79,7 +80,9 @@ struct BenchTrain: ParsableCommand {
         guard config.maxWordSize <= maxRowBytes else {
             throw ValidationError("--max-row-bytes (\(maxRowBytes)) must be ≥ the model's max_word_size (\(config.maxWordSize))")
         }
-        let parameters = ParameterSet(HierarchicalModel.parameterSpecs(config))
+        try MemoryPlan.requireBatch(config, maxBytes: rows * maxRowBytes, maxWords: rows * wordsPerRow,
+                                    threads: threadOptions.threads, training: true, what: "bench train")
+        let parameters = try MemoryPlan.allocateParameters(config, for: "the preset \(self.config)")
         var rng = RandomGenerator(seed: seed)
         HierarchicalModel.initialize(parameters, rng: &rng)
         report.parameters = parameters.scalarCount

@@ -17,7 +17,9 @@ struct ConvertBackbone: ParsableCommand {
         The token embedding, final norm and LM head are dropped; GGUF q/k rows are un-permuted.
 
         Writes DIR/model.safetensors (backbone.layers.{i}.*) and DIR/config.json (sizes, RoPE, and the source's \
-        path, architecture and SHA-256).
+        path, architecture and SHA-256), all at once: into a temporary directory renamed into place. An existing, \
+        non-empty DIR is replaced only with --force, and never when it is (or holds) the source. A NaN or \
+        infinite weight is refused, naming the tensor and the element.
         """
     )
 
@@ -29,8 +31,11 @@ struct ConvertBackbone: ParsableCommand {
     @Argument(help: "The source checkpoint (GGUF file, Hugging Face directory, or .safetensors file).")
     var source: String
 
-    @Option(name: .long, help: "Output directory (created if missing).")
+    @Option(name: .long, help: "Output directory (created if missing; must be empty unless --force).")
     var out: String
+
+    @Flag(help: "Replace an existing output directory (the whole directory, once the new one is complete).")
+    var force = false
 
     @Option(name: .long, help: "Stored type of the backbone weights.")
     var dtype: OutputDType = .bf16
@@ -42,9 +47,8 @@ struct ConvertBackbone: ParsableCommand {
         guard FileManager.default.fileExists(atPath: source) else {
             throw ValidationError("source \(source) does not exist")
         }
-        var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: out, isDirectory: &isDir), !isDir.boolValue {
-            throw ValidationError("--out \(out) exists and is not a directory")
+        do { try AtomicDirectory.check(out, force: force, inputs: [source]) } catch let error as HATIOError {
+            throw ValidationError(error.message)
         }
     }
 
@@ -57,7 +61,7 @@ struct ConvertBackbone: ParsableCommand {
         for w in c.warnings { printError("WARNING: \(w)") }
 
         let meter = ProgressMeter()
-        let report = try BackboneConversion.convert(src, outDir: out, dtype: dtype.dtype, keepTokenHead: keepTokenHead,
+        let report = try BackboneConversion.convert(src, outDir: out, force: force, dtype: dtype.dtype, keepTokenHead: keepTokenHead,
                                                     convertedBy: "hat \(HAT.version)") { meter.show($0) }
         meter.finish()
         let seconds = Date().timeIntervalSince(start)

@@ -16,17 +16,19 @@ struct Eval: ParsableCommand {
     var model: String?
     @Option(parsing: .upToNextOption, help: "Text files or directories of *.txt (each file one document).")
     var data: [String]
-    @Option(help: "Words per row (as in training).") var wordsPerRow = 256
-    @Option(help: "Most bytes per row (as in training).") var maxRowBytes = 2048
-    @Option(help: "Rows per batch (speed only; results do not depend on it).") var rowsPerBatch = 8
+    @Option(parsing: .unconditional, help: "Words per row (as in training).") var wordsPerRow = 256
+    @Option(parsing: .unconditional, help: "Most bytes per row (as in training).") var maxRowBytes = 2048
+    @Option(parsing: .unconditional, help: "Rows per batch (speed only; results do not depend on it).") var rowsPerBatch = 8
     @OptionGroup var threadOptions: ThreadOptions
     @Flag(help: "Print one JSON object instead of text.") var json = false
 
     func validate() throws {
         if data.isEmpty { throw ValidationError("--data needs at least one file") }
-        if wordsPerRow < 2 || maxRowBytes < 1 || rowsPerBatch < 1 {
-            throw ValidationError("--words-per-row ≥ 2, --max-row-bytes and --rows-per-batch ≥ 1")
-        }
+        try checkFlag("words-per-row", wordsPerRow, 2...Limits.rowWords)
+        try checkFlag("max-row-bytes", maxRowBytes, 1...Limits.rowBytes)
+        try checkFlag("rows-per-batch", rowsPerBatch, 1...Limits.rowsPerBatch)
+        try checkFlagProduct("--rows-per-batch × --max-row-bytes", rowsPerBatch, maxRowBytes, atMost: Limits.batchBytes, "bytes per batch")
+        try checkFlagProduct("--rows-per-batch × --words-per-row", rowsPerBatch, wordsPerRow, atMost: Limits.batchWords, "words per batch")
     }
 
     func run() throws {
@@ -37,21 +39,26 @@ struct Eval: ParsableCommand {
             throw ValidationError("--max-row-bytes must be ≥ the model's max_word_size (\(config.maxWordSize))")
         }
         let documents = try Corpus.documents(paths: data).sorted { $0.name < $1.name }
+        guard documents.contains(where: { !$0.bytes.isEmpty }) else {
+            throw CommandError("nothing to evaluate: \(documents.map(\.name).joined(separator: ", ")) \(documents.count == 1 ? "is" : "are") empty")
+        }
         let splitter = try WordSplitter(options: SplitterOptions(mode: SplitterMode(rawValue: config.splitter.name) ?? .hat,
                                                                  maxWordBytes: config.maxWordSize))
-        let stream = Corpus.wordStream(documents, splitter: splitter, endOfSequence: UInt8(config.eosTokenId))
-        let rows = stream.rows(wordsPerRow: wordsPerRow, maxRowBytes: maxRowBytes)
+        let progress = ProgressLine(quiet: json)
+        let (stream, rows) = progress.whileRunning("splitting \(ProgressLine.megabytes(documents.reduce(0) { $0 + $1.bytes.count })) into words") {
+            let stream = Corpus.wordStream(documents, splitter: splitter, endOfSequence: UInt8(config.eosTokenId))
+            return (stream, stream.rows(wordsPerRow: wordsPerRow, maxRowBytes: maxRowBytes))
+        }
+        try MemoryPlan.requireBatch(config, maxBytes: rowsPerBatch * maxRowBytes, maxWords: rowsPerBatch * wordsPerRow,
+                                    threads: context.threads, training: false, what: "evaluation")
         let batch = Batch(maxBytes: rowsPerBatch * maxRowBytes, maxWords: rowsPerBatch * wordsPerRow, config: config)
         let network = HierarchicalModel(config: config, parameters: parameters,
                                         maxBytes: rowsPerBatch * maxRowBytes, maxWords: rowsPerBatch * wordsPerRow,
                                         context: context)
-        let onTerminal = isatty(STDERR_FILENO) != 0
         let result = Evaluator.evaluate(model: network, stream: stream, rows: rows, batch: batch) { done, total in
-            if onTerminal && !json {
-                FileHandle.standardError.write(Data("\r\u{1B}[2Kevaluating: \(done)/\(total) rows".utf8))
-            }
+            progress.update("evaluating: \(done)/\(total) rows")
         }
-        if onTerminal && !json { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
+        progress.finish()
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]

@@ -11,18 +11,24 @@ struct Export: ParsableCommand {
         abstract: "Write a model directory (config.json + model.safetensors) from a model or checkpoint.")
 
     @Argument(help: "Model or checkpoint directory.") var source: String
-    @Option(help: "Output model directory.") var out: String
+    @Option(help: "Output model directory (must be absent or empty unless --force; never the source).") var out: String
     @Option(help: "Weight dtype: f32 or bf16.") var dtype = "bf16"
     @Option(help: "Notes to record in the config's provenance.") var notes: String?
+    @Flag(help: "Replace an existing output directory (the whole directory, once the new one is complete).") var force = false
 
     func validate() throws {
         guard dtype == "f32" || dtype == "bf16" else { throw ValidationError("--dtype must be f32 or bf16, found \(dtype)") }
+        do { try AtomicDirectory.check(out, force: force, inputs: [source]) } catch let error as HATIOError {
+            throw ValidationError(error.message)
+        }
     }
 
     func run() throws {
         var (config, parameters) = try ModelFiles.load(from: source)
         if let notes { config.provenance.notes = notes }
-        try ModelFiles.save(config: config, parameters: parameters, to: out, dtype: dtype == "bf16" ? .bf16 : .f32)
+        try AtomicDirectory.write(out, force: force, inputs: [source]) { directory in
+            try ModelFiles.save(config: config, parameters: parameters, to: directory, dtype: dtype == "bf16" ? .bf16 : .f32)
+        }
         print("wrote \(out)/\(ModelFiles.configName) and \(ModelFiles.weightsName) (\(dtype))")
     }
 }

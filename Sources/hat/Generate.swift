@@ -4,6 +4,7 @@
 import ArgumentParser
 import Foundation
 import HATGenerate
+import HATIO
 import HATModel
 import HATTensor
 
@@ -12,27 +13,28 @@ struct Generate: ParsableCommand {
         abstract: "Continue a prompt, streaming bytes to stdout (temperature 0 = greedy).")
 
     @Option(help: "Model directory (default: Models/default).") var model: String?
-    @Option(help: "Prompt text.") var prompt: String?
+    @Option(parsing: .unconditional, help: "Prompt text.") var prompt: String?
     @Option(help: "File whose bytes are the prompt.") var promptFile: String?
-    @Option(help: "Most bytes to generate.") var maxBytes = 256
-    @Option(help: "Most words to generate (default: no limit).") var maxWords: Int?
-    @Option(help: "Temperature (0 = greedy).") var temperature: Float = 0.8
-    @Option(help: "Top-k (default off).") var topK: Int?
-    @Option(help: "Top-p (default off).") var topP: Float?
-    @Option(help: "Min-p (default off).") var minP: Float?
-    @Option(help: "Repetition penalty on recent bytes (1 = off).") var repetitionPenalty: Float = 1
-    @Option(help: "Seed for sampling.") var seed: UInt64 = 0
-    @Option(help: "Stop when the output ends with this text (repeatable).") var stop: [String] = []
-    @Option(help: "Backbone context window in words when the model has none.") var contextWords = 1024
+    @Option(parsing: .unconditional, help: "Most bytes to generate.") var maxBytes = 256
+    @Option(parsing: .unconditional, help: "Most words to generate (default: no limit).") var maxWords: Int?
+    @Option(parsing: .unconditional, help: "Temperature (0 = greedy).") var temperature: Float = 0.8
+    @Option(parsing: .unconditional, help: "Top-k (default off).") var topK: Int?
+    @Option(parsing: .unconditional, help: "Top-p (default off).") var topP: Float?
+    @Option(parsing: .unconditional, help: "Min-p (default off).") var minP: Float?
+    @Option(parsing: .unconditional, help: "Repetition penalty on recent bytes (1 = off).") var repetitionPenalty: Float = 1
+    @Option(parsing: .unconditional, help: "Seed for sampling.") var seed: UInt64 = 0
+    @Option(parsing: .unconditionalSingleValue, help: "Stop when the output ends with this text (repeatable).") var stop: [String] = []
+    @Option(parsing: .unconditional, help: "Backbone context window in words when the model has none.") var contextWords = 1024
     @OptionGroup var threadOptions: ThreadOptions
     @Flag(help: "Write invalid UTF-8 the model emits as raw bytes instead of U+FFFD.") var raw = false
     @Flag(help: "Print one JSON object at the end instead of streaming.") var json = false
 
     func validate() throws {
         guard (prompt == nil) != (promptFile == nil) else { throw ValidationError("give exactly one of --prompt and --prompt-file") }
-        if maxBytes < 0 { throw ValidationError("--max-bytes must be ≥ 0") }
-        if let maxWords, maxWords < 1 { throw ValidationError("--max-words must be ≥ 1") }
-        if contextWords < 2 { throw ValidationError("--context-words must be ≥ 2") }
+        try checkFlag("max-bytes", maxBytes, 0...Limits.generatedBytes)
+        if let maxWords { try checkFlag("max-words", maxWords, 1...Limits.generatedBytes) }
+        try checkFlag("context-words", contextWords, 2...Limits.positions)
+        for s in stop { try checkFlag("stop", s.utf8.count, 1...Limits.stopBytes, "bytes long") }
         do { try sampling.validate() } catch { throw ValidationError("\(error)") }
     }
 
@@ -45,10 +47,7 @@ struct Generate: ParsableCommand {
         let context = threadOptions.makeContext()
         let promptBytes: [UInt8]
         if let promptFile {
-            guard let data = FileManager.default.contents(atPath: promptFile) else {
-                throw CommandError("cannot read prompt file \(promptFile)")
-            }
-            promptBytes = Array(data)
+            promptBytes = try TextFile.contents(of: promptFile, what: "prompt file", limit: Limits.generatedBytes)
         } else {
             promptBytes = Array(prompt!.utf8)
         }
@@ -58,10 +57,15 @@ struct Generate: ParsableCommand {
                                             context: context)
         let generator = Generator(model: session, sampling: sampling)
         let limits = GenerationLimits(maxBytes: maxBytes, maxWords: maxWords, stop: stop.map { Array($0.utf8) })
-        let result = try generator.generate(prompt: promptBytes, limits: limits, raw: raw || json) { bytes, _ in
+        let progress = ProgressLine(quiet: json || promptBytes.count <= 1 << 16)
+        let result = try generator.generate(prompt: promptBytes, limits: limits, raw: raw || json, emit: { bytes, _ in
+            progress.finish()
             if !json { bytes.withUnsafeBufferPointer { _ = write(STDOUT_FILENO, $0.baseAddress, $0.count) } }
             return true
-        }
+        }, prefillProgress: { done, total in
+            progress.update("reading the prompt: \(ProgressLine.megabytes(done)) of \(ProgressLine.megabytes(total))")
+        })
+        progress.finish()
         if json {
             let object: [String: Any] = [
                 "text": String(decoding: result.bytes, as: UTF8.self), "bytes": result.bytes.count, "words": result.words,

@@ -2,6 +2,8 @@
 // fresh encoder, pooling, decoder and head from a local preset; the backbone untouched.
 
 import ArgumentParser
+import Foundation
+import HATIO
 import HATModel
 
 struct GraftCommand: ParsableCommand {
@@ -15,14 +17,26 @@ struct GraftCommand: ParsableCommand {
 
     @Option(help: "Directory written by hat convert-backbone.") var backbone: String
     @Option(help: "Preset or config.json for the local parts (its backbone_config is replaced).") var config: String
-    @Option(help: "Output model directory.") var out: String
-    @Option(help: "Seed for the fresh local weights.") var seed: UInt64 = 1
+    @Option(help: "Output model directory (must be absent or empty unless --force; never the backbone's).") var out: String
+    @Option(parsing: .unconditional, help: "Seed for the fresh local weights.") var seed: UInt64 = 1
     @Flag(help: "Keep the backbone's seeded random weights (a control with the same shape and local weights). (default: off)") var randomBackbone = false
+    @Flag(help: "Replace an existing output directory (the whole directory, once the new one is complete).") var force = false
+
+    /// What the command reads: the backbone directory, and the config when it is a file.
+    var inputs: [String] { [backbone] + (FileManager.default.fileExists(atPath: config) ? [config] : []) }
+
+    func validate() throws {
+        do { try AtomicDirectory.check(out, force: force, inputs: inputs) } catch let error as HATIOError {
+            throw ValidationError(error.message)
+        }
+    }
 
     func run() throws {
         let preset = try HATConfig.load(path: try Locations.config(config))
         let (grafted, parameters) = try Graft.make(backboneDirectory: backbone, preset: preset, seed: seed, randomBackbone: randomBackbone)
-        try ModelFiles.save(config: grafted, parameters: parameters, to: out, dtype: .f32)
+        try AtomicDirectory.write(out, force: force, inputs: inputs) { directory in
+            try ModelFiles.save(config: grafted, parameters: parameters, to: directory, dtype: .f32)
+        }
         let b = grafted.backboneConfig
         print("wrote \(out): backbone \(b.numHiddenLayers) layers × width \(b.hiddenSize) \(randomBackbone ? "RANDOM in the shape of" : "from") \(backbone), \(parameters.scalarCount) parameters")
     }

@@ -26,7 +26,7 @@ struct Info: ParsableCommand {
             var line = "\(name): \(c.numHiddenLayers) layers, width \(c.hiddenSize), \(c.numAttentionHeads) heads"
             line += " (\(c.numKeyValueHeads) KV, head size \(c.headDim)), FFN \(c.intermediateSize)"
             if let w = c.slidingWindow { line += ", window \(w)" }
-            line += ", rope θ \(Int(c.ropeTheta))"
+            line += ", rope θ \(String(format: "%g", Double(c.ropeTheta)))"
             print(line)
         }
         describe("encoder     ", config.encoderConfig)

@@ -87,10 +87,13 @@ final class LineEditor {
                 default: break
                 }
             default:
-                if byte >= 0x20 || byte >= 0x80 {
+                if byte >= 0x20 {
+                    // Typing (or pasting) at the end echoes the byte alone: a pasted line of n
+                    // bytes costs O(n), where redrawing the whole line each time cost O(n²).
+                    let atEnd = cursor == line.count
                     line.insert(byte, at: cursor)
                     cursor += 1
-                    redraw()
+                    if atEnd { write([byte]) } else { redraw() }
                 }
             }
         }
@@ -113,8 +116,9 @@ final class LineEditor {
         }
     }
 
-    private func write(_ text: String) {
-        let bytes = Array(text.utf8)
+    private func write(_ text: String) { write(Array(text.utf8)) }
+
+    private func write(_ bytes: [UInt8]) {
         bytes.withUnsafeBufferPointer { _ = Foundation.write(STDOUT_FILENO, $0.baseAddress, $0.count) }
     }
 }

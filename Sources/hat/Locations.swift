@@ -1,25 +1,46 @@
 // Locations: where the command line finds presets (Models/configs/NAME.json) and the shipped
-// default model (Models/default), from the current directory or the repository the binary
-// was built in, so `swift run hat …` works from anywhere inside the checkout.
+// default model (Models/default): in the current directory or one of its parents, then in the
+// repository the running binary sits in (…/.build/release/hat → the repository), found from
+// /proc/self/exe whatever path the binary was started by (`./.build/release/hat`, a symlink, $PATH).
+// An installed binary outside a checkout (e.g. /usr/local/bin/hat) finds them only when run from
+// inside a checkout; otherwise pass a config file's path (--config FILE) and --model DIR.
 
 import Foundation
 
 enum Locations {
-    /// Candidate repository roots: the current directory and its parents, then the parents of
-    /// the executable (…/.build/release/hat → repository).
+    /// Candidate repository roots, nearest first: the current directory and up to five parents,
+    /// then the executable's directory and up to four parents. All absolute; never empty.
     static var roots: [String] {
-        var result: [String] = []
-        var directory = FileManager.default.currentDirectoryPath
-        for _ in 0..<6 {
-            result.append(directory)
-            directory = (directory as NSString).deletingLastPathComponent
+        let current = FileManager.default.currentDirectoryPath
+        return ancestors(of: current, count: 6) + ancestors(of: (executable as NSString).deletingLastPathComponent, count: 5)
+    }
+
+    /// The running binary's absolute path (/proc/self/exe; else argv[0] made absolute).
+    static var executable: String {
+        if let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"), path.hasPrefix("/") {
+            return path
         }
-        var executable = (CommandLine.arguments[0] as NSString).resolvingSymlinksInPath
-        for _ in 0..<5 {
-            executable = (executable as NSString).deletingLastPathComponent
-            result.append(executable)
+        return absolute(CommandLine.arguments.first ?? "hat")
+    }
+
+    /// `path` and its parents, at most `count` of them, stopping at "/".
+    static func ancestors(of path: String, count: Int) -> [String] {
+        var result: [String] = []
+        var directory = absolute(path)
+        for _ in 0..<count {
+            result.append(directory)
+            if directory == "/" { break }
+            directory = (directory as NSString).deletingLastPathComponent
+            if directory.isEmpty { directory = "/" }
         }
         return result
+    }
+
+    /// `path` as an absolute, standardized path (relative paths are taken from the current directory).
+    static func absolute(_ path: String) -> String {
+        let full = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        let standardized = (full as NSString).standardizingPath
+        return standardized.isEmpty ? "/" : standardized
     }
 
     /// A config given as a file path, or as a preset name found in Models/configs.
@@ -29,7 +50,8 @@ enum Locations {
             let candidate = "\(root)/Models/configs/\(nameOrPath).json"
             if FileManager.default.fileExists(atPath: candidate) { return candidate }
         }
-        throw CommandError("no config file or preset named '\(nameOrPath)' (presets live in Models/configs/NAME.json)")
+        throw CommandError("no config file or preset named '\(nameOrPath)' (presets are Models/configs/NAME.json of the "
+                           + "repository the current directory or the hat binary is in; or pass a config file's path)")
     }
 
     /// The shipped default model directory.
@@ -40,10 +62,4 @@ enum Locations {
         }
         throw CommandError("the default model (Models/default) was not found; pass --model DIR")
     }
-}
-
-/// An error the command line reports as one clear line and a non-zero exit.
-struct CommandError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }

@@ -5,6 +5,7 @@
 import ArgumentParser
 import Foundation
 import HATEval
+import HATIO
 import HATTensor
 
 struct Perturb: ParsableCommand {
@@ -20,8 +21,8 @@ struct Perturb: ParsableCommand {
     @Argument(help: "Input text file, UTF-8 (default: standard input).") var file: String?
     @Option(name: [.customShort("p"), .long], help: "Perturbation name(s), comma-separated, applied in order (see --list).")
     var perturbation: String?
-    @Option(help: "Probability that a word is selected, 0...1.") var rate: Double = 0.1
-    @Option(help: "Random seed.") var seed: UInt64 = 0
+    @Option(parsing: .unconditional, help: "Probability that a word is selected, 0...1.") var rate: Double = 0.1
+    @Option(parsing: .unconditional, help: "Random seed.") var seed: UInt64 = 0
     @Option(help: "Misspelling table (wrong TAB right) for 'misspell'.")
     var misspellings: String = "data/spelling/codespell.tsv"
     @Flag(help: "List the perturbations with their descriptions and exit.") var list = false
@@ -31,9 +32,7 @@ struct Perturb: ParsableCommand {
         guard let perturbation, !perturbation.isEmpty else {
             throw ValidationError("--perturbation is required (one or more names separated by commas; see --list)")
         }
-        guard rate.isFinite, (0...1).contains(rate) else {
-            throw ValidationError("--rate must be between 0 and 1, found \(rate)")
-        }
+        try checkFlag("rate", rate, 0...1)
     }
 
     func run() throws {
@@ -49,18 +48,13 @@ struct Perturb: ParsableCommand {
             ? try MisspellingTable.load(path: misspellings) : nil
         let p = try Perturbations.parse(names, misspellings: table)
 
-        let data: Data
-        if let file {
-            guard let d = FileManager.default.contents(atPath: file) else {
-                throw PerturbCommandError("\(file): cannot open for reading")
-            }
-            data = d
-        } else {
-            data = FileHandle.standardInput.readDataToEndOfFile()
-        }
+        let data = Data(try TextFile.contents(of: file ?? "/dev/stdin", what: file == nil ? "standard input" : "input file"))
         let text = try PerturbCommandError.utf8(data, source: file ?? "standard input")
         var rng = RandomGenerator(seed: seed)
-        FileHandle.standardOutput.write(Data(p.apply(text, rate: rate, rng: &rng).utf8))
+        let perturbed = ProgressLine().whileRunning("perturbing \(ProgressLine.megabytes(data.count))") {
+            p.apply(text, rate: rate, rng: &rng)
+        }
+        FileHandle.standardOutput.write(Data(perturbed.utf8))
     }
 }
 

@@ -17,24 +17,25 @@ struct ReplCommand: ParsableCommand {
         abstract: "Interactive generation: type text, the model continues it byte by byte (default command).")
 
     @Option(help: "Model directory (default: Models/default).") var model: String?
-    @Option(help: "Temperature (0 = greedy).") var temperature: Float = 0.7
-    @Option(help: "Top-p (1 = off).") var topP: Float = 0.95
-    @Option(help: "Most bytes per answer.") var maxBytes = 300
-    @Option(help: "Seed for sampling.") var seed: UInt64 = 0
+    @Option(parsing: .unconditional, help: "Temperature (0 = greedy).") var temperature: Float = 0.7
+    @Option(parsing: .unconditional, help: "Top-p (1 = off).") var topP: Float = 0.95
+    @Option(parsing: .unconditional, help: "Most bytes per answer.") var maxBytes = 300
+    @Option(parsing: .unconditional, help: "Seed for sampling.") var seed: UInt64 = 0
     @OptionGroup var threadOptions: ThreadOptions
     @Flag(help: "Write invalid UTF-8 the model emits as raw bytes instead of U+FFFD.") var raw = false
 
     func validate() throws {
-        if temperature < 0 { throw ValidationError("--temperature must be ≥ 0") }
-        if !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1]") }
-        if maxBytes < 1 { throw ValidationError("--max-bytes must be ≥ 1") }
+        do { try sampling.validate() } catch { throw ValidationError("\(error)") }
+        try checkFlag("max-bytes", maxBytes, 1...Limits.generatedBytes)
     }
+
+    var sampling: SamplingOptions { SamplingOptions(temperature: temperature, topP: topP == 1 ? nil : topP, seed: seed) }
 
     func run() throws {
         let context = threadOptions.makeContext()
         let directory = try model ?? Locations.defaultModel()
         var settings = Repl.Settings()
-        settings.sampling = SamplingOptions(temperature: temperature, topP: topP == 1 ? nil : topP, seed: seed)
+        settings.sampling = sampling
         settings.maxBytes = maxBytes
         settings.raw = raw
         let terminal = isatty(STDOUT_FILENO) != 0 && isatty(STDIN_FILENO) != 0

@@ -31,14 +31,14 @@ struct ReportGraft: ParsableCommand {
     var initialModels: [String] = []
     @Option(name: .customLong("prompt"), help: "Prompt for the continuations (repeat). (default: three fixed prompts)")
     var prompts: [String] = []
-    @Option(help: "Bytes generated per continuation.") var maxBytes = 160
-    @Option(help: "Temperature of the sampled continuations (greedy ones are also shown).") var temperature: Float = 0.8
-    @Option(help: "Seed of the sampled continuations.") var seed: UInt64 = 0
+    @Option(parsing: .unconditional, help: "Bytes generated per continuation.") var maxBytes = 160
+    @Option(parsing: .unconditional, help: "Temperature of the sampled continuations (greedy ones are also shown).") var temperature: Float = 0.8
+    @Option(parsing: .unconditional, help: "Seed of the sampled continuations.") var seed: UInt64 = 0
     @Option(help: "Shell script whose text is included as the commands that made the runs.") var script: String?
     @Option(help: "Markdown file of hand-written reading of the results, included under its own heading (marked as such).")
     var notes: String?
     @Option(help: "Title of the report.") var title = "Grafting SmolLM2-135M's backbone: pretrained against random"
-    @Option(help: "Training steps averaged for the final training BPB.") var trainWindow = 20
+    @Option(parsing: .unconditional, help: "Training steps averaged for the final training BPB.") var trainWindow = 20
     @OptionGroup var threadOptions: ThreadOptions
     @Flag(help: "Skip the continuations (fast; for checking the tables). (default: off)") var noSamples = false
 
@@ -53,9 +53,9 @@ struct ReportGraft: ParsableCommand {
         for spec in runs + initialModels where Self.split(spec) == nil {
             throw ValidationError("expected LABEL=DIRECTORY, found '\(spec)'")
         }
-        if maxBytes < 1 { throw ValidationError("--max-bytes must be ≥ 1, found \(maxBytes)") }
-        if temperature <= 0 { throw ValidationError("--temperature must be > 0 (greedy continuations are always shown), found \(temperature)") }
-        if trainWindow < 1 { throw ValidationError("--train-window must be ≥ 1, found \(trainWindow)") }
+        try checkFlag("max-bytes", maxBytes, 1...Limits.generatedBytes)
+        try checkFlag("temperature", temperature, Float.leastNonzeroMagnitude...1000, "(greedy continuations are always shown)")
+        try checkFlag("train-window", trainWindow, 1...Limits.steps)
         if !initialModels.isEmpty && initialModels.count != 2 { throw ValidationError("--initial takes exactly two models, found \(initialModels.count)") }
     }
 

@@ -4,6 +4,7 @@
 
 import ArgumentParser
 import Foundation
+import HATTensor
 import HATEval
 import HATModel
 
@@ -15,7 +16,11 @@ struct ReportTrain: ParsableCommand {
     @Argument(help: "Run directory (with options.json and metrics.jsonl).") var runDirectory: String
     @Option(help: "Markdown file to write; the SVG goes beside it.") var out = "Reports/default-model.md"
     @Option(help: "Title of the report.") var title = "The default model: training"
-    @Option(help: "Steps in the moving average of the training curve.") var smooth = 25
+    @Option(parsing: .unconditional, help: "Steps in the moving average of the training curve.") var smooth = 25
+
+    func validate() throws {
+        try checkFlag("smooth", smooth, 1...Limits.steps)
+    }
 
     struct Point { var step: Int; var bytes: Double; var bpb: Double; var seconds: Double; var bpp: Double? }
 

@@ -42,12 +42,12 @@ struct Robustness: ParsableCommand {
     var heldOutOf: String?
     @Option(help: "Perturbations: all, none, or names separated by commas ('a+b' composes).")
     var perturbations = "all"
-    @Option(help: "Rates (share of words selected), comma-separated, each in (0, 1].") var rates = "0.05,0.1,0.2"
-    @Option(help: "Number of samples.") var samples = 200
-    @Option(help: "Context words per sample (perturbed).") var contextWords = 64
-    @Option(help: "Target words per sample (clean).") var targetWords = 16
-    @Option(help: "Seed of the samples and their perturbations.") var seed: UInt64 = 0
-    @Option(help: "Bootstrap resamples for the 95 % intervals.") var bootstrap = 1000
+    @Option(parsing: .unconditional, help: "Rates (share of words selected), comma-separated, each in (0, 1].") var rates = "0.05,0.1,0.2"
+    @Option(parsing: .unconditional, help: "Number of samples.") var samples = 200
+    @Option(parsing: .unconditional, help: "Context words per sample (perturbed).") var contextWords = 64
+    @Option(parsing: .unconditional, help: "Target words per sample (clean).") var targetWords = 16
+    @Option(parsing: .unconditional, help: "Seed of the samples and their perturbations.") var seed: UInt64 = 0
+    @Option(parsing: .unconditional, help: "Bootstrap resamples for the 95 % intervals.") var bootstrap = 1000
     @Option(help: ArgumentHelp("Next-word accuracy from the forward's logits (forward, fast) or by greedy cached decoding (generate: about twice the time; adds a whitespace-trimmed accuracy and the predicted words).",
                                valueName: "forward|generate"))
     var nextWord: NextWordMode = .forward
@@ -57,12 +57,12 @@ struct Robustness: ParsableCommand {
                                valueName: "DIR"))
     var folio: String?
     @Option(help: "Plays for --folio, comma-separated (default: every .tsv in DIR).") var folioPlays: String?
-    @Option(help: "First line pairs per play for --folio (0: all).") var folioLines = 500
-    @Option(help: "Lines per bootstrap block for --folio.") var folioBlockLines = 20
+    @Option(parsing: .unconditional, help: "First line pairs per play for --folio (0: all).") var folioLines = 500
+    @Option(parsing: .unconditional, help: "Lines per bootstrap block for --folio.") var folioBlockLines = 20
     @Option(help: "Output directory: results.json, robustness.md, SVG charts.") var out: String?
     @Flag(help: "Print the results as JSON on standard output.") var json = false
     @Flag(help: "Keep every sample and its per-sample scores in results.json.") var keepSamples = false
-    @Option(help: "Bytes per forward pass (speed and memory only; results do not depend on it).") var batchBytes = 4096
+    @Option(parsing: .unconditional, help: "Bytes per forward pass (speed and memory only; results do not depend on it).") var batchBytes = 4096
     @OptionGroup var threadOptions: ThreadOptions
 
     var perturbationNames: [String] {
@@ -87,18 +87,19 @@ struct Robustness: ParsableCommand {
             if data.isEmpty && heldOutOf == nil {
                 throw ValidationError("--data (or --held-out-of RUN) is needed to draw samples; use --perturbations none for --folio alone")
             }
-            if samples < 1 || contextWords < 1 || targetWords < 1 {
-                throw ValidationError("--samples, --context-words and --target-words must be ≥ 1")
-            }
+            try checkFlag("samples", samples, 1...Limits.samples)
+            try checkFlag("context-words", contextWords, 1...Limits.sampleWords)
+            try checkFlag("target-words", targetWords, 1...Limits.sampleWords)
         } else if folio == nil {
             throw ValidationError("nothing to do: --perturbations none without --folio")
         }
-        if bootstrap < 10 { throw ValidationError("--bootstrap must be ≥ 10, found \(bootstrap)") }
+        try checkFlag("bootstrap", bootstrap, 10...Limits.bootstrapResamples)
         if let modelNames, modelNames.split(separator: ",").count != 1 + compare.count {
             throw ValidationError("--names needs one name per model (--model and each --compare: \(1 + compare.count)), found '\(modelNames)'")
         }
-        if batchBytes < 64 { throw ValidationError("--batch-bytes must be ≥ 64") }
-        if folioLines < 0 || folioBlockLines < 1 { throw ValidationError("--folio-lines ≥ 0 and --folio-block-lines ≥ 1") }
+        try checkFlag("batch-bytes", batchBytes, 64...Limits.batchBytes)
+        try checkFlag("folio-lines", folioLines, 0...Limits.samples, "(0: all)")
+        try checkFlag("folio-block-lines", folioBlockLines, 1...Limits.samples)
     }
 
     func run() throws {

@@ -5,6 +5,8 @@
 
 import ArgumentParser
 import Foundation
+import HATIO
+import HATTensor
 import HATText
 
 extension SplitterMode: ExpressibleByArgument {}
@@ -27,7 +29,7 @@ struct Segment: ParsableCommand {
     @Argument(help: "Input file (default: standard input).") var file: String?
     @Option(help: "Splitter: hat (UAX #29 without dictionaries, causal) or icu-dictionary (ICU dictionaries for Chinese, Japanese, Thai, Lao, Khmer, Burmese).")
     var splitter: SplitterMode = .hat
-    @Option(help: "Longest word in bytes; 0 for no cap.") var maxWordBytes = 100
+    @Option(parsing: .unconditional, help: "Longest word in bytes; 0 for no cap.") var maxWordBytes = 100
     @Option(help: "Output: text (for people) or json (one array of words).") var format: Format = .text
     @Flag(help: "Print statistics (words, bytes, bytes per word, longest word, words over the cap) instead of the words.")
     var stats = false
@@ -35,7 +37,7 @@ struct Segment: ParsableCommand {
     var specialTokens = false
 
     func validate() throws {
-        if maxWordBytes < 0 { throw ValidationError("--max-word-bytes must be ≥ 0 (0 = no cap), found \(maxWordBytes)") }
+        try checkFlag("max-word-bytes", maxWordBytes, 0...Limits.textBytes, "(0 = no cap)")
     }
 
     func run() throws {
@@ -43,10 +45,7 @@ struct Segment: ParsableCommand {
         let wordSplitter = try WordSplitter(options: options)
         let input: FileHandle
         if let file {
-            guard let handle = FileHandle(forReadingAtPath: file) else {
-                throw CommandError("cannot open \(file) for reading")
-            }
-            input = handle
+            input = FileHandle(fileDescriptor: try TextFile.openDescriptor(file, what: "input file"), closeOnDealloc: true)
         } else {
             input = FileHandle.standardInput
         }
@@ -76,7 +75,11 @@ struct Segment: ParsableCommand {
                 output.flushIfLarge()
             }
         }
+        let progress = ProgressLine(quiet: !stats)
+        var read = 0
         try forEachBlock(input) { block in
+            read += block.count
+            progress.update("splitting: \(ProgressLine.megabytes(read)) read")
             if specialTokens {
                 let encoded = SpecialTokens.encode(Array(block))
                 encoded.withUnsafeBufferPointer { b in
@@ -88,6 +91,7 @@ struct Segment: ParsableCommand {
                 show(block, ends)
             }
         }
+        progress.finish()
         if stats {
             summary.print(cap: options.maxWordBytes, to: &output)
         } else if format == .json {
