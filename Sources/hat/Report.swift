@@ -10,6 +10,7 @@ struct Report: ParsableCommand {
         subcommands: [
             ReportTrain.self,
             ReportGraft.self,
+            ReportDistill.self,
         ]
     )
 }
