@@ -19,6 +19,7 @@
 # Usage: scripts/graft_distill.sh        Knobs (environment): STEPS STAGE2_STEPS ROWS WORDS LR
 #   STAGE2_LR BACKBONE_LR WARMUP ALIGN_BLOCKS ALIGN_DISTANCE VALIDATE_EVERY VALIDATION_ROWS CHECKPOINT_EVERY SEED THREADS
 #   NICE ARMS (default "distilled plain random stage2") SCRATCH PYTHON HAT (a hat binary to use)
+#   EVAL_HAT (the binary that evaluates and reports; default HAT) EVAL_BYTES EVAL_TECH_BYTES SCORE_BLOCKS
 
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -144,24 +145,54 @@ for arm in $ARMS; do
     esac
 done
 
-# 5. Held-out evaluation of every finished arm, the shipped default and the teacher (JSON with
-# per-document results, for the report's intervals).
+# 5. Held-out evaluation of every finished arm, the shipped default and the teacher, on fixed
+# excerpts of the held-out documents (EVAL_BYTES of each prose work, EVAL_TECH_BYTES of every
+# fourth technical document, cut at a line end), scored in blocks of SCORE_BLOCKS bytes: the
+# units of the report's intervals. JSON with per-block results.
+EVAL_HAT=${EVAL_HAT:-$HAT}
+EVAL_BYTES=${EVAL_BYTES:-12000}
+EVAL_TECH_BYTES=${EVAL_TECH_BYTES:-3000}
+SCORE_BLOCKS=${SCORE_BLOCKS:-2048}
+if [ ! -f "$DATA/EVAL_READY" ]; then
+    "$PYTHON" - "$DATA" "$EVAL_BYTES" "$EVAL_TECH_BYTES" <<'PY'
+import os, sys
+data, prose_bytes, tech_bytes = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def excerpt(source, target, limit):
+    raw = open(source, "rb").read()
+    cut = raw[:limit]
+    if len(raw) > limit and b"\n" in cut:
+        cut = cut[:cut.rindex(b"\n") + 1]
+    cut.decode("utf-8")  # the excerpts stay valid UTF-8 (token models refuse anything else)
+    open(target, "wb").write(cut)
+for name, limit, every in (("prose", prose_bytes, 1), ("technical", tech_bytes, 4)):
+    os.makedirs(f"{data}/eval-{name}", exist_ok=True)
+    for i, f in enumerate(sorted(os.listdir(f"{data}/heldout-{name}"))):
+        if i % every == 0:
+            excerpt(f"{data}/heldout-{name}/{f}", f"{data}/eval-{name}/{f}", limit)
+PY
+    touch "$DATA/EVAL_READY"
+fi
 mkdir -p "$ROOT/eval"
 evaluate() {
     local name=$1 model=$2 set=$3
     local out=$ROOT/eval/$name--$set.json
     [ -s "$out" ] && return
-    step nice -n "$NICE" "$HAT" eval --model "$model" --data "$DATA/heldout-$set" --threads "$THREADS" --json --documents > "$out.tmp"
+    step nice -n "$NICE" "$EVAL_HAT" eval --model "$model" --data "$DATA/eval-$set" --threads "$THREADS" --json \
+        --documents --score-blocks "$SCORE_BLOCKS" > "$out.tmp"
     mv "$out.tmp" "$out"
 }
 for set in prose technical; do
     evaluate teacher "$GGUF" "$set"
     evaluate default Models/default "$set"
-    for arm in distilled plain random stage2; do
-        final=$(ls -d "$ROOT/$arm/checkpoints"/step-* 2>/dev/null | sort | tail -n 1 || true)
-        [ -n "$final" ] && evaluate "$arm" "$final" "$set"
+    for arm in distilled random plain stage2; do
+        target=$STEPS
+        [ "$arm" = stage2 ] && target=$STAGE2_STEPS
+        [ "$(newest_step "$ROOT/$arm")" -ge "$target" ] || continue   # unfinished arms are not evaluated
+        final=$(ls -d "$ROOT/$arm/checkpoints"/step-* | sort | tail -n 1)
+        evaluate "$arm" "$final" "$set"
     done
 done
 
 # 6. The report.
-step "$HAT" report distill "$ROOT" --out Reports/graft-smollm2.md --notes Reports/graft-smollm2-notes.md
+NOTES=Reports/graft-smollm2-notes.md   # the hand-written reading, once there is something to read
+step "$EVAL_HAT" report distill "$ROOT" --out Reports/graft-smollm2.md $([ -f "$NOTES" ] && echo --notes "$NOTES")
