@@ -9,7 +9,7 @@ on any mismatch, missing or extra tensor.
 
   swift build -c release && .build/release/hat convert-backbone \
       data/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf --out /tmp/smollm2-f32 --dtype f32 --keep-token-head
-  /work/venv/bin/python scripts/check_smollm2_conversion.py /tmp/smollm2-f32
+  python3 scripts/check_smollm2_conversion.py /tmp/smollm2-f32
 
 Requirements (pip): torch==2.13.0 transformers==5.24.0 gguf==0.19.0 safetensors==0.8.0 numpy==2.4.6 accelerate==1.15.0
 (transformers needs accelerate to load GGUF files)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the HATIO test fixtures into Tests/HATIOTests/Fixtures (small files, committed).
 
-Run: /work/venv/bin/python scripts/make_io_fixtures.py
+Run: python3 scripts/make_io_fixtures.py
 Requirements (pip): numpy==2.4.6 safetensors==0.8.0 torch==2.13.0 transformers==5.24.0 gguf==0.19.0
 Seeds are fixed, so rerunning gives identical files (MANIFEST.json records versions and seeds).
 """

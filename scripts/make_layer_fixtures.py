@@ -20,7 +20,7 @@ transformers' LlamaConfig has no sliding window, so the window (and the segments
 explicit 4-D additive mask with the eager attention, which is exactly softmax(QK^T/sqrt(D) + M)V.
 Note: transformers computes RMSNorm and the RoPE cos/sin in float32 even for a float64 layer.
 
-Run: /work/venv/bin/python scripts/make_layer_fixtures.py
+Run: python3 scripts/make_layer_fixtures.py
 Requirements (pip): torch==2.13.0 (CPU), transformers==5.24.0, safetensors==0.8.0
 """
 

@@ -6,7 +6,7 @@ the mean next-byte loss, the gradient of every parameter, and the loss over ten 
 (β 0.9/0.95, weight decay 0.1 on matrices only, clipping at 1.0, constant learning rate).
 
 Requirements: torch==2.13.0 (CPU), safetensors, numpy, hat-splitter==0.1.10.
-Run: /work/venv/bin/python scripts/make_model_fixtures.py
+Run: python3 scripts/make_model_fixtures.py
 """
 import json
 import os

@@ -13,7 +13,7 @@
 # Thai, Devanagari, emoji) = 288, plus the hand-made hard cases below. Each case stores the
 # words' lengths in bytes for `split(text)` ("none") and `split_with_limit(text, n)` for n = 8, 16.
 #
-# Usage: /work/venv/bin/python scripts/make_splitter_goldens.py [--data data] [--out DIR]
+# Usage: python3 scripts/make_splitter_goldens.py [--data data] [--out DIR]
 
 import argparse
 import importlib.metadata

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the HATTokenizer test fixtures into Tests/HATTokenizerTests/Fixtures (committed).
 
-Run: /work/venv/bin/python scripts/make_tokenizer_fixtures.py
+Run: python3 scripts/make_tokenizer_fixtures.py
 Needs data/ (python3 scripts/fetch_data.py english multilingual smollm2) and
 (pip) tokenizers==0.23.3 transformers==5.24.0 gguf==0.19.0 numpy. Seeds are fixed, so rerunning
 gives identical files; MANIFEST.json records versions, seeds, sources and what each file is.
