@@ -1,7 +1,8 @@
 // swift-tools-version:6.1
 // hat: hierarchical byte-level language models (HAT) in Swift.
 // Targets import one way: CBLAS ← HATTensor ← HATLayers ← HATModel ← HATGenerate ← HATEval ← hat,
-// with CICU ← HATText (words) and HATTensor ← HATIO (file formats) feeding HATModel;
+// with CICU ← HATText (words) and HATTensor ← HATIO (file formats) feeding HATModel, CCPU (CPUID)
+// under HATTensor, and CICU also under HATEval (character classes of perturbations);
 // HATIO ← HATTokenizer (byte-level BPE, equal to HF tokenizers) feeds HATModel (token models, teachers).
 // `hat` (Sources/hat) is the command line as a library; the `hat` binary is Sources/hat-main,
 // and `hat-fuzz` (Sources/hat-fuzz) parses the same commands in-process to fuzz them.

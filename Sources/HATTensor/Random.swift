@@ -1,6 +1,7 @@
 // RandomGenerator: xoshiro256** seeded through SplitMix64. Passed explicitly (inout) to
-// everything that draws random numbers; nothing global. Its state is four words, saved in
-// training checkpoints so that a resumed run draws exactly what an uninterrupted one would.
+// everything that draws random numbers; nothing global. Its state is four words. Training draws
+// from generators seeded by the run's seed and epoch, so a resumed run recomputes exactly what an
+// uninterrupted one would draw (checkpoints hold no generator state).
 
 #if canImport(Glibc)
 import Glibc

@@ -49,7 +49,8 @@ public enum SplitterMode: String, CaseIterable, Sendable, Codable {
     case icuDictionary = "icu-dictionary"
 }
 
-/// Options of a `WordSplitter`; stored in model configs as `{"mode": "hat", "max_word_bytes": 100}`.
+/// Options of a `WordSplitter` (a model's config stores the mode as `splitter.name` and the cap as
+/// `max_word_size`; `HATConfig.makeSplitter()` builds the splitter from them).
 public struct SplitterOptions: Sendable, Codable, Equatable {
     public var mode: SplitterMode
     /// Longest word in bytes; nil for no cap. Must be at least 1.

@@ -6,12 +6,17 @@ import Foundation
 import HATIO
 import HATModel
 import HATTensor
+import HATTestSupport
 import Testing
 @testable import hat
 
 @Suite(.serialized) struct ReportGraftTests {
-    static func temporaryDirectory(_ name: String) throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("hat-\(name)-\(UUID().uuidString)").path
+    /// Everything a test writes; removed when the test's suite value is released.
+    let scratch: TemporaryDirectory
+    init() throws { scratch = try TemporaryDirectory("report-graft") }
+
+    func temporaryDirectory(_ name: String) throws -> String {
+        let path = scratch.file(name)
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }
@@ -33,7 +38,7 @@ import Testing
     }
 
     /// A directory as hat convert-backbone writes it: config.json and backbone.layers.* weights of 0.5.
-    static func convertedBackbone(_ preset: HATConfig) throws -> String {
+    func convertedBackbone(_ preset: HATConfig) throws -> String {
         let directory = try temporaryDirectory("backbone")
         let b = preset.backboneConfig
         let config = """
@@ -53,7 +58,7 @@ import Testing
 
     @Test func randomTwinSharesTheLocalWeightsOnly() throws {
         let preset = try Self.preset()
-        let backbone = try Self.convertedBackbone(preset)
+        let backbone = try convertedBackbone(preset)
         let (graftConfig, grafted) = try Graft.make(backboneDirectory: backbone, preset: preset, seed: 7)
         let (twinConfig, twin) = try Graft.make(backboneDirectory: backbone, preset: preset, seed: 7, randomBackbone: true)
         #expect(graftConfig.backboneConfig == twinConfig.backboneConfig)
@@ -74,8 +79,8 @@ import Testing
 
     @Test func reportOfTwoRuns() throws {
         let preset = try Self.preset()
-        let backbone = try Self.convertedBackbone(preset)
-        let work = try Self.temporaryDirectory("report")
+        let backbone = try convertedBackbone(preset)
+        let work = try temporaryDirectory("report")
         let data = work + "/data"
         try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
         for (name, text) in [("a.txt", "Call me Ishmael. Some years ago, never mind how long precisely. "),
