@@ -53,3 +53,33 @@ extension LayerTests {
         }
     }
 }
+
+extension LayerTests.Block {
+    /// A block's output, input gradient and every weight gradient are the same bits for 1, 2, 3
+    /// and 8 threads, on enough rows (300) that every kernel splits its work (norm gradient
+    /// chunks, products, attention query blocks): a reduction whose order follows the thread
+    /// count shows up here first.
+    @Test func forwardAndBackwardAreTheSameBitsForAnyThreadCount() {
+        let cfg = LlamaBlockConfig(hidden: 32, heads: 4, kvHeads: 2, headDim: 8, intermediate: 48,
+                                   rmsEps: 1e-5, ropeTheta: 10_000, window: 64)
+        let n = 300
+        var outcomes: [[UInt32]] = []
+        for threads in [1, 2, 3, 8] {
+            var rng = RandomGenerator(seed: 5)
+            let arena = Arena(name: "threads")
+            let p = randomParameters(LlamaBlock.parameterSpecs(prefix: Self.prefix, config: cfg), &rng, bound: 0.4)
+            let block = LlamaBlock(prefix: Self.prefix, config: cfg, parameters: p, maxRows: n, arena: arena,
+                                   context: ComputeContext(threads: threads))
+            let positions = (0..<Int32(n)).map { $0 }
+            let ranges = TestRanges.causal(n, window: cfg.window)
+            let y = randomTensor(arena, n, cfg.hidden, &rng, bound: 1.5), dx = randomTensor(arena, n, cfg.hidden, &rng)
+            positions.withUnsafeBufferPointer { block.forward(y, positions: $0.baseAddress!, ranges: ranges.ranges) }
+            positions.withUnsafeBufferPointer { block.backward(dx, positions: $0.baseAddress!, ranges: ranges.ranges) }
+            outcomes.append((y.toArray() + dx.toArray() + (0..<p.count).map { p.grads[$0] }).map(\.bitPattern))
+        }
+        for (i, threads) in [2, 3, 8].enumerated() {
+            let differing = zip(outcomes[i + 1], outcomes[0]).filter { $0 != $1 }.count
+            #expect(differing == 0, "\(differing) of \(outcomes[0].count) output, input-gradient and weight-gradient floats differ between \(threads) threads and 1")
+        }
+    }
+}
