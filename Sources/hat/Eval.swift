@@ -1,6 +1,9 @@
 // hat eval: bits per byte and bytes per backbone position of a model on text files, packed
-// exactly as training validation packs them (each file one document opened by the
-// end-of-sequence word, files in name order, rows of whole words).
+// exactly as training validation packs them (each file one document, files in name order). A HAT
+// model directory opens each document with its end-of-sequence byte and cuts rows of whole words;
+// a token model (GGUF file or Hugging Face Llama directory) opens it with its document-start
+// token, counted as one byte, and cuts rows of whole tokens under the same limits
+// (TokenEvaluator). Both print the same fields and JSON keys; positions are words or tokens.
 
 import ArgumentParser
 import Foundation
@@ -10,15 +13,19 @@ import HATText
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Bits per byte and bytes per backbone position on text files.")
+        abstract: "Bits per byte and bytes per backbone position on text files (HAT or token model).")
 
-    @Option(help: "Model directory (config.json + model.safetensors). Default: Models/default.")
+    @Option(help: "HAT model directory, GGUF file or Hugging Face Llama directory. Default: Models/default.")
     var model: String?
     @Option(parsing: .upToNextOption, help: "Text files or directories of *.txt (each file one document).")
     var data: [String]
-    @Option(parsing: .unconditional, help: "Words per row (as in training).") var wordsPerRow = 256
+    @Option(parsing: .unconditional, help: "Backbone positions per row: words of a HAT model, tokens of a token model (as in training).")
+    var wordsPerRow = 256
     @Option(parsing: .unconditional, help: "Most bytes per row (as in training).") var maxRowBytes = 2048
     @Option(parsing: .unconditional, help: "Rows per batch (speed only; results do not depend on it).") var rowsPerBatch = 8
+    @Flag(help: "Also report each document (name, bytes, bits per byte, positions).") var documents = false
+    @Option(parsing: .unconditional, help: ArgumentHelp("Score each document in blocks of N bytes (implies --documents; a block is named document#k).", valueName: "N"))
+    var scoreBlocks: Int?
     @OptionGroup var threadOptions: ThreadOptions
     @Flag(help: "Print one JSON object instead of text.") var json = false
 
@@ -29,22 +36,70 @@ struct Eval: ParsableCommand {
         try checkFlag("rows-per-batch", rowsPerBatch, 1...Limits.rowsPerBatch)
         try checkFlagProduct("--rows-per-batch × --max-row-bytes", rowsPerBatch, maxRowBytes, atMost: Limits.batchBytes, "bytes per batch")
         try checkFlagProduct("--rows-per-batch × --words-per-row", rowsPerBatch, wordsPerRow, atMost: Limits.batchWords, "words per batch")
+        if let scoreBlocks { try checkFlag("score-blocks", scoreBlocks, 1...Limits.rowBytes * Limits.rowsPerBatch) }
     }
+
+    var splitByDocument: Bool { documents || scoreBlocks != nil }
 
     func run() throws {
         let context = threadOptions.makeContext()
-        let directory = try model ?? Locations.defaultModel()
-        let (config, parameters) = try ModelFiles.load(from: directory)
-        guard maxRowBytes >= config.maxWordSize else {
-            throw ValidationError("--max-row-bytes must be ≥ the model's max_word_size (\(config.maxWordSize))")
-        }
+        let path = try model ?? Locations.defaultModel()
         let documents = try Corpus.documents(paths: data).sorted { $0.name < $1.name }
         guard documents.contains(where: { !$0.bytes.isEmpty }) else {
             throw CommandError("nothing to evaluate: \(documents.map(\.name).joined(separator: ", ")) \(documents.count == 1 ? "is" : "are") empty")
         }
+        let progress = ProgressLine(quiet: json)
+        let isTokenModel = TokenModelFiles.isTokenModel(path)
+        let result = isTokenModel
+            ? try evaluateTokenModel(path, documents: documents, progress: progress, context: context)
+            : try evaluateHATModel(path, documents: documents, progress: progress, context: context)
+        progress.finish()
+        let kind = isTokenModel ? "token" : "hat"
+        if json {
+            print(try Eval.json(result, model: path, kind: kind, documents: documents.map(\.name)))
+        } else {
+            print("model:               \(path) (\(isTokenModel ? "token model" : "HAT model"))")
+            print("documents:           \(documents.count) (\(documents.map(\.name).joined(separator: ", ")))")
+            print(String(format: "bits per byte:       %.4f", result.bitsPerByte))
+            print(String(format: "bytes per position:  %.3f", result.bytesPerPosition))
+            print("bytes:               \(result.bytes) (\(result.predictedBytes) predicted)")
+            print("positions:           \(result.words) (\(isTokenModel ? "tokens" : "words"))")
+            print(String(format: "seconds:             %.1f", result.seconds))
+            for unit in result.documents ?? [] {
+                print(String(format: "  %@  %d bytes  %.4f bits per byte  %d positions", unit.name, unit.predictedBytes,
+                             unit.bitsPerByte, unit.positions))
+            }
+        }
+    }
+
+    /// The JSON object of a result: the same keys for both kinds ("positions" are words or
+    /// tokens; "words" is kept as its older name), "per_document" scores (or per block) when asked.
+    static func json(_ result: EvaluationResult, model: String, kind: String, documents: [String]) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var object = try JSONSerialization.jsonObject(with: encoder.encode(result)) as! [String: Any]
+        object["model"] = model
+        object["kind"] = kind
+        object["positions"] = result.words
+        object["documents"] = documents
+        if let units = result.documents {
+            object["per_document"] = units.map { unit -> [String: Any] in
+                ["name": unit.name, "bytes": unit.predictedBytes, "loss_nats": unit.lossNats, "positions": unit.positions,
+                 "bits_per_byte": unit.predictedBytes > 0 ? unit.bitsPerByte : NSNull()]
+            }
+        }
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    func evaluateHATModel(_ directory: String, documents: [Document], progress: ProgressLine,
+                          context: ComputeContext) throws -> EvaluationResult {
+        let (config, parameters) = try ModelFiles.load(from: directory)
+        guard maxRowBytes >= config.maxWordSize else {
+            throw ValidationError("--max-row-bytes must be ≥ the model's max_word_size (\(config.maxWordSize))")
+        }
         let splitter = try WordSplitter(options: SplitterOptions(mode: SplitterMode(rawValue: config.splitter.name) ?? .hat,
                                                                  maxWordBytes: config.maxWordSize))
-        let progress = ProgressLine(quiet: json)
         let (stream, rows) = progress.whileRunning("splitting \(ProgressLine.megabytes(documents.reduce(0) { $0 + $1.bytes.count })) into words") {
             let stream = Corpus.wordStream(documents, splitter: splitter, endOfSequence: UInt8(config.eosTokenId))
             return (stream, stream.rows(wordsPerRow: wordsPerRow, maxRowBytes: maxRowBytes))
@@ -55,26 +110,26 @@ struct Eval: ParsableCommand {
         let network = HierarchicalModel(config: config, parameters: parameters,
                                         maxBytes: rowsPerBatch * maxRowBytes, maxWords: rowsPerBatch * wordsPerRow,
                                         context: context)
-        let result = Evaluator.evaluate(model: network, stream: stream, rows: rows, batch: batch) { done, total in
+        return Evaluator.evaluate(model: network, stream: stream, rows: rows, batch: batch,
+                                  documentNames: splitByDocument ? documents.map(\.name) : nil, blockBytes: scoreBlocks) { done, total in
             progress.update("evaluating: \(done)/\(total) rows")
         }
-        progress.finish()
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            var object = try JSONSerialization.jsonObject(with: encoder.encode(result)) as! [String: Any]
-            object["model"] = directory
-            object["documents"] = documents.map(\.name)
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-            print(String(decoding: data, as: UTF8.self))
-        } else {
-            print("model:               \(directory)")
-            print("documents:           \(documents.count) (\(documents.map(\.name).joined(separator: ", ")))")
-            print(String(format: "bits per byte:       %.4f", result.bitsPerByte))
-            print(String(format: "bytes per position:  %.3f", result.bytesPerPosition))
-            print("bytes:               \(result.bytes) (\(result.predictedBytes) predicted)")
-            print("words:               \(result.words)")
-            print(String(format: "seconds:             %.1f", result.seconds))
+    }
+
+    func evaluateTokenModel(_ path: String, documents: [Document], progress: ProgressLine,
+                            context: ComputeContext) throws -> EvaluationResult {
+        let bundle = try progress.whileRunning("reading \(path)") { try TokenModelBundle(path: path) }
+        let model = TokenModel(config: bundle.config, parameters: bundle.parameters, maxTokens: wordsPerRow, context: context)
+        let result = try TokenEvaluator.evaluate(model: model, tokenizer: bundle.tokenizer, documents: documents,
+                                                 tokensPerRow: wordsPerRow, maxRowBytes: maxRowBytes,
+                                                 blockBytes: scoreBlocks) { done, total in
+            progress.update("evaluating: \(done)/\(total) rows")
         }
+        guard splitByDocument else {
+            var total = result
+            total.documents = nil
+            return total
+        }
+        return result
     }
 }
