@@ -44,15 +44,27 @@ struct Eval: ParsableCommand {
     func run() throws {
         let context = threadOptions.makeContext()
         let path = try model ?? Locations.defaultModel()
+        let progress = ProgressLine(quiet: json)
+        // The model first: a bad --model is reported before the data is read.
+        let isTokenModel = TokenModelFiles.isTokenModel(path)
+        let weights: EvaluatedWeights
+        if isTokenModel {
+            weights = .token(try progress.whileRunning("reading \(path)") { try TokenModelBundle(path: path) })
+        } else {
+            let (config, parameters) = try ModelFiles.load(from: path)
+            weights = .hat(config, parameters)
+        }
         let documents = try Corpus.documents(paths: data).sorted { $0.name < $1.name }
         guard documents.contains(where: { !$0.bytes.isEmpty }) else {
             throw CommandError("nothing to evaluate: \(documents.map(\.name).joined(separator: ", ")) \(documents.count == 1 ? "is" : "are") empty")
         }
-        let progress = ProgressLine(quiet: json)
-        let isTokenModel = TokenModelFiles.isTokenModel(path)
-        let result = isTokenModel
-            ? try evaluateTokenModel(path, documents: documents, progress: progress, context: context)
-            : try evaluateHATModel(path, documents: documents, progress: progress, context: context)
+        let result: EvaluationResult
+        switch weights {
+        case .hat(let config, let parameters):
+            result = try evaluateHATModel(config, parameters, documents: documents, progress: progress, context: context)
+        case .token(let bundle):
+            result = try evaluateTokenModel(bundle, documents: documents, progress: progress, context: context)
+        }
         progress.finish()
         let kind = isTokenModel ? "token" : "hat"
         if json {
@@ -92,9 +104,13 @@ struct Eval: ParsableCommand {
         return String(decoding: data, as: UTF8.self)
     }
 
-    func evaluateHATModel(_ directory: String, documents: [Document], progress: ProgressLine,
+    enum EvaluatedWeights {
+        case hat(HATConfig, ParameterSet)
+        case token(TokenModelBundle)
+    }
+
+    func evaluateHATModel(_ config: HATConfig, _ parameters: ParameterSet, documents: [Document], progress: ProgressLine,
                           context: ComputeContext) throws -> EvaluationResult {
-        let (config, parameters) = try ModelFiles.load(from: directory)
         guard maxRowBytes >= config.maxWordSize else {
             throw ValidationError("--max-row-bytes must be ≥ the model's max_word_size (\(config.maxWordSize))")
         }
@@ -116,9 +132,8 @@ struct Eval: ParsableCommand {
         }
     }
 
-    func evaluateTokenModel(_ path: String, documents: [Document], progress: ProgressLine,
+    func evaluateTokenModel(_ bundle: TokenModelBundle, documents: [Document], progress: ProgressLine,
                             context: ComputeContext) throws -> EvaluationResult {
-        let bundle = try progress.whileRunning("reading \(path)") { try TokenModelBundle(path: path) }
         let model = TokenModel(config: bundle.config, parameters: bundle.parameters, maxTokens: wordsPerRow, context: context)
         let result = try TokenEvaluator.evaluate(model: model, tokenizer: bundle.tokenizer, documents: documents,
                                                  tokensPerRow: wordsPerRow, maxRowBytes: maxRowBytes,
