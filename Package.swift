@@ -75,7 +75,7 @@ let package = Package(
         .testTarget(name: "HATIOTests", dependencies: ["HATTensor", "HATIO"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HATTokenizerTests", dependencies: ["HATIO", "HATTokenizer"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HATGenerateTests", dependencies: ["HATTensor", "HATModel", "HATIO", "HATTokenizer", "HATGenerate", "HATTestSupport"]),
-        .testTarget(name: "HATEvalTests", dependencies: ["HATText", "HATModel", "HATIO", "HATGenerate", "HATEval", "HATTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "HATEvalTests", dependencies: ["HATText", "HATModel", "HATIO", "HATTokenizer", "HATGenerate", "HATEval", "HATTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "hatTests", dependencies: ["hat", "hat-main", "hat-fuzz", "HATTensor", "HATIO", "HATModel", "HATTestSupport"]),
     ]
 )

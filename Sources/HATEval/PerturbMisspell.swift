@@ -44,6 +44,38 @@ public struct MisspellingTable: Sendable, Equatable {
         return MisspellingTable(pairs: pairs)
     }
 
+    /// Where Debian's `codespell` package keeps codespell's dictionary.
+    public static let codespellDictionary = "/usr/lib/python3/dist-packages/codespell_lib/data/dictionary.txt"
+
+    /// Reads codespell's own dictionary (`wrong->right`, lines as scripts/fetch_data.py turns them
+    /// into codespell.tsv): one fix is taken; several options (a trailing comma) give the first;
+    /// a comma followed by a reason (the "misspelling" is often a real word) drops the line.
+    public static func load(codespellDictionary path: String) throws -> MisspellingTable {
+        let data: [UInt8]
+        do { data = try TextFile.contents(of: path, what: "codespell dictionary") } catch let error as HATIOError {
+            throw PerturbationError.cannotRead(path: path, reason: error.message)
+        }
+        guard let text = String(validating: data, as: UTF8.self) else {
+            throw PerturbationError.cannotRead(path: path, reason: "not valid UTF-8")
+        }
+        return MisspellingTable(pairs: codespellPairs(text))
+    }
+
+    /// The (wrong, right) pairs of a codespell dictionary's text.
+    static func codespellPairs(_ text: String) -> [(wrong: String, right: String)] {
+        var pairs: [(wrong: String, right: String)] = []
+        for line in text.split(separator: "\n") {
+            guard let arrow = line.range(of: "->") else { continue }
+            let wrong = line[..<arrow.lowerBound].trimmingCharacters(in: .whitespaces)
+            let fixes = line[arrow.upperBound...].trimmingCharacters(in: .whitespacesAndNewlines)
+            if fixes.contains(","), !fixes.hasSuffix(",") { continue }
+            guard let right = fixes.split(separator: ",").first?.trimmingCharacters(in: .whitespaces),
+                  !wrong.isEmpty, !right.isEmpty else { continue }
+            pairs.append((wrong, right))
+        }
+        return pairs
+    }
+
     /// Number of correct words that have a misspelling.
     public var count: Int { misspellings.count }
 

@@ -163,6 +163,8 @@ public struct ConditionResult: Codable, Equatable, Sendable {
     /// (a) Bits per byte of the clean target given this context.
     public var targetBitsPerByte: Interval
     public var targetBitsPerByteDelta: Interval?
+    /// Δ target BPB relative to the clean target BPB (Δ / clean): degradation as a share.
+    public var targetBitsPerByteRelativeDelta: Interval?
     /// (b) Greedy next-word accuracy (exact bytes; whitespace-trimmed only in `generate` mode).
     public var nextWordAccuracy: Interval
     public var nextWordAccuracyDelta: Interval?
@@ -177,6 +179,7 @@ public struct ConditionResult: Codable, Equatable, Sendable {
         case perturbation, rate, changedSamples = "changed_samples", contextBytes = "context_bytes"
         case cleanContextBytes = "clean_context_bytes"
         case targetBitsPerByte = "target_bits_per_byte", targetBitsPerByteDelta = "target_bits_per_byte_delta"
+        case targetBitsPerByteRelativeDelta = "target_bits_per_byte_relative_delta"
         case nextWordAccuracy = "next_word_accuracy", nextWordAccuracyDelta = "next_word_accuracy_delta"
         case nextWordAccuracyTrimmed = "next_word_accuracy_trimmed"
         case nextWordAccuracyTrimmedDelta = "next_word_accuracy_trimmed_delta"
@@ -221,27 +224,103 @@ public struct RobustnessResults: Codable, Equatable, Sendable {
     public var sampleCount = 0
     public var samples: [RobustnessSample]?
     public var models: [ModelResult] = []
+    /// Each --compare model against the first model, paired on the same samples.
+    public var comparisons: [ModelComparison] = []
     public var seconds = 0.0
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case status, command, version, date, options, folioOptions = "folio_options", data, documents
-        case sampleCount = "sample_count", samples, models, seconds
+        case sampleCount = "sample_count", samples, models, comparisons, seconds
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        status = try c.decode(String.self, forKey: .status)
+        command = try c.decode(String.self, forKey: .command)
+        version = try c.decode(String.self, forKey: .version)
+        date = try c.decode(String.self, forKey: .date)
+        options = try c.decodeIfPresent(RobustnessOptions.self, forKey: .options)
+        folioOptions = try c.decodeIfPresent(FolioOptions.self, forKey: .folioOptions)
+        data = try c.decode([String].self, forKey: .data)
+        documents = try c.decode([String].self, forKey: .documents)
+        sampleCount = try c.decode(Int.self, forKey: .sampleCount)
+        samples = try c.decodeIfPresent([RobustnessSample].self, forKey: .samples)
+        models = try c.decode([ModelResult].self, forKey: .models)
+        comparisons = try c.decodeIfPresent([ModelComparison].self, forKey: .comparisons) ?? []
+        seconds = try c.decode(Double.self, forKey: .seconds)
     }
 }
 
-/// A model to evaluate.
+/// One model against the reference model (the first), paired on the same samples; every
+/// difference is this model minus the reference.
+public struct ModelComparison: Codable, Equatable, Sendable {
+    public var model: String
+    public var reference: String
+    public var cleanTargetBitsPerByteDifference: Interval
+    public var conditions: [ConditionComparison] = []
+
+    enum CodingKeys: String, CodingKey {
+        case model, reference, cleanTargetBitsPerByteDifference = "clean_target_bits_per_byte_difference", conditions
+    }
+}
+
+public struct ConditionComparison: Codable, Equatable, Sendable {
+    public var perturbation: String
+    public var rate: Double
+    /// Δ target BPB of the model − Δ target BPB of the reference.
+    public var deltaDifference: Interval
+    /// (Δ / clean BPB) of the model − that of the reference.
+    public var relativeDeltaDifference: Interval
+
+    enum CodingKeys: String, CodingKey {
+        case perturbation, rate, deltaDifference = "delta_difference", relativeDeltaDifference = "relative_delta_difference"
+    }
+}
+
+/// A model to evaluate: a HAT model, or a token model with its tokenizer.
 public struct RobustnessModel {
+    public enum Weights {
+        case hat(config: HATConfig, parameters: ParameterSet)
+        case token(TokenModelBundle)
+    }
     public var name: String
     public var path: String
-    public var config: HATConfig
-    public var parameters: ParameterSet
+    public var weights: Weights
+
     public init(name: String, path: String, config: HATConfig, parameters: ParameterSet) {
+        self.init(name: name, path: path, weights: .hat(config: config, parameters: parameters))
+    }
+
+    public init(name: String, path: String, weights: Weights) {
         self.name = name
         self.path = path
-        self.config = config
-        self.parameters = parameters
+        self.weights = weights
+    }
+
+    public var parameterCount: Int {
+        switch weights {
+        case .hat(_, let parameters): parameters.count
+        case .token(let bundle): bundle.parameters.count
+        }
+    }
+
+    public var trainingSteps: Int? {
+        if case .hat(let config, _) = weights { return config.provenance.trainingSteps }
+        return nil
+    }
+
+    /// The word splitter that cuts samples and reference next words for a set of models: the
+    /// first HAT model's, else hat's default splitter (token models have no words of their own).
+    public static func sampleSplitter(_ models: [RobustnessModel]) throws -> WordSplitter {
+        for model in models {
+            if case .hat(let config, _) = model.weights {
+                return try WordSplitter(options: SplitterOptions(mode: SplitterMode(rawValue: config.splitter.name) ?? .hat,
+                                                                 maxWordBytes: config.maxWordSize))
+            }
+        }
+        return try WordSplitter(options: SplitterOptions(mode: .hat, maxWordBytes: 100))   // hat's default max_word_size
     }
 }
 
@@ -311,9 +390,12 @@ public enum RobustnessRun {
         var done = 0
 
         let resamples = Bootstrap.multiplicities(samples: samples.count, settings: options.bootstrap)
+        let splitter = try RobustnessModel.sampleSplitter(models)
+        // Per model that finished: the scores of clean and of every condition, for comparisons.
+        var finishedScores: [[[SampleScore]]] = []
         for model in models {
-            var result = ModelResult(name: model.name, path: model.path, parameters: model.parameters.count,
-                                     trainingSteps: model.config.provenance.trainingSteps)
+            var result = ModelResult(name: model.name, path: model.path, parameters: model.parameterCount,
+                                     trainingSteps: model.trainingSteps)
             results.models.append(result)
             func report(_ phase: String, _ bytes: Int) {
                 done += bytes
@@ -326,10 +408,17 @@ public enum RobustnessRun {
                         1 + samples[k].target.count + max(samples[k].context.count,
                                                           conditions.map { $0.contexts[k].count }.max() ?? 0)
                     }.max() ?? 1
-                    let scorer = try SampleScorer(config: model.config, parameters: model.parameters, mode: options.nextWord,
+                    let scorer: SampleScoring
+                    switch model.weights {
+                    case .hat(let config, let parameters):
+                        scorer = try SampleScorer(config: config, parameters: parameters, mode: options.nextWord,
                                                   batchBytes: options.batchBytes, longestRow: longest, context: context)
+                    case .token(let bundle):
+                        scorer = try TokenSampleScorer(bundle: bundle, mode: options.nextWord, splitter: splitter, context: context)
+                    }
                     scorer.shouldStop = shouldStop
                     let clean = try scorer.score(samples.map { ($0.context, $0.target) }) { report("clean", $0) }
+                    var modelScores = [clean]
                     result.clean = summarize(name: "clean", rate: 0, contexts: samples.map(\.context), scores: clean,
                                              samples: samples, clean: nil, options: options, resamples: resamples)
                     results.models[results.models.count - 1] = result
@@ -339,6 +428,7 @@ public enum RobustnessRun {
                         let scored = try scorer.score(changed.map { (c.contexts[$0], samples[$0].target) }) { report(phase, $0) }
                         var scores = clean
                         for (k, s) in zip(changed, scored) { scores[k] = s }
+                        modelScores.append(scores)
                         result.conditions.append(summarize(name: c.name, rate: c.rate, contexts: c.contexts, scores: scores,
                                                            samples: samples, clean: clean, options: options,
                                                            resamples: resamples))
@@ -347,9 +437,10 @@ public enum RobustnessRun {
                     }
                     result.timing = scorer.timing
                     results.models[results.models.count - 1] = result
+                    finishedScores.append(modelScores)
                 }
-                if let folio, let folioData {
-                    result.folio = try FolioEvaluation.run(config: model.config, parameters: model.parameters,
+                if let folio, let folioData, case .hat(let config, let parameters) = model.weights {
+                    result.folio = try FolioEvaluation.run(config: config, parameters: parameters,
                                                            data: folioData, options: folio,
                                                            bootstrap: options.bootstrap, context: context,
                                                            shouldStop: shouldStop) { report("folio", $0) }
@@ -361,8 +452,51 @@ public enum RobustnessRun {
             }
         }
         if options.keepSampleScores { results.samples = samples }
+        if !samples.isEmpty && finishedScores.count == models.count {
+            let conditionKeys = conditions.map { ($0.name, $0.rate) }
+            for k in models.indices.dropFirst() {
+                results.comparisons.append(compare(models[k].name, finishedScores[k], against: models[0].name, finishedScores[0],
+                                                   conditions: conditionKeys, options: options, resamples: resamples))
+            }
+        }
         results.seconds = Date().timeIntervalSince(started)
         return results
+    }
+
+    /// Model `name` against `reference` on the same samples: paired differences of the clean
+    /// target BPB, of Δ target BPB and of the relative degradation Δ / clean BPB, per condition.
+    /// `scores[0]` is clean, `scores[1 + c]` condition c.
+    static func compare(_ name: String, _ scores: [[SampleScore]], against reference: String, _ referenceScores: [[SampleScore]],
+                        conditions: [(String, Double)], options: RobustnessOptions, resamples: [[Double]]) -> ModelComparison {
+        let n = scores[0].count
+        func nats(_ s: [SampleScore]) -> [Double] { s.map(\.targetNats) }
+        func bytes(_ s: [SampleScore]) -> [Double] { s.map { Double($0.targetBytes) } }
+        let (an, ab) = (nats(scores[0]), bytes(scores[0])), (rn, rb) = (nats(referenceScores[0]), bytes(referenceScores[0]))
+        var comparison = ModelComparison(
+            model: name, reference: reference,
+            cleanTargetBitsPerByteDifference: Bootstrap.interval(samples: n, settings: options.bootstrap, resamples: resamples) { w in
+                (Bootstrap.ratio(an, ab, weights: w) - Bootstrap.ratio(rn, rb, weights: w)) / M_LN2
+            })
+        for (c, key) in conditions.enumerated() {
+            let (acn, acb) = (nats(scores[1 + c]), bytes(scores[1 + c]))
+            let (rcn, rcb) = (nats(referenceScores[1 + c]), bytes(referenceScores[1 + c]))
+            func deltas(_ w: [Double]) -> (model: Double, reference: Double, modelClean: Double, referenceClean: Double) {
+                let modelClean = Bootstrap.ratio(an, ab, weights: w), referenceClean = Bootstrap.ratio(rn, rb, weights: w)
+                return (Bootstrap.ratio(acn, acb, weights: w) - modelClean, Bootstrap.ratio(rcn, rcb, weights: w) - referenceClean,
+                        modelClean, referenceClean)
+            }
+            comparison.conditions.append(ConditionComparison(
+                perturbation: key.0, rate: key.1,
+                deltaDifference: Bootstrap.interval(samples: n, settings: options.bootstrap, resamples: resamples) { w in
+                    let d = deltas(w)
+                    return (d.model - d.reference) / M_LN2
+                },
+                relativeDeltaDifference: Bootstrap.interval(samples: n, settings: options.bootstrap, resamples: resamples) { w in
+                    let d = deltas(w)
+                    return d.model / d.modelClean - d.reference / d.referenceClean
+                }))
+        }
+        return comparison
     }
 
     /// Aggregates with intervals; differences are paired against `clean` (nil: this is clean).
@@ -391,6 +525,9 @@ public enum RobustnessRun {
             let cxn = column(clean) { $0.textNats }, cxb = column(clean) { Double($0.textBytes) }
             r.targetBitsPerByteDelta = Bootstrap.bitsPerByteDifference(nats: tn, bytes: tb, minus: cn, bytes: cb,
                                                                        settings: b, resamples: resamples)
+            r.targetBitsPerByteRelativeDelta = Bootstrap.interval(samples: tn.count, settings: b, resamples: resamples) { w in
+                Bootstrap.ratio(tn, tb, weights: w) / Bootstrap.ratio(cn, cb, weights: w) - 1
+            }
             r.textBitsPerByteDelta = Bootstrap.bitsPerByteDifference(nats: xn, bytes: xb, minus: cxn, bytes: cxb,
                                                                      settings: b, resamples: resamples)
             r.nextWordAccuracyDelta = Bootstrap.meanDifference(acc, minus: column(clean) { $0.nextWordCorrect ? 1 : 0 },

@@ -54,7 +54,7 @@ public enum RobustnessReport {
         }
         if let o = results.options, results.sampleCount > 0 {
             md.append("- Data: \(results.data.map { "`\($0)`" }.joined(separator: ", ")); \(results.sampleCount) samples from \(results.documents.count) document(s) (\(results.documents.joined(separator: ", "))).")
-            md.append("- Each sample: \(o.contextWords) context words (perturbed) + \(o.targetWords) target words (clean), split by the model's splitter, non-overlapping, drawn with seed \(o.seed). Every sequence starts with the end-of-sequence byte (192), as in training.")
+            md.append("- Each sample: \(o.contextWords) context words (perturbed) + \(o.targetWords) target words (clean), split by the (first HAT) model's splitter, non-overlapping, drawn with seed \(o.seed). Every sequence starts with the end-of-sequence byte (192), as in training; a token model's with its document-start token (counted as one byte), its context and target tokenized apart, scored on the same bytes.")
             md.append("- Perturbations: \(o.perturbations.joined(separator: ", ")); rates \(o.rates.map(rateText).joined(separator: ", ")) (share of the context's words selected; `hat perturb --list` describes each). Sample k's perturbation seed is derived from (seed, k): the same for every model, rate and perturbation, so a higher rate touches a superset of the words of a lower one, with the same edits.")
             md.append("- Intervals: \(Int(o.bootstrap.level * 100)) % percentile bootstrap over samples (\(o.bootstrap.resamples) resamples, seed \(o.bootstrap.seed)); differences are paired (the same resampled samples for the condition and the clean run).")
         }
@@ -108,6 +108,21 @@ public enum RobustnessReport {
                 for (k, c) in (results.models.first?.conditions ?? []).enumerated() {
                     let cells = results.models.map { k < $0.conditions.count ? format($0.conditions[k].targetBitsPerByteDelta, decimals: 4) : "–" }
                     md.append("| \(c.perturbation) | \(rateText(c.rate)) | " + cells.joined(separator: " | ") + " |")
+                }
+                md.append("")
+            }
+
+            for comparison in results.comparisons {
+                guard let a = results.models.first(where: { $0.name == comparison.model }),
+                      let r = results.models.first(where: { $0.name == comparison.reference }) else { continue }
+                md.append("## \(comparison.model) against \(comparison.reference)")
+                md.append("")
+                md.append("Same samples, same perturbation seeds. Relative = Δ target BPB / clean target BPB. Differences are \(comparison.model) − \(comparison.reference), paired over samples (one bootstrap resample draws the same samples for both models and both conditions). Clean target BPB difference: \(format(comparison.cleanTargetBitsPerByteDifference, decimals: 4)).")
+                md.append("")
+                md.append("| perturbation | rate | Δ \(r.name) | Δ \(a.name) | relative \(r.name), % | relative \(a.name), % | Δ difference [95 % CI] | relative difference, pp [95 % CI] |")
+                md.append("|---|---|---|---|---|---|---|---|")
+                for (k, c) in comparison.conditions.enumerated() where k < a.conditions.count && k < r.conditions.count {
+                    md.append("| \(c.perturbation) | \(rateText(c.rate)) | \(format(r.conditions[k].targetBitsPerByteDelta, decimals: 4)) | \(format(a.conditions[k].targetBitsPerByteDelta, decimals: 4)) | \(format(r.conditions[k].targetBitsPerByteRelativeDelta, decimals: 1, scale: 100)) | \(format(a.conditions[k].targetBitsPerByteRelativeDelta, decimals: 1, scale: 100)) | \(format(c.deltaDifference, decimals: 4)) | \(format(c.relativeDeltaDifference, decimals: 1, scale: 100)) |")
                 }
                 md.append("")
             }

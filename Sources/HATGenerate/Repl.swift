@@ -134,9 +134,9 @@ public final class Repl {
             }
         case "/words":
             settings.showWords.toggle()
-            say("word boundaries \(settings.showWords ? "shown" : "hidden")")
+            say("\(session.vocabularySize == 256 ? "word" : "token") boundaries \(settings.showWords ? "shown" : "hidden")")
         case "/model":
-            guard !argument.isEmpty else { say("/model needs a model directory"); break }
+            guard !argument.isEmpty else { say("/model needs a model directory or token model file"); break }
             do {
                 session = try Repl.load(argument, limits: limits, context: context)
                 generator = Generator(model: session, sampling: settings.sampling)

@@ -100,13 +100,10 @@ public final class TokenTextModel: GenerationModel {
 
     /// The token model at `source` (GGUF file or Hugging Face directory) with its tokenizer.
     public convenience init(source: String, capacity: Int = 4096, context: ComputeContext) throws {
-        let (config, parameters, _) = try TokenModelFiles.load(source)
-        let tokenizer = try BPETokenizer(try TokenizerText.definition(from: source), source: source)
-        guard tokenizer.vocabularySize <= config.vocabularySize else {
-            throw TokenEvaluationError(message: "\(source): the tokenizer has \(tokenizer.vocabularySize) tokens but the model only \(config.vocabularySize) rows")
-        }
-        self.init(session: TokenSession(config: config, parameters: parameters, capacity: capacity, context: context),
-                  tokenizer: tokenizer, source: source)
+        let bundle = try TokenModelBundle(path: source)
+        self.init(session: TokenSession(config: bundle.config, parameters: bundle.parameters, capacity: capacity,
+                                        context: context),
+                  tokenizer: bundle.tokenizer, source: source)
     }
 
     public var vocabularySize: Int { session.model.config.vocabularySize }

@@ -61,20 +61,42 @@ public struct EvaluationResult: Codable, Equatable, Sendable {
 }
 
 /// One document's share of an evaluation: the predicted bytes that belong to it (the byte or
-/// token opening it counts as one byte of it) and their summed loss.
+/// token opening it counts as one byte of it), their summed loss, and the backbone positions
+/// (words, or tokens of a token model) that start in it.
 public struct DocumentScore: Codable, Equatable, Sendable {
     public var name: String
     public var predictedBytes: Int
     public var lossNats: Double
+    public var positions: Int
     public var bitsPerByte: Double { predictedBytes == 0 ? .nan : lossNats / Double(predictedBytes) / log(2) }
 
-    public init(name: String, predictedBytes: Int = 0, lossNats: Double = 0) {
+    public init(name: String, predictedBytes: Int = 0, lossNats: Double = 0, positions: Int = 0) {
         self.name = name
         self.predictedBytes = predictedBytes
         self.lossNats = lossNats
+        self.positions = positions
     }
 
-    enum CodingKeys: String, CodingKey { case name, predictedBytes = "predicted_bytes", lossNats = "loss_nats" }
+    enum CodingKeys: String, CodingKey {
+        case name, predictedBytes = "predicted_bytes", lossNats = "loss_nats", positions, bitsPerByte = "bits_per_byte"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        predictedBytes = try c.decode(Int.self, forKey: .predictedBytes)
+        lossNats = try c.decode(Double.self, forKey: .lossNats)
+        positions = try c.decodeIfPresent(Int.self, forKey: .positions) ?? 0
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(predictedBytes, forKey: .predictedBytes)
+        try c.encode(lossNats, forKey: .lossNats)
+        try c.encode(positions, forKey: .positions)
+        if predictedBytes > 0 { try c.encode(bitsPerByte, forKey: .bitsPerByte) }
+    }
 }
 
 /// Which scoring unit each position of a stream belongs to: a document (documents start at
@@ -107,23 +129,26 @@ struct DocumentIndex {
 
     /// Adds a predicted unit at position p (its byte offset within the document: `offset`).
     mutating func add(at p: Int, offsetInDocument offset: Int, bytes: Int, nats: Double) {
-        let d = document(at: p)
-        guard let blockBytes else {
-            scores[d].predictedBytes += bytes
-            scores[d].lossNats += nats
-            return
-        }
-        let block = offset / blockBytes, key = d << 32 | block
-        let unit: Int
-        if let known = unitOf[key] {
-            unit = known
-        } else {
-            unit = scores.count
-            unitOf[key] = unit
-            scores.append(DocumentScore(name: "\(names[d])#\(block)"))
-        }
+        let unit = self.unit(at: p, offsetInDocument: offset)
         scores[unit].predictedBytes += bytes
         scores[unit].lossNats += nats
+    }
+
+    /// Counts a backbone position (word or token) starting at p, `offset` bytes into its document.
+    mutating func addPosition(at p: Int, offsetInDocument offset: Int) {
+        scores[unit(at: p, offsetInDocument: offset)].positions += 1
+    }
+
+    /// The index in `scores` of the unit holding p (created on first use when cutting blocks).
+    private mutating func unit(at p: Int, offsetInDocument offset: Int) -> Int {
+        let d = document(at: p)
+        guard let blockBytes else { return d }
+        let block = offset / blockBytes, key = d << 32 | block
+        if let known = unitOf[key] { return known }
+        let unit = scores.count
+        unitOf[key] = unit
+        scores.append(DocumentScore(name: "\(names[d])#\(block)"))
+        return unit
     }
 }
 
@@ -165,6 +190,12 @@ public enum Evaluator {
             while next < rows.count,
                   batch.canAppend(words: rows[next].count, bytes: stream.byteCount(of: rows[next])) {
                 rowStarts.append((batch.byteCount, stream.wordStart(rows[next].lowerBound)))
+                if index != nil {
+                    for w in rows[next] {
+                        let p = stream.wordStart(w), d = index!.document(at: p)
+                        index!.addPosition(at: p, offsetInDocument: p - documentStarts[d])
+                    }
+                }
                 batch.appendRow(stream, words: rows[next])
                 next += 1
             }

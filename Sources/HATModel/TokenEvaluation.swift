@@ -93,6 +93,7 @@ public enum TokenEvaluator {
         let v = model.config.vocabularySize
         for (r, row) in rowRanges.enumerated() {
             let slice = Array(ids[row])
+            for t in row { index.addPosition(at: t, offsetInDocument: offsets[t]) }
             let h = model.forward(ids: slice, positions: positions, sequenceStarts: starts, count: slice.count)
             model.forEachLogits(h.rows(0..<(slice.count - 1))) { j, z in
                 let target = row.lowerBound + j + 1

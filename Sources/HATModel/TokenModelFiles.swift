@@ -8,6 +8,7 @@
 import Foundation
 import HATIO
 import HATTensor
+import HATTokenizer
 
 public enum TokenModelFiles {
     /// True when `path` looks like a token model's checkpoint rather than a HAT model directory:
@@ -15,11 +16,7 @@ public enum TokenModelFiles {
     public static func isTokenModel(_ path: String) -> Bool {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return false }
-        if !isDirectory.boolValue {
-            guard let handle = FileHandle(forReadingAtPath: path) else { return false }
-            defer { try? handle.close() }
-            return (try? handle.read(upToCount: 4)) == Data("GGUF".utf8)
-        }
+        if !isDirectory.boolValue { return isGGUF(path) }
         let config = (path as NSString).appendingPathComponent("config.json")
         guard let data = FileManager.default.contents(atPath: config),
               let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return false }
@@ -46,7 +43,7 @@ public enum TokenModelFiles {
         let vocabulary = embeddingShape.first ?? 0
         if let declared = source.vocabSize, declared != vocabulary {
             throw HATIOError(.badShape, path: path, tensor: TokenModel.embeddingName,
-                             "has \(vocabulary) rows but the config declares a vocabulary of \(declared)")
+                             "has \(vocabulary) rows but the \(checkpoint.format == "gguf" ? "tokenizer (tokenizer.ggml.tokens)" : "config (vocab_size)") declares a vocabulary of \(declared)")
         }
         let tied = shapes[TokenModel.headName] == nil
         let config = TokenModelConfig(
@@ -85,5 +82,45 @@ public enum TokenModelFiles {
     /// Source tensors a token model does not use: rotary caches some exporters include.
     static func ignorable(_ name: String) -> Bool {
         name.hasSuffix("rotary_emb.inv_freq")
+    }
+}
+
+/// A token model ready to run on text: its config and weights with the tokenizer stored beside
+/// them (GGUF metadata or the directory's tokenizer.json), checked to fit each other.
+public struct TokenModelBundle {
+    public let path: String
+    public let config: TokenModelConfig
+    public let parameters: ParameterSet
+    public let tokenizer: BPETokenizer
+
+    /// Reads the model at `path`. A tokenizer with more tokens than the embedding has rows is an
+    /// error naming the file and both fields (a model that cannot score its own tokens).
+    public init(path: String) throws {
+        let (config, parameters, _) = try TokenModelFiles.load(path)
+        let tokenizer = try BPETokenizer(try TokenizerText.definition(from: path), source: path)
+        guard tokenizer.vocabularySize <= config.vocabularySize else {
+            let field = TokenModelFiles.isGGUF(path) ? "tokenizer.ggml.tokens" : "tokenizer.json model.vocab"
+            throw HATIOError(.badShape, path: path, tensor: field,
+                             "holds \(tokenizer.vocabularySize) tokens but the embedding \(TokenModel.embeddingName) has only \(config.vocabularySize) rows")
+        }
+        self.path = path
+        self.config = config
+        self.parameters = parameters
+        self.tokenizer = tokenizer
+    }
+
+    /// "30 blocks × 576 (9 heads, 3 KV, FFN 1536), vocabulary 49152, 134515008 parameters".
+    public var shapeDescription: String {
+        let c = config.blocks
+        return "\(c.numHiddenLayers) blocks × \(c.hiddenSize) (\(c.numAttentionHeads) heads, \(c.numKeyValueHeads) KV, FFN \(c.intermediateSize)), vocabulary \(config.vocabularySize), \(parameters.scalarCount) parameters"
+    }
+}
+
+extension TokenModelFiles {
+    /// True when `path` is a file starting with the GGUF magic.
+    public static func isGGUF(_ path: String) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+        defer { try? handle.close() }
+        return (try? handle.read(upToCount: 4)) == Data("GGUF".utf8)
     }
 }

@@ -239,9 +239,9 @@ final class HostileCases {
             shown: "cd REPOSITORY && \(relative) generate --prompt hi --max-bytes 16 --temperature 0",
             expect: { $0.status == 0 }, note: { r in "printed \(r.stdout.utf8.count) bytes" })
         add("5", "the same for hat bench generate", before: "SIGILL in Locations.roots",
-            ["bench", "generate", "--no-torch", "--contexts", "10", "--bytes", "8", "--rounds", "1", "--also-threads", "0",
-             "--text", text], directory: repository,
-            shown: "cd REPOSITORY && \(relative) bench generate --no-torch --contexts 10 --bytes 8 --rounds 1 --also-threads 0 --text $W/text.txt",
+            ["bench", "generate", "--no-torch", "--token-model", "none", "--contexts", "10", "--bytes", "8", "--rounds", "1",
+             "--also-threads", "0", "--text", text], directory: repository,
+            shown: "cd REPOSITORY && \(relative) bench generate --no-torch --token-model none --contexts 10 --bytes 8 --rounds 1 --also-threads 0 --text $W/text.txt",
             timeout: 300, expect: { $0.status == 0 })
 
         // Item 6: nothing overwritten by surprise.

@@ -3,7 +3,9 @@
 // 2,000 words of real text: prefill bytes/s, generation bytes/s and ms per byte at each context
 // and how the cost per byte grows; then PyTorch (scripts/bench_torch_generate.py) doing the same
 // cached decoding with the same weights, prompts, windows and threads, its bytes checked
-// against ours. `--json` prints all of it as one JSON object.
+// against ours; and a token model (by default SmolLM2 from data/smollm2) generating greedily with
+// hat after the same prompts, so bytes/s of the two kinds sit side by side. `--json` prints all
+// of it as one JSON object.
 
 import ArgumentParser
 import Dispatch
@@ -49,6 +51,8 @@ struct BenchGenerate: ParsableCommand {
     @Option(help: "The PyTorch script.")
     var torchScript = "scripts/bench_torch_generate.py"
     @Flag(help: "Skip the PyTorch comparison.") var noTorch = false
+    @Option(help: "Token model (GGUF or Hugging Face Llama) timed with hat after the same prompts; 'none' skips it.")
+    var tokenModel = "data/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
     @Flag(help: "Print one JSON object instead of text.") var json = false
 
     var contextWords: [Int] { contexts.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
@@ -177,6 +181,15 @@ struct BenchGenerate: ParsableCommand {
             }
         }
         report.residentBytes = ProcessStats.residentBytes()
+        if tokenModel != "none" {
+            if FileManager.default.fileExists(atPath: tokenModel) {
+                do { try timeTokenModel(prompts: prompts, report: &report) } catch {
+                    report.tokenModelError = "token model \(tokenModel): \(error)"
+                }
+            } else {
+                report.tokenModelError = "token model \(tokenModel) not found (scripts/fetch_data.py smollm2, or --token-model none)"
+            }
+        }
         if let w = worker {
             do {
                 try w.send("done")
@@ -237,6 +250,37 @@ struct BenchGenerate: ParsableCommand {
         return (timings, generated)
     }
 
+    /// The token model after each prompt: reset (its document-start token), prefill, then greedy
+    /// tokens until --bytes bytes (or an end token), timed as ours; bytes/s counts text bytes.
+    func timeTokenModel(prompts: [[UInt8]], report: inout GenerateReport) throws {
+        let model = try TokenTextModel(source: tokenModel, capacity: 8192, context: ComputeContext(threads: threadOptions.threads))
+        report.tokenModel = tokenModel
+        report.tokenModelParameters = model.session.model.parameters.scalarCount
+        for (i, prompt) in prompts.enumerated() {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            model.reset()
+            let t1 = DispatchTime.now().uptimeNanoseconds
+            try model.feed(text: prompt)
+            let t2 = DispatchTime.now().uptimeNanoseconds
+            let c0 = processCPUSeconds()
+            var generated: [UInt8] = []
+            while generated.count < bytes {
+                var best = 0
+                let z = model.nextLogits
+                for k in 1..<model.vocabularySize where z[k] > z[best] { best = k }
+                if model.ends(best) { break }
+                generated += model.bytes(of: best)
+                model.feed(unit: best)
+            }
+            let t3 = DispatchTime.now().uptimeNanoseconds
+            report.contexts[i].tokenModel = Timing(resetSeconds: Double(t1 - t0) / 1e9, prefillSeconds: Double(t2 - t1) / 1e9,
+                                                   generationSeconds: Double(t3 - t2) / 1e9, promptBytes: prompt.count,
+                                                   generatedBytes: max(generated.count, 1),
+                                                   generationCPUSeconds: processCPUSeconds() - c0)
+            report.contexts[i].tokenModelText = String(decoding: generated, as: UTF8.self)
+        }
+    }
+
     func argmax(_ logits: UnsafeMutablePointer<Float>, count: Int) -> Int {
         var best = 0
         for i in 1..<count where logits[i] > logits[best] { best = i }
@@ -294,6 +338,9 @@ struct ContextReport: Encodable {
     var torchOtherThreadsRounds: [Timing] = []
     var sameBytes: Bool?
     var firstMismatch: Int?
+    /// The token model after the same prompt (one round, hat's implementation).
+    var tokenModel: Timing?
+    var tokenModelText: String?
 
     mutating func add(hat t: Timing, mainThreads: Bool) {
         if mainThreads { hatRounds.append(t) } else { hatOtherThreadsRounds.append(t) }
@@ -331,7 +378,8 @@ struct ContextReport: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case name, promptWords, promptBytes, contextWordsAtEnd, hat, torch, hatRounds, torchRounds, sameBytes, firstMismatch,
-             hatOtherThreads, torchOtherThreads, generationRatios, generationSpeedup, prefillSpeedup, generatedText
+             hatOtherThreads, torchOtherThreads, generationRatios, generationSpeedup, prefillSpeedup, generatedText,
+             tokenModel, tokenModelText
     }
 
     func encode(to encoder: Encoder) throws {
@@ -352,6 +400,8 @@ struct ContextReport: Encodable {
         try c.encodeIfPresent(generationSpeedup, forKey: .generationSpeedup)
         try c.encodeIfPresent(prefillSpeedup, forKey: .prefillSpeedup)
         try c.encode(generatedText, forKey: .generatedText)
+        try c.encodeIfPresent(tokenModel, forKey: .tokenModel)
+        try c.encodeIfPresent(tokenModelText, forKey: .tokenModelText)
     }
 }
 
@@ -372,6 +422,9 @@ struct GenerateReport: Encodable {
     var torchImplementation: String?
     var torchMaxResidentBytes: Int?
     var torchError: String?
+    var tokenModel: String?
+    var tokenModelParameters: Int?
+    var tokenModelError: String?
 
     /// ms per generated byte at the longest context over the shortest.
     var hatCostGrowth: Double? { growth(\.hat) }
@@ -386,7 +439,8 @@ struct GenerateReport: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case machine, source, generatedBytes, backboneWindow, rounds, alsoThreads, byteWindows, model, parameters, contexts, residentBytes,
-             torchVersion, torchImplementation, torchMaxResidentBytes, torchError, hatCostGrowth, torchCostGrowth
+             torchVersion, torchImplementation, torchMaxResidentBytes, torchError, hatCostGrowth, torchCostGrowth,
+             tokenModel, tokenModelParameters, tokenModelError
     }
 
     func encode(to encoder: Encoder) throws {
@@ -408,6 +462,9 @@ struct GenerateReport: Encodable {
         try c.encodeIfPresent(torchError, forKey: .torchError)
         try c.encodeIfPresent(hatCostGrowth, forKey: .hatCostGrowth)
         try c.encodeIfPresent(torchCostGrowth, forKey: .torchCostGrowth)
+        try c.encodeIfPresent(tokenModel, forKey: .tokenModel)
+        try c.encodeIfPresent(tokenModelParameters, forKey: .tokenModelParameters)
+        try c.encodeIfPresent(tokenModelError, forKey: .tokenModelError)
     }
 
     var text: String {
@@ -419,7 +476,7 @@ struct GenerateReport: Encodable {
             s += "\n== \(c.name) (\(c.promptBytes) bytes; \(c.contextWordsAtEnd) words in context after generating)\n"
             let other = "\(alsoThreads) thread\(alsoThreads == 1 ? "" : "s")"
             for (label, t) in [("hat", c.hat), ("pytorch", c.torch), ("hat, \(other)", c.hatOtherThreads),
-                               ("pytorch, \(other)", c.torchOtherThreads)] {
+                               ("pytorch, \(other)", c.torchOtherThreads), ("token model, hat", c.tokenModel)] {
                 guard let t else { continue }
                 s += "  \(benchPadded(label, 19)) prefill \(benchFigure(1000 * t.prefillSeconds)) ms "
                     + "(\(benchFigure(t.prefillBytesPerSecond)) bytes/s), generation \(benchFigure(t.generationBytesPerSecond)) bytes/s "
@@ -455,6 +512,10 @@ struct GenerateReport: Encodable {
             + (torchMaxResidentBytes.map { ", pytorch peak \($0 / 1_048_576) MiB" } ?? "") + "\n"
         if let v = torchVersion { s += "pytorch \(v): \(torchImplementation ?? "")\n" }
         if let e = torchError { s += e + "\n" }
+        if let m = tokenModel {
+            s += "token model: \(m) (\(tokenModelParameters ?? 0) parameters), greedy tokens with hat after the same prompts, one round\n"
+        }
+        if let e = tokenModelError { s += e + "\n" }
         return s
     }
 }

@@ -12,7 +12,7 @@ struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Continue a prompt, streaming bytes to stdout (temperature 0 = greedy).")
 
-    @Option(help: "Model directory (default: Models/default).") var model: String?
+    @Option(help: "HAT model directory, GGUF file or Hugging Face Llama directory (default: Models/default).") var model: String?
     @Option(parsing: .unconditional, help: "Prompt text.") var prompt: String?
     @Option(help: "File whose bytes are the prompt.") var promptFile: String?
     @Option(parsing: .unconditional, help: "Most bytes to generate.") var maxBytes = 256
@@ -52,9 +52,7 @@ struct Generate: ParsableCommand {
             promptBytes = Array(prompt!.utf8)
         }
         let directory = try model ?? Locations.defaultModel()
-        let (config, parameters) = try ModelFiles.load(from: directory)
-        let session = try GenerationSession(config: config, parameters: parameters, limits: ContextLimits(words: contextWords),
-                                            context: context)
+        let session = try GenerationModels.open(directory, limits: ContextLimits(words: contextWords), context: context)
         let generator = Generator(model: session, sampling: sampling)
         let limits = GenerationLimits(maxBytes: maxBytes, maxWords: maxWords, stop: stop.map { Array($0.utf8) })
         let progress = ProgressLine(quiet: json || promptBytes.count <= 1 << 16)

@@ -1,6 +1,7 @@
-// hat repl (also what plain `hat` runs): chat-style byte-level generation on the shipped
-// default model or --model DIR. Each line is appended to the context and the model continues
-// it, streaming as it spells. Slash commands change settings (/help). Ctrl-C stops an answer;
+// hat repl (also what plain `hat` runs): chat-style generation on the shipped default model or
+// --model PATH (a HAT directory, byte by byte, or a token model — GGUF or Hugging Face Llama —
+// token by token; /words then marks tokens). Each line is appended to the context and the model
+// continues it, streaming as it spells. Slash commands change settings (/help). Ctrl-C stops an answer;
 // end of input leaves. With a non-terminal stdin it reads line by line, so it can be scripted.
 
 import ArgumentParser
@@ -16,7 +17,7 @@ struct ReplCommand: ParsableCommand {
         commandName: "repl",
         abstract: "Interactive generation: type text, the model continues it byte by byte (default command).")
 
-    @Option(help: "Model directory (default: Models/default).") var model: String?
+    @Option(help: "HAT model directory, GGUF file or Hugging Face Llama directory (default: Models/default).") var model: String?
     @Option(parsing: .unconditional, help: "Temperature (0 = greedy).") var temperature: Float = 0.7
     @Option(parsing: .unconditional, help: "Top-p (1 = off).") var topP: Float = 0.95
     @Option(parsing: .unconditional, help: "Most bytes per answer.") var maxBytes = 300

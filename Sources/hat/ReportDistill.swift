@@ -1,7 +1,7 @@
 // hat report distill: the Markdown report of the distilled-grafting experiment
 // (scripts/graft_distill.sh → Reports/graft-smollm2.md) from what its runs left under one root:
 // ROOT/ARM/{metrics.jsonl, options.json, time.txt, NOTES.txt} for each arm and
-// ROOT/eval/MODEL--SET.json, the `hat eval --json --documents` output of every arm, the shipped
+// ROOT/eval/MODEL--SET.json, the `hat eval --json --score-blocks N` output of every arm, the shipped
 // default and the teacher on each held-out set. The tables, intervals and charts are
 // DistillationReport's (HATEval); this command only reads the files and writes the results.
 
@@ -116,7 +116,8 @@ struct ReportDistill: ParsableCommand {
         var result = EvaluationResult(predictedBytes: Int(predicted), bytes: Int(number(object, "bytes") ?? predicted),
                                       words: Int(number(object, "words") ?? number(object, "positions") ?? 0),
                                       lossNats: loss, seconds: number(object, "seconds") ?? 0)
-        if let documents = object["documents"] as? [[String: Any]] {
+        // Per-unit scores: "per_document" (hat eval --documents), or "documents" as objects.
+        if let documents = (object["per_document"] ?? object["documents"]) as? [[String: Any]] {
             result.documents = try documents.map { d in
                 guard let name = d["name"] as? String, let bytes = number(d, "predicted_bytes") ?? number(d, "bytes") else {
                     throw CommandError("\(path): a document without name or predicted_bytes")

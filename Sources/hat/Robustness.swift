@@ -3,6 +3,8 @@
 // the seeded perturbations of HATEval at several rates, and reports Δ target bits per byte,
 // Δ greedy next-word accuracy and the perturbed text's own bits per byte against the clean run,
 // with paired bootstrap intervals; optionally the First Folio against modern Shakespeare.
+// Models may be HAT directories or token models (GGUF, Hugging Face Llama); each --compare model
+// is also compared with --model: relative degradation and paired differences of Δ.
 // Writes results.json, robustness.md and SVG charts into --out (via a temporary directory).
 
 import ArgumentParser
@@ -29,8 +31,8 @@ struct Robustness: ParsableCommand {
             --folio data/shakespeare/aligned
             """)
 
-    @Option(help: "Model directory (default: Models/default).") var model: String?
-    @Option(parsing: .upToNextOption, help: "Other model directories scored on the same samples.")
+    @Option(help: "HAT model directory, GGUF file or Hugging Face Llama directory (default: Models/default).") var model: String?
+    @Option(parsing: .upToNextOption, help: "Other models (either kind) scored on the same samples and compared with --model.")
     var compare: [String] = []
     @Option(name: .customLong("names"),
             help: "Names of the models in the report, comma-separated, in the order --model, --compare… (default: directory names).")
@@ -51,8 +53,9 @@ struct Robustness: ParsableCommand {
     @Option(help: ArgumentHelp("Next-word accuracy from the forward's logits (forward, fast) or by greedy cached decoding (generate: about twice the time; adds a whitespace-trimmed accuracy and the predicted words).",
                                valueName: "forward|generate"))
     var nextWord: NextWordMode = .forward
-    @Option(help: "Misspelling table for 'misspell' (wrong TAB right).")
-    var misspellings = "data/spelling/codespell.tsv"
+    @Option(help: ArgumentHelp("Misspelling table for 'misspell' (wrong TAB right). Default: \(Robustness.defaultMisspellings), else the dictionary of Debian's codespell package (\(MisspellingTable.codespellDictionary)).",
+                               valueName: "FILE"))
+    var misspellings: String?
     @Option(help: ArgumentHelp("Aligned Shakespeare plays (<play>.tsv, modern TAB folio) for the natural-spelling test.",
                                valueName: "DIR"))
     var folio: String?
@@ -122,13 +125,22 @@ struct Robustness: ParsableCommand {
         var models: [RobustnessModel] = []
         let labels = modelNames?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         for (k, path) in ([mainPath] + compare).enumerated() {
-            let (config, parameters) = try ModelFiles.load(from: path)
+            let weights: RobustnessModel.Weights
+            if TokenModelFiles.isTokenModel(path) {
+                if folio != nil {
+                    throw ValidationError("--folio scores HAT models only; \(path) is a token model (run the Folio test without it)")
+                }
+                weights = .token(try TokenModelBundle(path: path))
+            } else {
+                let (config, parameters) = try ModelFiles.load(from: path)
+                weights = .hat(config: config, parameters: parameters)
+            }
             var name = labels?[k] ?? Robustness.displayName(path)
             if models.contains(where: { $0.name == name }) { name += "#\(models.count + 1)" }
-            models.append(RobustnessModel(name: name, path: path, config: config, parameters: parameters))
+            models.append(RobustnessModel(name: name, path: path, weights: weights))
         }
 
-        // Samples, with the first model's splitter.
+        // Samples, cut into words by the first HAT model's splitter (hat's default for token models alone).
         var options = RobustnessOptions(perturbations: names)
         options.rates = rateValues
         options.samples = samples
@@ -144,9 +156,7 @@ struct Robustness: ParsableCommand {
         if !names.isEmpty {
             let (documents, paths) = try loadDocuments()
             dataPaths = paths
-            let config = models[0].config
-            let splitter = try WordSplitter(options: SplitterOptions(mode: SplitterMode(rawValue: config.splitter.name) ?? .hat,
-                                                                     maxWordBytes: config.maxWordSize))
+            let splitter = try RobustnessModel.sampleSplitter(models)
             drawn = RobustnessSamples.draw(documents: documents, splitter: splitter, contextWords: contextWords,
                                            targetWords: targetWords, count: samples, seed: seed)
             if drawn.isEmpty {
@@ -228,11 +238,26 @@ struct Robustness: ParsableCommand {
 
     // MARK: Inputs
 
+    static let defaultMisspellings = "data/spelling/codespell.tsv"
+
+    /// --misspellings when given; else data/spelling/codespell.tsv; else codespell's dictionary
+    /// as Debian installs it (scripts/setup installs the package).
     func loadMisspellings() throws -> MisspellingTable {
-        guard FileManager.default.fileExists(atPath: misspellings) else {
-            throw CommandError("'misspell' needs the misspelling table \(misspellings) (run scripts/fetch_data.py spelling, pass --misspellings FILE, or leave misspell out of --perturbations)")
+        if let misspellings {
+            guard FileManager.default.fileExists(atPath: misspellings) else {
+                throw CommandError("--misspellings: \(misspellings) does not exist")
+            }
+            return try MisspellingTable.load(path: misspellings)
         }
-        return try MisspellingTable.load(path: misspellings)
+        return try Robustness.defaultMisspellingTable(tsv: Robustness.defaultMisspellings,
+                                                      dictionary: MisspellingTable.codespellDictionary)
+    }
+
+    /// The table at `tsv`, else codespell's `dictionary`; a clear error when neither exists.
+    static func defaultMisspellingTable(tsv: String, dictionary: String) throws -> MisspellingTable {
+        if FileManager.default.fileExists(atPath: tsv) { return try MisspellingTable.load(path: tsv) }
+        if FileManager.default.fileExists(atPath: dictionary) { return try MisspellingTable.load(codespellDictionary: dictionary) }
+        throw CommandError("'misspell' needs a misspelling table: neither \(tsv) nor codespell's dictionary \(dictionary) exists (run scripts/setup to install Debian's codespell, or scripts/fetch_data.py spelling, pass --misspellings FILE, or leave misspell out of --perturbations)")
     }
 
     /// The documents to draw from, and the paths they came from.

@@ -312,6 +312,26 @@ func nearRate(_ k: Int, of n: Int, rate p: Double, z: Double = 4.5) -> Bool {
         #expect(throws: PerturbationError.self) { try MisspellingTable.load(path: dir + "/missing.tsv") }
     }
 
+    @Test func codespellDictionaryReadsAsFetchDataConvertsIt() throws {
+        let dir = NSTemporaryDirectory() + "hateval-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // One fix; several options (trailing comma: the first); a reason (dropped); no arrow (dropped).
+        try "teh->the\nabbout->about, abbot,\nclas->class, disabled because of name clash in c++\nnonsense\n"
+            .write(toFile: dir + "/dictionary.txt", atomically: true, encoding: .utf8)
+        let table = try MisspellingTable.load(codespellDictionary: dir + "/dictionary.txt")
+        #expect(table.misspellings == ["the": ["teh"], "about": ["abbout"]])
+        #expect(throws: PerturbationError.self) { try MisspellingTable.load(codespellDictionary: dir + "/missing.txt") }
+    }
+
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: MisspellingTable.codespellDictionary),
+                   "needs Debian's codespell (scripts/setup)"))
+    func debianCodespellDictionaryGivesThousandsOfWords() throws {
+        let table = try MisspellingTable.load(codespellDictionary: MisspellingTable.codespellDictionary)
+        #expect(table.count > 10000, "\(table.count) words with a misspelling")
+        #expect(table.misspellings["the"]?.contains("teh") == true)
+    }
+
     @Test func compositionAppliesBothInOrder() throws {
         let text = eligibleText(words: 200, seed: 2)
         let both = Compose([perturbation("lower"), perturbation("swap")])

@@ -21,6 +21,8 @@ import Testing
         let units = try #require(result.documents)
         #expect(units.reduce(0) { $0 + $1.predictedBytes } == result.predictedBytes)
         #expect(abs(units.reduce(0.0) { $0 + $1.lossNats } - result.lossNats) < 1e-9 * result.lossNats)
+        #expect(units.reduce(0) { $0 + $1.positions } == result.words, "every position (word or token) is in one unit")
+        #expect(units.allSatisfy { $0.positions > 0 })
         if let blockBytes {
             #expect(units.count > names.count, "blocks of \(blockBytes) bytes split the documents")
             #expect(units.allSatisfy { $0.predictedBytes <= blockBytes + 64 })

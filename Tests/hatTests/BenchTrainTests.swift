@@ -1,7 +1,8 @@
 // hat bench train's FLOP count and product shapes against an independent count over the
 // model's parameter list (each matrix times the rows it multiplies) and brute-force attention
-// pairs; and hat bench generate's fastest-round and growth figures.
+// pairs; and hat bench generate's fastest-round and growth figures and its token-model line.
 
+import Foundation
 import HATModel
 import HATTensor
 import Testing
@@ -97,5 +98,23 @@ import Testing
         #expect(abs(report.hatCostGrowth! - 1.5) < 1e-12)
         #expect(abs(report.torchCostGrowth! - 1) < 1e-12)
         #expect(report.text.contains("hat 1.5×"))
+        #expect(!report.text.contains("token model"))
+    }
+
+    @Test func generateReportShowsTheTokenModelBesideTheHATModel() throws {
+        var context = ContextReport(name: "100 words", promptWords: 100, promptBytes: 100)
+        context.add(hat: Timing(resetSeconds: 0, prefillSeconds: 0.5, generationSeconds: 0.5, promptBytes: 100,
+                                generatedBytes: 50), mainThreads: true)
+        context.tokenModel = Timing(resetSeconds: 0, prefillSeconds: 0.25, generationSeconds: 2, promptBytes: 100, generatedBytes: 50)
+        var report = GenerateReport(machine: Machine.current(threads: 1), source: "x", generatedBytes: 50, backboneWindow: 4096,
+                                    rounds: 1, alsoThreads: 0)
+        report.contexts = [context]
+        report.tokenModel = "smollm2.gguf"
+        report.tokenModelParameters = 134_515_008
+        let line = try #require(report.text.split(separator: "\n").first { $0.contains("token model, hat") })
+        #expect(line.contains("generation 25") && line.contains("bytes/s"), "\(line)")
+        #expect(report.text.contains("token model: smollm2.gguf (134515008 parameters)"))
+        let json = String(decoding: try JSONEncoder().encode(report), as: UTF8.self)
+        #expect(json.contains("\"tokenModel\":\"smollm2.gguf\"") && json.contains("\"tokenModelText\"") == false)
     }
 }
