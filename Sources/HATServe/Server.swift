@@ -3,8 +3,9 @@
 // computation, errors as OpenAI error objects, and one access-log line per request.
 //
 // Routes: POST /v1/completions, GET /v1/models, GET /health, POST /v1/score, POST /v1/segment.
-// A client that disconnects cancels its computation (the generation stops after its next
-// piece and gives its slot back). SIGINT/SIGTERM stop accepting and let running streams finish.
+// A client that disconnects from a stream cancels its generation (the next write fails; the
+// generation stops after its next piece and gives its slot back). A non-streamed request runs
+// to its end (bounded by max_tokens). SIGINT/SIGTERM stop accepting and let running streams finish.
 
 import Foundation
 import HATGenerate
@@ -63,7 +64,7 @@ public final class HATServer: Sendable {
 
     static func quietLogger() -> Logger {
         var logger = Logger(label: "hat-serve")
-        logger.logLevel = .warning
+        logger.logLevel = .critical   // failures reach the caller as errors
         return logger
     }
 
@@ -83,12 +84,10 @@ public final class HATServer: Sendable {
             let model = try self.model(named: text.model)
             let lease = try await self.acquireSlot()
             let cancel = CancelFlag()
-            let result = try await request.body.consumeWithInboundCloseHandler({ _ in
-                try await onThread {
-                    defer { lease.release() }
-                    return try model.score(text.text, cancel: cancel)
-                }
-            }, onInboundClosed: { cancel.cancel() })
+            let result = try await onThread {
+                defer { lease.release() }
+                return try model.score(text.text, cancel: cancel)
+            }
             return try jsonResponse(result)
         }
         router.post("/v1/segment") { request, _ -> Response in
@@ -110,12 +109,10 @@ public final class HATServer: Sendable {
 
         if !completion.stream {
             let pieces = PieceCollector()
-            let outcome = try await request.body.consumeWithInboundCloseHandler({ _ in
-                try await onThread {
-                    defer { lease.release() }
-                    return try model.complete(completion, cancel: cancel, emit: { pieces.append($0) })
-                }
-            }, onInboundClosed: { cancel.cancel() })
+            let outcome = try await onThread {
+                defer { lease.release() }
+                return try model.complete(completion, cancel: cancel, emit: { pieces.append($0) })
+            }
             let choice = CompletionChoice(text: String(decoding: pieces.bytes, as: UTF8.self), index: 0,
                                           finishReason: outcome.result.stopReason.finishReason)
             return try jsonResponse(Completion(id: id, created: created, model: model.id, choices: [choice], usage: outcome.usage))
@@ -136,12 +133,11 @@ public final class HATServer: Sendable {
                 }
             }
             var clientGone = false
+            // A client that went away makes the next write throw: that cancels the generation.
             do {
-                try await request.body.consumeWithInboundCloseHandler({ _ in
-                    for await piece in pieces {
-                        try await writer.write(try chunk(String(decoding: piece, as: UTF8.self), finish: nil, usage: nil))
-                    }
-                }, onInboundClosed: { cancel.cancel() })
+                for await piece in pieces {
+                    try await writer.write(try chunk(String(decoding: piece, as: UTF8.self), finish: nil, usage: nil))
+                }
             } catch {
                 clientGone = true
                 cancel.cancel()
@@ -207,7 +203,8 @@ let jsonEncoder: JSONEncoder = {
 
 func jsonResponse<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
     let data = try jsonEncoder.encode(value)
-    return Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    let headers: HTTPFields = [.contentType: "application/json"]
+    return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
 }
 
 /// Numbers completions ("cmpl-1", "cmpl-2", …) for one server.
