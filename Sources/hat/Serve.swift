@@ -50,7 +50,7 @@ struct Serve: ParsableCommand {
             guard !models.contains(where: { $0.id == served.id }) else {
                 throw ValidationError("two models are named \"\(served.id)\"; serve models whose last path components differ")
             }
-            FileHandle.standardError.write(Data("hat serve: \(served.id): \(served.kind.rawValue) model, \(served.summary)\n".utf8))
+            FileHandle.standardError.write(Data("hat serve: \(served.id): \(served.kind == .hat ? "HAT model, " : "")\(served.summary)\n".utf8))
             models.append(served)
         }
         var options = ServeOptions()
