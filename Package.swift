@@ -6,6 +6,7 @@
 // HATIO ← HATTokenizer (byte-level BPE, equal to HF tokenizers) feeds HATModel (token models, teachers).
 // `hat` (Sources/hat) is the command line as a library; the `hat` binary is Sources/hat-main,
 // and `hat-fuzz` (Sources/hat-fuzz) parses the same commands in-process to fuzz them.
+// HATServe (Sources/HATServe) is `hat serve`'s HTTP server on Hummingbird: HATGenerate ← HATServe ← hat.
 import PackageDescription
 
 /// Release builds of numeric targets: no bounds checks in hot loops and AVX2/FMA code.
@@ -25,6 +26,12 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // `hat serve`; no traits: the server needs neither swift-configuration nor full Foundation.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        // Tests of `hat serve` talk real HTTP to it.
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // System libraries
@@ -47,12 +54,20 @@ let package = Package(
         .target(name: "HATModel", dependencies: ["HATTensor", "HATLayers", "HATText", "HATIO", "HATTokenizer"], swiftSettings: kernelSettings),
         .target(name: "HATGenerate", dependencies: ["HATTensor", "HATText", "HATTokenizer", "HATModel", "HATIO"], swiftSettings: kernelSettings),
         .target(name: "HATEval", dependencies: ["CICU", "HATTensor", "HATText", "HATModel", "HATIO", "HATGenerate"], swiftSettings: kernelSettings),
+        .target(
+            name: "HATServe",
+            dependencies: [
+                "HATTensor", "HATText", "HATTokenizer", "HATModel", "HATGenerate",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
 
         // Command line: the commands (a library), the binary, and the fuzzer of its inputs
         .target(
             name: "hat",
             dependencies: [
-                "HATTensor", "HATLayers", "HATText", "HATIO", "HATTokenizer", "HATModel", "HATGenerate", "HATEval",
+                "HATTensor", "HATLayers", "HATText", "HATIO", "HATTokenizer", "HATModel", "HATGenerate", "HATEval", "HATServe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -76,6 +91,14 @@ let package = Package(
         .testTarget(name: "HATTokenizerTests", dependencies: ["HATIO", "HATTokenizer"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HATGenerateTests", dependencies: ["HATTensor", "HATModel", "HATIO", "HATTokenizer", "HATGenerate", "HATTestSupport"]),
         .testTarget(name: "HATEvalTests", dependencies: ["HATText", "HATModel", "HATIO", "HATTokenizer", "HATGenerate", "HATEval", "HATTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "HATServeTests",
+            dependencies: [
+                "HATTensor", "HATModel", "HATGenerate", "HATServe", "HATTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "hatTests", dependencies: ["hat", "hat-main", "hat-fuzz", "HATTensor", "HATIO", "HATModel", "HATTestSupport"]),
     ]
 )

@@ -23,6 +23,7 @@ public struct HAT: ParsableCommand {
         subcommands: [
             ReplCommand.self,
             Generate.self,
+            Serve.self,
             Train.self,
             Eval.self,
             Info.self,
