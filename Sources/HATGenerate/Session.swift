@@ -173,8 +173,7 @@ public final class GenerationSession {
         self.parameters = parameters
         self.limits = limits
         self.chunkBytes = chunkBytes
-        splitter = try WordSplitter(options: SplitterOptions(mode: SplitterMode(rawValue: config.splitter.name) ?? .hat,
-                                                             maxWordBytes: config.maxWordSize))
+        splitter = try config.makeSplitter()
         eos = UInt8(config.eosTokenId)
         let enc = config.encoderConfig, bb = config.backboneConfig, dec = config.decoderConfig
         let dl = enc.hiddenSize, db = bb.hiddenSize
