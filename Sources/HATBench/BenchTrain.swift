@@ -370,7 +370,7 @@ struct StepWork {
         let da = dc.numAttentionHeads * dc.headDim, dkv = dc.numKeyValueHeads * dc.headDim
         var decoder = 0.0, crossPairs = 0
         for i in 0..<dec.numHiddenLayers {
-            if i == 0 || dec.crossAttnEveryLayer == true {
+            if ModelLayout.decoderCrossAttends(i, config: config) {
                 decoder += linear(rows: n, input: dl, output: da)
                 decoder += linear(rows: w, input: db, output: dkv, times: 2)
                 decoder += linear(rows: n, input: da, output: dl)
