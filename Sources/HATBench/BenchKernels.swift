@@ -320,14 +320,16 @@ struct Machine: Encodable {
         return text.split(separator: " ").first.flatMap { Double($0) }
     }
 
+    /// The CPU's model name from /proc/cpuinfo, or nil.
+    static func cpuModel() -> String? {
+        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
+              let colon = line.firstIndex(of: ":") else { return nil }
+        return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+    }
+
     static func current(threads: Int) -> Machine {
-        var cpu = "unknown"
-        if let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-           let line = text.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
-           let colon = line.firstIndex(of: ":") {
-            cpu = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-        }
-        return Machine(cpu: cpu, cores: ProcessInfo.processInfo.activeProcessorCount,
+        return Machine(cpu: cpuModel() ?? "unknown", cores: ProcessInfo.processInfo.activeProcessorCount,
                        blasCore: BLASCore.provenance(environment: ProcessInfo.processInfo.environment), threads: threads, loadAverageStart: loadAverage())
     }
 }

@@ -307,13 +307,7 @@ struct SegmentBenchMachine: Codable {
     var os: String
 
     static func current() -> SegmentBenchMachine {
-        var cpu = "unknown CPU"
-        if let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-           let line = info.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
-           let value = line.split(separator: ":", maxSplits: 1).last {
-            cpu = value.trimmingCharacters(in: .whitespaces)
-        }
-        return SegmentBenchMachine(cpu: cpu, cores: ProcessInfo.processInfo.activeProcessorCount,
+        SegmentBenchMachine(cpu: Machine.cpuModel() ?? "unknown CPU", cores: ProcessInfo.processInfo.activeProcessorCount,
                        os: ProcessInfo.processInfo.operatingSystemVersionString)
     }
 }
