@@ -4,7 +4,10 @@
 // with CICU ← HATText (words) and HATTensor ← HATIO (file formats) feeding HATModel, CCPU (CPUID)
 // under HATTensor, and CICU also under HATEval (character classes of perturbations);
 // HATIO ← HATTokenizer (byte-level BPE, equal to HF tokenizers) feeds HATModel (token models, teachers).
-// `hat` (Sources/hat) is the command line as a library; the `hat` binary is Sources/hat-main,
+// `hat` (Sources/hat) is the command line as a library, the product commands only; `hat bench`
+// (Sources/HATBench) and `hat report` (Sources/HATReport) are libraries of their own that it
+// registers as subcommands, and HATCommandLine (Sources/HATCommandLine) holds what all of them share
+// (errors, flag checks, --threads, locations, terminal output). The `hat` binary is Sources/hat-main,
 // and `hat-fuzz` (Sources/hat-fuzz) parses the same commands in-process to fuzz them.
 // HATServe (Sources/HATServe) is `hat serve`'s HTTP server on Hummingbird: HATGenerate ← HATServe ← hat.
 import PackageDescription
@@ -63,10 +66,30 @@ let package = Package(
             ]
         ),
 
-        // Command line: the commands (a library), the binary, and the fuzzer of its inputs
+        // Command line: what the commands share, the benchmarks, the report writers, the product
+        // commands (a library), the binary, and the fuzzer of its inputs
+        .target(
+            name: "HATCommandLine",
+            dependencies: ["HATTensor", "HATModel", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .target(
+            name: "HATBench",
+            dependencies: [
+                "HATCommandLine", "HATTensor", "HATLayers", "HATText", "HATIO", "HATTokenizer", "HATModel", "HATGenerate", "HATEval",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .target(
+            name: "HATReport",
+            dependencies: [
+                "HATCommandLine", "HATTensor", "HATText", "HATModel", "HATGenerate", "HATEval",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .target(
             name: "hat",
             dependencies: [
+                "HATCommandLine", "HATBench", "HATReport",
                 "HATTensor", "HATLayers", "HATText", "HATIO", "HATTokenizer", "HATModel", "HATGenerate", "HATEval", "HATServe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -99,6 +122,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "hatTests", dependencies: ["hat", "hat-main", "hat-fuzz", "HATTensor", "HATIO", "HATModel", "HATTestSupport"]),
+        .testTarget(name: "hatTests", dependencies: ["hat", "hat-main", "hat-fuzz", "HATCommandLine", "HATTensor", "HATIO", "HATModel", "HATTestSupport"]),
+        .testTarget(name: "HATBenchTests", dependencies: ["HATBench", "HATCommandLine", "HATTensor", "HATModel", "HATTestSupport"]),
+        .testTarget(name: "HATReportTests", dependencies: ["HATReport", "HATCommandLine", "HATTensor", "HATIO", "HATModel", "HATTestSupport"]),
     ]
 )

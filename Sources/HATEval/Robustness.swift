@@ -316,8 +316,7 @@ public struct RobustnessModel {
     public static func sampleSplitter(_ models: [RobustnessModel]) throws -> WordSplitter {
         for model in models {
             if case .hat(let config, _) = model.weights {
-                return try WordSplitter(options: SplitterOptions(mode: SplitterMode(rawValue: config.splitter.name) ?? .hat,
-                                                                 maxWordBytes: config.maxWordSize))
+                return try config.makeSplitter()
             }
         }
         return try WordSplitter(options: SplitterOptions(mode: .hat, maxWordBytes: 100))   // hat's default max_word_size

@@ -135,8 +135,7 @@ public enum FolioEvaluation {
                            bootstrap: BootstrapSettings, context: ComputeContext,
                            shouldStop: @escaping () -> Bool = { false },
                            progress: (Int) -> Void = { _ in }) throws -> FolioResult {
-        let splitter = try WordSplitter(options: SplitterOptions(mode: SplitterMode(rawValue: config.splitter.name) ?? .hat,
-                                                                 maxWordBytes: config.maxWordSize))
+        let splitter = try config.makeSplitter()
         let capacity = options.rowsPerBatch * options.maxRowBytes
         try MemoryPlan.requireBatch(config, maxBytes: capacity, maxWords: options.rowsPerBatch * options.wordsPerRow,
                                     threads: context.threads, training: false, what: "the First Folio test")

@@ -19,13 +19,6 @@ import HATText
 // MARK: - Per-byte losses
 
 public enum ByteLoss {
-    /// The most probable byte (the lower one on ties, as `Sampler` greedy).
-    public static func argmax(_ z: UnsafePointer<Float>) -> Int {
-        var best = 0
-        for v in 1..<256 where z[v] > z[best] { best = v }
-        return best
-    }
-
     /// −log softmax(logits)[target] in nats, for one row of V = 256 logits.
     public static func nats(logits z: UnsafePointer<Float>, target: Int) -> Double {
         var top = Double(z[0])
@@ -130,7 +123,7 @@ public enum NextWord {
         let tail = context[lastWordStart(context, splitter: splitter)...]
         var generated: [UInt8] = []
         while generated.count < maxBytes {
-            let best = ByteLoss.argmax(model.nextByteLogits)
+            let best = VectorMath.argmax(model.nextByteLogits, count: 256)
             if UInt8(best) == model.endOfSequence { break }
             generated.append(UInt8(best))
             let (word, final) = firstWord(prefix: tail, continuation: generated, splitter: splitter)
@@ -317,8 +310,7 @@ public final class SampleScorer {
         self.context = context
         self.parameters = parameters
         self.mode = mode
-        splitter = try WordSplitter(options: SplitterOptions(mode: SplitterMode(rawValue: config.splitter.name) ?? .hat,
-                                                             maxWordBytes: config.maxWordSize))
+        splitter = try config.makeSplitter()
         let capacity = max(batchBytes, longestRow)
         try MemoryPlan.requireBatch(config, maxBytes: capacity, maxWords: capacity, threads: context.threads, training: false,
                                     what: "robustness scoring")
@@ -357,7 +349,7 @@ public final class SampleScorer {
         var row = 0
         func record(_ k: Int, predicting j: Int, _ logits: UnsafePointer<Float>) {
             guard mode == .forward, j >= items[k].context.count else { return }
-            argmaxAlong[k].append(ByteLoss.argmax(logits))
+            argmaxAlong[k].append(VectorMath.argmax(logits, count: 256))
         }
         let forwardStart = Date()
         try ByteLoss.evaluate(model: network, stream: stream, rows: rows, batch: batch, shouldStop: shouldStop,

@@ -109,7 +109,7 @@ public final class TokenSampleScorer: SampleScoring {
                     let loss = TokenModel.logSumExp(z, v) - Double(z[Int(ids[j + 1])])
                     if j < c { textNats += loss } else { targetNats += loss }
                 }
-                if j >= c { argmaxAlong.append(Self.argmax(z, v)) }
+                if j >= c { argmaxAlong.append(VectorMath.argmax(z, count: v)) }
             }
             timing.forwardSeconds += Date().timeIntervalSince(forwardStart)
             timing.forwardBytes += 1 + item.context.count + item.target.count
@@ -141,13 +141,6 @@ public final class TokenSampleScorer: SampleScoring {
         return scores
     }
 
-    /// The most probable token (the lower id on ties, as `Sampler` greedy).
-    static func argmax(_ z: UnsafePointer<Float>, _ n: Int) -> Int {
-        var best = 0
-        for k in 1..<n where z[k] > z[best] { best = k }
-        return best
-    }
-
     /// Greedy decoding read from the forward while it follows the target's tokens: whether its
     /// first word is `reference`; nil when greedy leaves the target's tokens before the word is
     /// final (then only decoding can tell).
@@ -175,7 +168,7 @@ public final class TokenSampleScorer: SampleScoring {
         try session.feed(text: context)
         var generated: [UInt8] = []
         while generated.count < maxWordBytes {
-            let best = Self.argmax(session.nextLogits, session.vocabularySize)
+            let best = VectorMath.argmax(session.nextLogits, count: session.vocabularySize)
             if session.ends(best) { break }
             generated += session.bytes(of: best)
             let (word, final) = NextWord.firstWord(prefix: tail, continuation: generated, splitter: splitter)

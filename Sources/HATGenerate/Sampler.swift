@@ -11,6 +11,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import HATTensor
 
 public struct SamplingOptions: Codable, Equatable, Sendable {
     /// 0 = greedy.
@@ -71,9 +72,7 @@ public struct Sampler: Sendable {
             }
         }
         if options.temperature == 0 {
-            var best = 0
-            for i in 1..<n where z[i] > z[best] { best = i }
-            return best
+            return z.withUnsafeBufferPointer { VectorMath.argmax($0.baseAddress!, count: n) }
         }
         // Softmax at the temperature.
         let top = z.max()!

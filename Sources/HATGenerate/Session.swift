@@ -133,7 +133,7 @@ public final class GenerationSession {
         other.append(RotaryEmbedding.tableFloats(headDim: pool.headDim))
         blocks(bb)
         blocks(dec)
-        let crossLayers = (0..<dec.numHiddenLayers).filter { $0 == 0 || dec.crossAttnEveryLayer == true }.count
+        let crossLayers = (0..<dec.numHiddenLayers).filter { ModelLayout.decoderCrossAttends($0, config: config) }.count
         let rows1 = rows + 1
         for _ in 0..<crossLayers {   // CrossVector and its cross vectors
             arena += RMSNorm.arenaRequests(channels: db, maxRows: rows1, needsBackward: false)
@@ -173,8 +173,7 @@ public final class GenerationSession {
         self.parameters = parameters
         self.limits = limits
         self.chunkBytes = chunkBytes
-        splitter = try WordSplitter(options: SplitterOptions(mode: SplitterMode(rawValue: config.splitter.name) ?? .hat,
-                                                             maxWordBytes: config.maxWordSize))
+        splitter = try config.makeSplitter()
         eos = UInt8(config.eosTokenId)
         let enc = config.encoderConfig, bb = config.backboneConfig, dec = config.decoderConfig
         let dl = enc.hiddenSize, db = bb.hiddenSize
@@ -183,32 +182,32 @@ public final class GenerationSession {
         let arena = Arena(name: "generation")
         self.arena = arena
 
-        embedding = Embedding(parameters: parameters, name: "encoder.embedding_layer.weight", context: context)
+        embedding = Embedding(parameters: parameters, name: ModelLayout.byteEmbedding, context: context)
         encoderBlocks = (0..<enc.numHiddenLayers).map {
-            LlamaBlock(prefix: "encoder.layers.\($0)", config: enc.block, parameters: parameters, maxRows: rows, arena: arena,
+            LlamaBlock(prefix: ModelLayout.encoderBlock($0), config: enc.block, parameters: parameters, maxRows: rows, arena: arena,
                        context: context, needsBackward: false)
         }
         let poolConfig = enc.crossAttentionConfig!
-        pooling = CrossAttention(prefix: "encoder_connector.cross_attention_encoder_connector", queryWidth: db,
+        pooling = CrossAttention(prefix: ModelLayout.pooling, queryWidth: db,
                                  keyValueWidth: dl, heads: poolConfig.numAttentionHeads, kvHeads: poolConfig.numKeyValueHeads,
                                  headDim: poolConfig.headDim, ropeTheta: enc.ropeTheta, maxQueries: rows, maxKeys: rows,
                                  arena: arena, context: context, parameters: parameters, needsBackward: false)
         backboneBlocks = (0..<bb.numHiddenLayers).map {
-            LlamaBlock(prefix: "backbone.layers.\($0)", config: bb.block, parameters: parameters, maxRows: rows, arena: arena,
+            LlamaBlock(prefix: ModelLayout.backboneBlock($0), config: bb.block, parameters: parameters, maxRows: rows, arena: arena,
                        context: context, needsBackward: false)
         }
         decoderBlocks = (0..<dec.numHiddenLayers).map {
-            LlamaBlock(prefix: "decoder.decoder_layers.\($0).llama_layer", config: dec.block, parameters: parameters,
+            LlamaBlock(prefix: ModelLayout.decoderBlock($0), config: dec.block, parameters: parameters,
                        maxRows: rows, arena: arena, context: context, needsBackward: false)
         }
         decoderCross = (0..<dec.numHiddenLayers).map { i in
-            guard i == 0 || dec.crossAttnEveryLayer == true else { return nil }
-            return CrossVector(prefix: "decoder.decoder_layers.\(i)", config: config, parameters: parameters,
+            guard ModelLayout.decoderCrossAttends(i, config: config) else { return nil }
+            return CrossVector(prefix: ModelLayout.decoderLayer(i), config: config, parameters: parameters,
                                maxRows: rows + 1, arena: arena, context: context)
         }
-        finalNorm = RMSNorm(parameters: parameters, name: "layer_norm.weight", eps: dec.rmsNormEps, maxRows: 1, arena: arena,
+        finalNorm = RMSNorm(parameters: parameters, name: ModelLayout.finalNorm, eps: dec.rmsNormEps, maxRows: 1, arena: arena,
                             context: context, needsBackward: false)
-        head = Linear(parameters: parameters, name: "lm_head.weight", context: context)
+        head = Linear(parameters: parameters, name: ModelLayout.head, context: context)
 
         // Ring buffers: the window, plus one step's rows, plus the bytes a rollback may remove.
         func caches(_ c: TransformerConfig, extra: Int) -> [KVCache] {
@@ -250,7 +249,7 @@ public final class GenerationSession {
         completedWords = 0
         currentWord = []
         // The first word's predictive vector is the learned one.
-        predictive.row(0).update(from: parameters.value(HierarchicalModel.firstWordEmbeddingName).row(0),
+        predictive.row(0).update(from: parameters.value(ModelLayout.firstWordEmbedding).row(0),
                                  count: predictive.cols)
         updateCrossVectors(words: 0..<1)
         feed([eos])
@@ -294,7 +293,7 @@ public final class GenerationSession {
         let completed = k - 1
         if completed > 0 {
             let queries = poolQueries.rows(0..<completed), words = pooled.rows(0..<completed)
-            let latent = parameters.value(HierarchicalModel.latentQueryName).row(0)
+            let latent = parameters.value(ModelLayout.latentQuery).row(0)
             for j in 0..<completed {
                 queries.row(j).update(from: latent, count: queries.cols)
                 poolRanges.lo[j] = Int32(j == 0 ? 0 : ends[j - 1])

@@ -22,8 +22,7 @@ public final class UncachedModel: ByteModel {
         self.capacity = capacity
         model = HierarchicalModel(config: config, parameters: parameters, maxBytes: capacity, maxWords: capacity,
                                   context: context)
-        splitter = try WordSplitter(options: SplitterOptions(mode: SplitterMode(rawValue: config.splitter.name) ?? .hat,
-                                                             maxWordBytes: config.maxWordSize))
+        splitter = try config.makeSplitter()
         logits.initialize(repeating: 0, count: 256)
         reset()
     }

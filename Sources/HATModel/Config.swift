@@ -373,12 +373,18 @@ private func require(_ condition: Bool, _ field: String, _ message: @autoclosure
 }
 
 extension HATConfig {
-    /// The word splitter this model was trained with (the one place that builds it from a config).
-    public func makeSplitter() throws -> WordSplitter {
+    /// The options of the word splitter this model was trained with (the one place that reads them
+    /// from a config; `makeSplitter` builds the splitter from them).
+    public func splitterOptions() throws -> SplitterOptions {
         guard let mode = SplitterMode(rawValue: splitter.name) else {
             throw ConfigError(field: "splitter.name", "unknown splitter \"\(splitter.name)\"; known: \(SplitterMode.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        return try WordSplitter(options: SplitterOptions(mode: mode, maxWordBytes: maxWordSize))
+        return SplitterOptions(mode: mode, maxWordBytes: maxWordSize)
+    }
+
+    /// The word splitter this model was trained with.
+    public func makeSplitter() throws -> WordSplitter {
+        try WordSplitter(options: splitterOptions())
     }
 }
 

@@ -59,8 +59,8 @@ public final class HierarchicalModel {
     public private(set) var lastParts = LossParts()
 
     /// Names of the two learned vectors.
-    public static let latentQueryName = "encoder_connector.latent_query"
-    public static let firstWordEmbeddingName = "decoder_connector.first_word_embedding"
+    public static let latentQueryName = ModelLayout.latentQuery
+    public static let firstWordEmbeddingName = ModelLayout.firstWordEmbedding
 
     /// Creates the layers over `parameters` (which must hold `parameterSpecs(config)`) with
     /// activation buffers for batches of up to `maxBytes` bytes and `maxWords` words, running on `context`.
@@ -75,28 +75,28 @@ public final class HierarchicalModel {
         self.arena = arena
         let dl = enc.hiddenSize, db = bb.hiddenSize
 
-        embedding = Embedding(parameters: parameters, name: "encoder.embedding_layer.weight", context: context)
+        embedding = Embedding(parameters: parameters, name: ModelLayout.byteEmbedding, context: context)
         encoderBlocks = (0..<enc.numHiddenLayers).map {
-            LlamaBlock(prefix: "encoder.layers.\($0)", config: enc.block, parameters: parameters, maxRows: maxBytes, arena: arena,
+            LlamaBlock(prefix: ModelLayout.encoderBlock($0), config: enc.block, parameters: parameters, maxRows: maxBytes, arena: arena,
                        context: context)
         }
         let poolingConfig = enc.crossAttentionConfig!
         pooling = CrossAttention(
-            prefix: "encoder_connector.cross_attention_encoder_connector", queryWidth: db, keyValueWidth: dl,
+            prefix: ModelLayout.pooling, queryWidth: db, keyValueWidth: dl,
             heads: poolingConfig.numAttentionHeads, kvHeads: poolingConfig.numKeyValueHeads, headDim: poolingConfig.headDim,
             ropeTheta: enc.ropeTheta, maxQueries: maxWords, maxKeys: maxBytes, arena: arena, context: context,
             parameters: parameters)
         backboneBlocks = (0..<bb.numHiddenLayers).map {
-            LlamaBlock(prefix: "backbone.layers.\($0)", config: bb.block, parameters: parameters, maxRows: maxWords, arena: arena,
+            LlamaBlock(prefix: ModelLayout.backboneBlock($0), config: bb.block, parameters: parameters, maxRows: maxWords, arena: arena,
                        context: context)
         }
         decoderLayers = (0..<dec.numHiddenLayers).map {
             DecoderLayer(index: $0, config: config, parameters: parameters, maxBytes: maxBytes, maxWords: maxWords, arena: arena,
                          context: context)
         }
-        finalNorm = RMSNorm(parameters: parameters, name: "layer_norm.weight", eps: dec.rmsNormEps, maxRows: maxBytes, arena: arena,
+        finalNorm = RMSNorm(parameters: parameters, name: ModelLayout.finalNorm, eps: dec.rmsNormEps, maxRows: maxBytes, arena: arena,
                             context: context)
-        head = Linear(parameters: parameters, name: "lm_head.weight", context: context)
+        head = Linear(parameters: parameters, name: ModelLayout.head, context: context)
 
         encoderStream = arena.tensor(rows: maxBytes, cols: dl)
         poolingQueries = arena.tensor(rows: maxWords, cols: db)
@@ -134,29 +134,29 @@ public final class HierarchicalModel {
     public static func parameterSpecs(_ config: HATConfig) -> [ParameterSpec] {
         let enc = config.encoderConfig, bb = config.backboneConfig, dec = config.decoderConfig
         let dl = enc.hiddenSize, db = bb.hiddenSize
-        var specs: [ParameterSpec] = [ParameterSpec("encoder.embedding_layer.weight", [256, dl])]
+        var specs: [ParameterSpec] = [ParameterSpec(ModelLayout.byteEmbedding, [256, dl])]
         for i in 0..<enc.numHiddenLayers {
-            specs += LlamaBlock.parameterSpecs(prefix: "encoder.layers.\(i)", config: enc.block)
+            specs += LlamaBlock.parameterSpecs(prefix: ModelLayout.encoderBlock(i), config: enc.block)
         }
         specs.append(ParameterSpec(latentQueryName, [db]))
-        specs += crossAttentionSpecs(prefix: "encoder_connector.cross_attention_encoder_connector",
+        specs += crossAttentionSpecs(prefix: ModelLayout.pooling,
                                      queryWidth: db, keyValueWidth: dl, config: enc.crossAttentionConfig!)
         for i in 0..<bb.numHiddenLayers {
-            specs += LlamaBlock.parameterSpecs(prefix: "backbone.layers.\(i)", config: bb.block)
+            specs += LlamaBlock.parameterSpecs(prefix: ModelLayout.backboneBlock(i), config: bb.block)
         }
         specs.append(ParameterSpec(firstWordEmbeddingName, [db]))
         for i in 0..<dec.numHiddenLayers {
-            let prefix = "decoder.decoder_layers.\(i)"
-            if DecoderLayer.hasCrossAttention(index: i, config: config) {
+            let prefix = ModelLayout.decoderLayer(i)
+            if ModelLayout.decoderCrossAttends(i, config: config) {
                 specs.append(ParameterSpec("\(prefix).query_norm.weight", [dl]))
                 specs.append(ParameterSpec("\(prefix).kv_norm.weight", [db]))
                 specs += crossAttentionSpecs(prefix: "\(prefix).cross_attention", queryWidth: dl, keyValueWidth: db,
                                              config: dec.crossAttentionConfig!)
             }
-            specs += LlamaBlock.parameterSpecs(prefix: "\(prefix).llama_layer", config: dec.block)
+            specs += LlamaBlock.parameterSpecs(prefix: ModelLayout.decoderBlock(i), config: dec.block)
         }
-        specs.append(ParameterSpec("layer_norm.weight", [dl]))
-        specs.append(ParameterSpec("lm_head.weight", [256, dl]))
+        specs.append(ParameterSpec(ModelLayout.finalNorm, [dl]))
+        specs.append(ParameterSpec(ModelLayout.head, [256, dl]))
         return specs
     }
 
@@ -458,16 +458,12 @@ final class DecoderLayer {
     let dNormedQueries: Tensor?  // [N, Dl] backward: d query_norm(x)
     let dKeyValues: Tensor?      // [W, Db]
 
-    static func hasCrossAttention(index: Int, config: HATConfig) -> Bool {
-        index == 0 || config.decoderConfig.crossAttnEveryLayer == true
-    }
-
     init(index: Int, config: HATConfig, parameters: ParameterSet, maxBytes: Int, maxWords: Int, arena: Arena,
          context: ComputeContext) {
         let dec = config.decoderConfig
-        let prefix = "decoder.decoder_layers.\(index)"
+        let prefix = ModelLayout.decoderLayer(index)
         let dl = dec.hiddenSize, db = config.backboneConfig.hiddenSize
-        if DecoderLayer.hasCrossAttention(index: index, config: config) {
+        if ModelLayout.decoderCrossAttends(index, config: config) {
             let crossConfig = dec.crossAttentionConfig!
             cross = CrossAttention(
                 prefix: "\(prefix).cross_attention", queryWidth: dl, keyValueWidth: db,

@@ -46,7 +46,7 @@ public enum MemoryPlan {
         }
         let cross = dec.crossAttentionConfig!
         for i in 0..<dec.numHiddenLayers {
-            if DecoderLayer.hasCrossAttention(index: i, config: config) {
+            if ModelLayout.decoderCrossAttends(i, config: config) {
                 arena += CrossAttention.arenaRequests(heads: cross.numAttentionHeads, kvHeads: cross.numKeyValueHeads,
                                                       headDim: cross.headDim, maxQueries: n, maxKeys: w, threads: threads)
                 rotary.append(RotaryEmbedding.tableFloats(headDim: cross.headDim))

@@ -383,8 +383,7 @@ public final class Trainer {
         // Data: split by document, words, rows.
         let documents = try Corpus.documents(paths: options.data)
         let (train, validation) = Corpus.split(documents, validationFraction: options.validationFraction, seed: options.seed)
-        let splitter = try WordSplitter(options: SplitterOptions(mode: SplitterMode(rawValue: config.splitter.name) ?? .hat,
-                                                                 maxWordBytes: config.maxWordSize))
+        let splitter = try config.makeSplitter()
         let eos = UInt8(config.eosTokenId)
         trainStream = Corpus.wordStream(train, splitter: splitter, endOfSequence: eos)
         validationStream = Corpus.wordStream(validation, splitter: splitter, endOfSequence: eos)

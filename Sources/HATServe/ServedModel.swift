@@ -52,8 +52,7 @@ public final class ServedModel: @unchecked Sendable {
         } else {
             kind = .hat
             let (config, parameters) = try ModelFiles.load(from: path)
-            _ = try config.makeSplitter()
-            splitterOptions = SplitterOptions(mode: SplitterMode(rawValue: config.splitter.name) ?? .hat, maxWordBytes: config.maxWordSize)
+            splitterOptions = try config.splitterOptions()
             let limits = ContextLimits(words: contextWords)
             makeModel = { context in
                 try GenerationSession(config: config, parameters: parameters, limits: limits, context: context)

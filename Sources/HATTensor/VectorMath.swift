@@ -76,6 +76,15 @@ public enum VectorMath {
 
     // MARK: row reductions
 
+    /// The index of the largest of x[0..<count], the first one on ties (greedy decoding's rule,
+    /// the one argmax of the package). A NaN is never chosen unless it is x[0]. count ≥ 1.
+    public static func argmax(_ x: UnsafePointer<Float>, count: Int) -> Int {
+        precondition(count >= 1, "argmax of no values")
+        var best = 0
+        for i in 1..<count where x[i] > x[best] { best = i }
+        return best
+    }
+
     /// max of p[0..<n] (−∞ for n = 0).
     @inlinable
     public static func max(_ p: UnsafePointer<Float>, _ n: Int) -> Float {

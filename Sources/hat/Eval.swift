@@ -7,6 +7,7 @@
 
 import ArgumentParser
 import Foundation
+import HATCommandLine
 import HATModel
 import HATTensor
 import HATText

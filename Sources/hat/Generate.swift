@@ -3,6 +3,7 @@
 
 import ArgumentParser
 import Foundation
+import HATCommandLine
 import HATGenerate
 import HATIO
 import HATModel

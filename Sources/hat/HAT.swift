@@ -4,6 +4,9 @@
 
 import ArgumentParser
 import Foundation
+import HATBench
+import HATCommandLine
+import HATReport
 import HATTensor
 
 public struct HAT: ParsableCommand {

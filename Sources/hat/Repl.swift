@@ -6,6 +6,7 @@
 
 import ArgumentParser
 import Foundation
+import HATCommandLine
 import HATGenerate
 import HATTensor
 

@@ -9,6 +9,7 @@
 
 import ArgumentParser
 import Foundation
+import HATCommandLine
 import HATEval
 import HATModel
 import HATTensor

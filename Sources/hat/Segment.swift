@@ -5,6 +5,7 @@
 
 import ArgumentParser
 import Foundation
+import HATCommandLine
 import HATIO
 import HATTensor
 import HATText

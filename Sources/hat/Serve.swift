@@ -5,6 +5,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import HATCommandLine
 import HATServe
 import HATTensor
 

@@ -9,6 +9,14 @@ import HATTensor
 import Testing
 
 @Suite(.serialized) struct VectorMathTests {
+    @Test func argmaxTakesTheFirstMaximum() {
+        let x: [Float] = [1, 3, -2, 3, 0.5]
+        #expect(VectorMath.argmax(x, count: 5) == 1)
+        #expect(VectorMath.argmax(x, count: 1) == 0)
+        #expect(VectorMath.argmax([-.infinity, -.infinity], count: 2) == 0)
+        #expect(VectorMath.argmax([0, .nan, 2], count: 3) == 2)
+    }
+
     @Test func expMatchesDoubleExp() {
         var worst = 0.0, worstX: Float = 0
         var x: Float = -87

@@ -4,6 +4,7 @@
 
 import ArgumentParser
 import Foundation
+import HATCommandLine
 import HATTensor
 import HATEval
 import HATModel

@@ -4,8 +4,10 @@
 import ArgumentParser
 import Foundation
 
-struct Report: ParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct Report: ParsableCommand {
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
         abstract: "Write Markdown reports (with SVG charts) from training runs.",
         subcommands: [
             ReportTrain.self,

@@ -6,15 +6,15 @@ import ArgumentParser
 import Foundation
 
 /// An error the command line reports as one clear line and a non-zero exit.
-struct CommandError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct CommandError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
 
-enum ClearError {
+public enum ClearError {
     /// `error` as the command line should print it: ArgumentParser's own errors and exit codes
     /// unchanged, Foundation's file and JSON errors as one `CommandError` line.
-    static func reworded(_ error: Error) -> Error {
+    public static func reworded(_ error: Error) -> Error {
         switch error {
         case is CommandError, is ValidationError, is ExitCode, is CleanExit:
             return error
@@ -32,7 +32,7 @@ enum ClearError {
     }
 
     /// Why a Foundation file operation failed, in words (the POSIX reason when there is one).
-    static func reason(_ error: NSError) -> String {
+    public static func reason(_ error: NSError) -> String {
         if let underlying = error.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
             return String(cString: strerror(Int32(underlying.code))).lowercased()
         }
@@ -53,7 +53,7 @@ enum ClearError {
     }
 
     /// A JSON decoding error as "field a.b: what went wrong".
-    static func describe(_ error: DecodingError) -> String {
+    public static func describe(_ error: DecodingError) -> String {
         func path(_ context: DecodingError.Context, _ key: CodingKey? = nil) -> String {
             let keys = context.codingPath + (key.map { [$0] } ?? [])
             return keys.isEmpty ? "(top level)" : keys.map(\.stringValue).joined(separator: ".")

@@ -3,10 +3,11 @@
 // pairs; and hat bench generate's fastest-round and growth figures and its token-model line.
 
 import Foundation
+import HATCommandLine
 import HATModel
 import HATTensor
 import Testing
-@testable import hat
+@testable import HATBench
 
 @Suite struct BenchTrainTests {
     /// The tiny preset (GQA, windows of 16) with a two-row batch of short words.

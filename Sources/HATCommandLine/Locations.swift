@@ -7,16 +7,16 @@
 
 import Foundation
 
-enum Locations {
+public enum Locations {
     /// Candidate repository roots, nearest first: the current directory and up to five parents,
     /// then the executable's directory and up to four parents. All absolute; never empty.
-    static var roots: [String] {
+    public static var roots: [String] {
         let current = FileManager.default.currentDirectoryPath
         return ancestors(of: current, count: 6) + ancestors(of: (executable as NSString).deletingLastPathComponent, count: 5)
     }
 
     /// The running binary's absolute path (/proc/self/exe; else argv[0] made absolute).
-    static var executable: String {
+    public static var executable: String {
         if let path = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"), path.hasPrefix("/") {
             return path
         }
@@ -24,7 +24,7 @@ enum Locations {
     }
 
     /// `path` and its parents, at most `count` of them, stopping at "/".
-    static func ancestors(of path: String, count: Int) -> [String] {
+    public static func ancestors(of path: String, count: Int) -> [String] {
         var result: [String] = []
         var directory = absolute(path)
         for _ in 0..<count {
@@ -37,14 +37,14 @@ enum Locations {
     }
 
     /// `path` as an absolute, standardized path (relative paths are taken from the current directory).
-    static func absolute(_ path: String) -> String {
+    public static func absolute(_ path: String) -> String {
         let full = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
         let standardized = (full as NSString).standardizingPath
         return standardized.isEmpty ? "/" : standardized
     }
 
     /// A config given as a file path, or as a preset name found in Models/configs.
-    static func config(_ nameOrPath: String) throws -> String {
+    public static func config(_ nameOrPath: String) throws -> String {
         if FileManager.default.fileExists(atPath: nameOrPath) { return nameOrPath }
         for root in roots {
             let candidate = "\(root)/Models/configs/\(nameOrPath).json"
@@ -55,7 +55,7 @@ enum Locations {
     }
 
     /// The shipped default model directory.
-    static func defaultModel() throws -> String {
+    public static func defaultModel() throws -> String {
         for root in roots {
             let candidate = "\(root)/Models/default"
             if FileManager.default.fileExists(atPath: candidate + "/config.json") { return candidate }

@@ -3,10 +3,11 @@
 // (given as loss or as bits per byte), and the report names every arm and model it found.
 
 import Foundation
+import HATCommandLine
 import HATModel
 import HATTestSupport
 import Testing
-@testable import hat
+@testable import HATReport
 
 @Suite struct ReportDistillTests {
     static func write(_ text: String, _ path: String) throws {

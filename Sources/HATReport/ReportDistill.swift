@@ -7,6 +7,7 @@
 
 import ArgumentParser
 import Foundation
+import HATCommandLine
 import HATEval
 import HATModel
 

@@ -6,6 +6,7 @@
 
 import ArgumentParser
 import Foundation
+import HATCommandLine
 import HATIO
 import HATTokenizer
 
@@ -165,19 +166,12 @@ struct BenchTokenize: ParsableCommand {
     }
 
     func runReference(tokenizer: String, text: String) -> TokenizeBenchReference {
-        let pythonPath = python ?? ProcessInfo.processInfo.environment["HAT_PYTHON"] ?? "python3"
+        let pythonPath = Python.interpreter(python)
         guard let script = Locations.roots.map({ $0 + "/scripts/bench_hf_tokenizers.py" }).first(where: { FileManager.default.fileExists(atPath: $0) }) else {
             return TokenizeBenchReference(error: "scripts/bench_hf_tokenizers.py not found")
         }
         let process = Process()
-        if pythonPath.contains("/") {
-            process.executableURL = URL(fileURLWithPath: pythonPath)
-            process.arguments = [script]
-        } else {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = [pythonPath, script]
-        }
-        process.arguments! += [tokenizer, text, "--unit", unit.rawValue, "--repeats", String(referenceRepeats), "--json"]
+        Python.configure(process, pythonPath, [script, tokenizer, text, "--unit", unit.rawValue, "--repeats", String(referenceRepeats), "--json"])
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err

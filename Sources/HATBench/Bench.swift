@@ -2,8 +2,10 @@
 
 import ArgumentParser
 
-struct Bench: ParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct Bench: ParsableCommand {
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
         abstract: "Measure speed and memory; every figure in Reports/ comes from one of these.",
         subcommands: [
             BenchBLAS.self,

@@ -10,6 +10,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import HATCommandLine
 import HATGenerate
 import HATIO
 import HATModel
@@ -46,8 +47,8 @@ struct BenchGenerate: ParsableCommand {
     var sliceBytes = 16
     @Option(parsing: .unconditional, help: "Also run both with this many threads (the per-byte steps are tiny; 0 = skip).")
     var alsoThreads = 1
-    @Option(help: "Python with torch, safetensors and hat-splitter.")
-    var python = "/work/venv/bin/python"
+    @Option(help: "Python with torch, safetensors and hat-splitter (default: $HAT_PYTHON, else python3).")
+    var python: String?
     @Option(help: "The PyTorch script.")
     var torchScript = "scripts/bench_torch_generate.py"
     @Flag(help: "Skip the PyTorch comparison.") var noTorch = false
@@ -94,8 +95,7 @@ struct BenchGenerate: ParsableCommand {
 
         // Prompts: the first N words from the first paragraph after a third of the text.
         let all = try TextFile.contents(of: text, what: "--text file")
-        let splitter = try WordSplitter(options: SplitterOptions(mode: SplitterMode(rawValue: config.splitter.name) ?? .hat,
-                                                                 maxWordBytes: config.maxWordSize))
+        let splitter = try config.makeSplitter()
         var start = all.count / 3
         while start + 1 < all.count && !(all[start] == 0x0A && all[start + 1] == 0x0A) { start += 1 }
         if start + 2 >= all.count { start = 0 } else { start += 2 }
@@ -135,8 +135,8 @@ struct BenchGenerate: ParsableCommand {
                 ]
                 let jobPath = directory + "/job.json"
                 try JSONSerialization.data(withJSONObject: job).write(to: URL(fileURLWithPath: jobPath))
-                worker = try PythonWorker(python: python, script: torchScript,
-                                          arguments: [torchScript, "--serve", "--job", jobPath, "--threads", "\(threadOptions.threads)"])
+                worker = try PythonWorker(python: Python.interpreter(python), modules: ["torch", "safetensors", "hat_splitter"],
+                                          script: torchScript, arguments: [torchScript, "--serve", "--job", jobPath, "--threads", "\(threadOptions.threads)"])
                 _ = try worker!.receive()    // {"ready": true}
             } catch {
                 report.torchError = "PyTorch comparison unavailable: \(error)"
@@ -239,7 +239,7 @@ struct BenchGenerate: ParsableCommand {
                 let c0 = processCPUSeconds()
                 let t0 = DispatchTime.now().uptimeNanoseconds
                 for _ in 0..<min(sliceBytes, bytes - start) {
-                    let byte = UInt8(argmax(session.logits.row(0), count: 256))
+                    let byte = UInt8(VectorMath.argmax(session.logits.row(0), count: 256))
                     generated[i].append(byte)
                     session.feed([byte])
                 }
@@ -279,12 +279,6 @@ struct BenchGenerate: ParsableCommand {
                                                    generationCPUSeconds: processCPUSeconds() - c0)
             report.contexts[i].tokenModelText = String(decoding: generated, as: UTF8.self)
         }
-    }
-
-    func argmax(_ logits: UnsafeMutablePointer<Float>, count: Int) -> Int {
-        var best = 0
-        for i in 1..<count where logits[i] > logits[best] { best = i }
-        return best
     }
 
 }

@@ -7,6 +7,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import HATCommandLine
 import HATLayers
 import HATTensor
 
@@ -27,8 +28,8 @@ struct BenchKernels: ParsableCommand {
     @Option(parsing: .unconditional, help: "Timed repetitions per figure; the median is reported (default 5).") var repeats = 5
     @Option(parsing: .unconditional, help: "Steady-state forward+backward steps between the two resident-memory readings (default 100).")
     var steadySteps = 100
-    @Option(help: "Python with torch and transformers (default /work/venv/bin/python).")
-    var python = "/work/venv/bin/python"
+    @Option(help: "Python with torch and transformers (default: $HAT_PYTHON, else python3).")
+    var python: String?
     @Option(help: "The PyTorch timing script (default scripts/bench_torch_block.py).")
     var torchScript = "scripts/bench_torch_block.py"
     @Option(help: "Block widths to time, from 256 (H=4, G=2, F=704) and 512 (H=8, G=4, F=1408) (default 256,512).")
@@ -260,18 +261,18 @@ struct BenchKernels: ParsableCommand {
     // MARK: PyTorch
 
     func runTorch(_ config: LlamaBlockConfig) -> TorchReport {
-        guard FileManager.default.isExecutableFile(atPath: python) else {
-            return TorchReport(error: "PyTorch comparison unavailable: no Python at \(python) (--python PATH)")
-        }
+        let python = Python.interpreter(self.python)
         guard FileManager.default.fileExists(atPath: torchScript) else {
             return TorchReport(error: "PyTorch comparison unavailable: no script at \(torchScript) (run from the repository root or pass --torch-script)")
         }
+        if let missing = Python.missing(["torch", "transformers"], python, otherwise: "--no-torch") {
+            return TorchReport(error: "PyTorch comparison unavailable: " + missing)
+        }
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [torchScript, "--rows", "\(rows)", "--hidden", "\(config.hidden)", "--heads", "\(config.heads)",
+        Python.configure(process, python, [torchScript, "--rows", "\(rows)", "--hidden", "\(config.hidden)", "--heads", "\(config.heads)",
                              "--kv-heads", "\(config.kvHeads)", "--head-dim", "\(config.headDim)",
                              "--intermediate", "\(config.intermediate)", "--window", "\(config.window ?? 0)",
-                             "--threads", "\(threadOptions.threads)", "--repeats", "\(max(2, min(repeats, 3)))"]
+                             "--threads", "\(threadOptions.threads)", "--repeats", "\(max(2, min(repeats, 3)))"])
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -319,14 +320,16 @@ struct Machine: Encodable {
         return text.split(separator: " ").first.flatMap { Double($0) }
     }
 
+    /// The CPU's model name from /proc/cpuinfo, or nil.
+    static func cpuModel() -> String? {
+        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
+              let colon = line.firstIndex(of: ":") else { return nil }
+        return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+    }
+
     static func current(threads: Int) -> Machine {
-        var cpu = "unknown"
-        if let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-           let line = text.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
-           let colon = line.firstIndex(of: ":") {
-            cpu = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-        }
-        return Machine(cpu: cpu, cores: ProcessInfo.processInfo.activeProcessorCount,
+        return Machine(cpu: cpuModel() ?? "unknown", cores: ProcessInfo.processInfo.activeProcessorCount,
                        blasCore: BLASCore.provenance(environment: ProcessInfo.processInfo.environment), threads: threads, loadAverageStart: loadAverage())
     }
 }

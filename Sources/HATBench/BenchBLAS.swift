@@ -4,6 +4,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import HATCommandLine
 import HATTensor
 
 struct BenchBLAS: ParsableCommand {

@@ -5,12 +5,13 @@
 
 import Foundation
 
-final class LineEditor {
+public final class LineEditor {
+    public init() {}
     private var history: [String] = []
     private var original = termios()
 
     /// Reads one line; nil at end of input.
-    func readLine(prompt: String) -> String? {
+    public func readLine(prompt: String) -> String? {
         guard isatty(STDIN_FILENO) != 0 else { return Swift.readLine(strippingNewline: true) }
         write(prompt)
         tcgetattr(STDIN_FILENO, &original)

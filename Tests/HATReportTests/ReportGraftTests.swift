@@ -8,7 +8,7 @@ import HATModel
 import HATTensor
 import HATTestSupport
 import Testing
-@testable import hat
+@testable import HATReport
 
 @Suite(.serialized) struct ReportGraftTests {
     /// Everything a test writes; removed when the test's suite value is released.

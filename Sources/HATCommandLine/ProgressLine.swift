@@ -6,15 +6,15 @@
 
 import Foundation
 
-final class ProgressLine: @unchecked Sendable {
-    let enabled: Bool
+public final class ProgressLine: @unchecked Sendable {
+    public let enabled: Bool
     private var lastDraw = Date.distantPast
     private var drawn = false
 
-    init(quiet: Bool = false) { enabled = !quiet && isatty(STDERR_FILENO) != 0 }
+    public init(quiet: Bool = false) { enabled = !quiet && isatty(STDERR_FILENO) != 0 }
 
     /// Redraws the line (unless one was drawn less than 0.1 s ago).
-    func update(_ text: @autoclosure () -> String) {
+    public func update(_ text: @autoclosure () -> String) {
         guard enabled, Date().timeIntervalSince(lastDraw) >= 0.1 else { return }
         lastDraw = Date()
         drawn = true
@@ -22,14 +22,14 @@ final class ProgressLine: @unchecked Sendable {
     }
 
     /// Clears the line.
-    func finish() {
+    public func finish() {
         if drawn { FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
         drawn = false
     }
 
     /// Runs `body` while another thread redraws "label: N s" every half second, from the first
     /// half second on (nothing else draws meanwhile); the line is cleared when `body` returns.
-    func whileRunning<T>(_ label: String, _ body: () throws -> T) rethrows -> T {
+    public func whileRunning<T>(_ label: String, _ body: () throws -> T) rethrows -> T {
         guard enabled else { return try body() }
         let start = Date()
         let stop = DispatchSemaphore(value: 0), stopped = DispatchSemaphore(value: 0)
@@ -49,5 +49,5 @@ final class ProgressLine: @unchecked Sendable {
     }
 
     /// "12.3 MB" style sizes for progress text.
-    static func megabytes(_ bytes: Int) -> String { String(format: "%.1f MB", Double(bytes) / 1e6) }
+    public static func megabytes(_ bytes: Int) -> String { String(format: "%.1f MB", Double(bytes) / 1e6) }
 }

@@ -11,6 +11,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import HATCommandLine
 import HATIO
 import HATLayers
 import HATModel
@@ -42,8 +43,8 @@ struct BenchTrain: ParsableCommand {
     @Option(parsing: .unconditional, help: "Timed steps; the median is reported.") var steps = 5
     @Option(parsing: .unconditional, help: "Constant AdamW learning rate of the steps.") var learningRate: Float = 1e-3
     @Option(parsing: .unconditional, help: "Seed of the fresh weights.") var seed: UInt64 = 1
-    @Option(help: "Python with torch and safetensors.")
-    var python = "/work/venv/bin/python"
+    @Option(help: "Python with torch and safetensors (default: $HAT_PYTHON, else python3).")
+    var python: String?
     @Option(help: "The PyTorch script.")
     var torchScript = "scripts/bench_torch_hat.py"
     @Option(parsing: .unconditional, help: "Relative tolerance of the loss check against PyTorch.") var tolerance = 2e-4
@@ -89,8 +90,7 @@ struct BenchTrain: ParsableCommand {
 
         // The batch: rows evenly spaced through the word stream of the text.
         let documents = try Corpus.documents(paths: [data])
-        let splitter = try WordSplitter(options: SplitterOptions(mode: SplitterMode(rawValue: config.splitter.name) ?? .hat,
-                                                                 maxWordBytes: config.maxWordSize))
+        let splitter = try config.makeSplitter()
         let stream = Corpus.wordStream(documents, splitter: splitter, endOfSequence: UInt8(config.eosTokenId))
         let allRows = stream.rows(wordsPerRow: wordsPerRow, maxRowBytes: maxRowBytes)
         guard allRows.count >= rows else {
@@ -124,7 +124,8 @@ struct BenchTrain: ParsableCommand {
                              "--threads", "\(threadOptions.threads)", "--warmup", "\(warmup)", "--learning-rate", "\(learningRate)",
                              "--tolerance", "\(tolerance)", "--attention", torchAttention] + (torchCompile ? ["--compile"] : [])
             do {
-                worker = try PythonWorker(python: python, script: torchScript, arguments: arguments)
+                worker = try PythonWorker(python: Python.interpreter(python), modules: ["torch", "safetensors"], script: torchScript,
+                                          arguments: arguments)
                 _ = try worker!.receive()    // {"ready": true}
                 torch = TorchTrainReport()
             } catch {
@@ -275,70 +276,6 @@ struct BenchTrain: ParsableCommand {
     }
 }
 
-/// A Python benchmark script driven line by line: we write a command, it answers with one
-/// JSON object per line on stdout. Its stderr is collected for error messages.
-final class PythonWorker {
-    let process = Process()
-    let input = Pipe(), output = Pipe(), errors = Pipe()
-    private var buffer = Data()
-    private let collected = Collected()
-
-    private final class Collected: @unchecked Sendable {
-        var data = Data()
-        let done = DispatchSemaphore(value: 0)
-    }
-
-    struct Failure: Error, CustomStringConvertible { let description: String }
-
-    init(python: String, script: String, arguments: [String]) throws {
-        guard FileManager.default.isExecutableFile(atPath: python) else {
-            throw Failure(description: "no Python at \(python) (--python PATH)")
-        }
-        guard FileManager.default.fileExists(atPath: script) else {
-            throw Failure(description: "no script at \(script) (run from the repository root or pass --torch-script)")
-        }
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = arguments
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let collected = collected, handle = errors.fileHandleForReading
-        DispatchQueue.global().async {
-            collected.data = handle.readDataToEndOfFile()
-            collected.done.signal()
-        }
-    }
-
-    func send(_ line: String) throws {
-        try input.fileHandleForWriting.write(contentsOf: Data((line + "\n").utf8))
-    }
-
-    /// The next JSON object the script prints (blocks until its line is complete).
-    func receive() throws -> [String: Any] {
-        while true {
-            if let newline = buffer.firstIndex(of: 0x0A) {
-                let line = buffer[buffer.startIndex..<newline]
-                buffer = Data(buffer[(newline + 1)...])
-                if let object = try? JSONSerialization.jsonObject(with: line) as? [String: Any] { return object }
-                continue   // not ours (a library printing to stdout)
-            }
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty {
-                process.waitUntilExit()
-                _ = collected.done.wait(timeout: .now() + 5)
-                let tail = String(decoding: collected.data, as: UTF8.self).split(separator: "\n").suffix(3)
-                throw Failure(description: "the script exited (status \(process.terminationStatus)): " + tail.joined(separator: " | "))
-            }
-            buffer.append(chunk)
-        }
-    }
-
-    func finish() {
-        try? input.fileHandleForWriting.close()
-        process.waitUntilExit()
-    }
-}
 
 /// User + system CPU time of this process so far (all threads).
 func processCPUSeconds() -> Double {
@@ -433,7 +370,7 @@ struct StepWork {
         let da = dc.numAttentionHeads * dc.headDim, dkv = dc.numKeyValueHeads * dc.headDim
         var decoder = 0.0, crossPairs = 0
         for i in 0..<dec.numHiddenLayers {
-            if i == 0 || dec.crossAttnEveryLayer == true {
+            if ModelLayout.decoderCrossAttends(i, config: config) {
                 decoder += linear(rows: n, input: dl, output: da)
                 decoder += linear(rows: w, input: db, output: dkv, times: 2)
                 decoder += linear(rows: n, input: da, output: dl)

@@ -7,27 +7,29 @@ import ArgumentParser
 import HATTensor
 
 /// --threads: the threads a command computes on. Results do not depend on it, only speed.
-struct ThreadOptions: ParsableArguments {
-    @Option(parsing: .unconditional, help: "Threads to compute on (1 to \(ComputeContext.maxThreads); results do not depend on it).")
-    var threads = 2
+public struct ThreadOptions: ParsableArguments {
+    public init() {}
 
-    func validate() throws {
+    @Option(parsing: .unconditional, help: "Threads to compute on (1 to \(ComputeContext.maxThreads); results do not depend on it).")
+    public var threads = 2
+
+    public func validate() throws {
         try checkFlag("threads", threads, 1...ComputeContext.maxThreads)
     }
 
     /// A context with `threads` threads (its worker threads start on first use and end with it).
-    func makeContext() -> ComputeContext { ComputeContext(threads: threads) }
+    public func makeContext() -> ComputeContext { ComputeContext(threads: threads) }
 }
 
 /// Throws a ValidationError naming `--flag`, its range and the value unless `range` holds it.
-func checkFlag<T: Comparable>(_ flag: String, _ value: T, _ range: ClosedRange<T>, _ note: String = "") throws {
+public func checkFlag<T: Comparable>(_ flag: String, _ value: T, _ range: ClosedRange<T>, _ note: String = "") throws {
     guard range.contains(value) else {
         throw ValidationError("--\(flag) must be in \(range.lowerBound)…\(range.upperBound)\(note.isEmpty ? "" : " " + note), found \(value)")
     }
 }
 
 /// As `checkFlag` for a product of two flags (e.g. rows × bytes per row), computed without overflow.
-func checkFlagProduct(_ flags: String, _ a: Int, _ b: Int, atMost limit: Int, _ what: String) throws {
+public func checkFlagProduct(_ flags: String, _ a: Int, _ b: Int, atMost limit: Int, _ what: String) throws {
     guard let product = checkedMul(a, b), product <= limit else {
         throw ValidationError("\(flags) = \(a) × \(b) exceeds the limit of \(limit) \(what)")
     }

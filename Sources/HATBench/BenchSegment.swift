@@ -7,6 +7,7 @@
 
 import ArgumentParser
 import Foundation
+import HATCommandLine
 import HATEval
 import HATIO
 import HATTensor
@@ -23,7 +24,7 @@ struct BenchSegment: ParsableCommand {
     @Option(parsing: .unconditional, help: "Timed runs of our splitter (best is reported).") var repeats = 3
     @Option(parsing: .unconditional, help: "Timed runs of hat-splitter (best is reported).") var referenceRepeats = 2
     @Option(parsing: .unconditional, help: "Word cap in bytes for both splitters (0: none).") var maxWordBytes = 100
-    @Option(help: "Python with hat-splitter 0.1.10 (default: /work/venv/bin/python if present, else python3).")
+    @Option(help: "Python with hat-splitter 0.1.10 (default: $HAT_PYTHON, else python3).")
     var python: String?
     @Flag(help: "Skip hat-splitter.") var noReference = false
     @Flag(help: "Print one JSON object instead of text.") var json = false
@@ -189,19 +190,14 @@ struct BenchSegment: ParsableCommand {
     }
 
     func runReference(_ textPath: String) -> SegmentBenchReference {
-        let pythonPath = python ?? (FileManager.default.isExecutableFile(atPath: "/work/venv/bin/python") ? "/work/venv/bin/python" : "python3")
+        let pythonPath = Python.interpreter(python)
         guard let script = Locations.roots.map({ $0 + "/scripts/bench_hat_splitter.py" }).first(where: { FileManager.default.fileExists(atPath: $0) }) else {
             return SegmentBenchReference(error: "scripts/bench_hat_splitter.py not found")
         }
+        if let missing = Python.missing(["hat_splitter"], pythonPath) { return SegmentBenchReference(error: missing) }
         let process = Process()
-        if pythonPath.contains("/") {
-            process.executableURL = URL(fileURLWithPath: pythonPath)
-            process.arguments = [script]
-        } else {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = [pythonPath, script]
-        }
-        process.arguments! += [textPath, "--max-word-bytes", String(maxWordBytes), "--repeats", String(referenceRepeats), "--json"]
+        Python.configure(process, pythonPath, [script, textPath, "--max-word-bytes", String(maxWordBytes),
+                                               "--repeats", String(referenceRepeats), "--json"])
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -236,73 +232,17 @@ struct SegmentCLICheck: Codable {
 /// The words of `hat segment --format json` output (an array of strings and byte arrays), or nil
 /// if it is not that.
 func decodeSegmentJSON(_ json: [UInt8]) -> [[UInt8]]? {
-    var i = 0
-    let n = json.count
-    func skipSpace() { while i < n, json[i] == 0x20 || json[i] == 0x0A || json[i] == 0x0D || json[i] == 0x09 { i += 1 } }
-    func hex4() -> UInt32? {
-        guard i + 4 <= n, let v = UInt32(String(decoding: json[i..<(i + 4)], as: UTF8.self), radix: 16) else { return nil }
-        i += 4
-        return v
-    }
-    skipSpace()
-    guard i < n, json[i] == 0x5B else { return nil }
-    i += 1
-    var words: [[UInt8]] = []
-    while true {
-        skipSpace()
-        guard i < n else { return nil }
-        if json[i] == 0x5D { return words }
-        if json[i] == 0x2C { i += 1; continue }
-        var word: [UInt8] = []
-        if json[i] == 0x22 {
-            i += 1
-            while i < n, json[i] != 0x22 {
-                if json[i] != 0x5C { word.append(json[i]); i += 1; continue }
-                i += 1
-                guard i < n else { return nil }
-                let e = json[i]
-                i += 1
-                switch e {
-                case 0x6E: word.append(0x0A)
-                case 0x72: word.append(0x0D)
-                case 0x74: word.append(0x09)
-                case 0x62: word.append(0x08)
-                case 0x66: word.append(0x0C)
-                case 0x75:
-                    guard var v = hex4() else { return nil }
-                    if v >= 0xD800 && v < 0xDC00, i + 1 < n, json[i] == 0x5C, json[i + 1] == 0x75 {
-                        i += 2
-                        guard let low = hex4() else { return nil }
-                        v = 0x10000 + ((v - 0xD800) << 10) + (low - 0xDC00)
-                    }
-                    guard let scalar = Unicode.Scalar(v) else { return nil }
-                    word += Array(String(Character(scalar)).utf8)
-                default: word.append(e) // \" \\ \/
-                }
-            }
-            guard i < n else { return nil }
-            i += 1
-        } else if json[i] == 0x5B {
-            i += 1
-            while true {
-                skipSpace()
-                guard i < n else { return nil }
-                if json[i] == 0x5D { i += 1; break }
-                if json[i] == 0x2C { i += 1; continue }
-                var v = 0
-                var digits = 0
-                while i < n, json[i] >= 0x30, json[i] <= 0x39 { v = v * 10 + Int(json[i] - 0x30); i += 1; digits += 1 }
-                guard digits > 0, v < 256 else { return nil }
-                word.append(UInt8(v))
-            }
-        } else {
-            return nil
+    /// One element: a string (UTF-8 words) or an array of byte values (words that are not UTF-8).
+    struct Word: Decodable {
+        let bytes: [UInt8]
+        init(from decoder: Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let text = try? container.decode(String.self) { bytes = Array(text.utf8) } else { bytes = try container.decode([UInt8].self) }
         }
-        words.append(word)
     }
+    return (try? JSONDecoder().decode([Word].self, from: Data(json)))?.map(\.bytes)
 }
 
-/// CPU time of the calling thread and monotonic wall time, in seconds.
 func threadCPUSeconds() -> Double {
     var t = timespec()
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
@@ -367,13 +307,7 @@ struct SegmentBenchMachine: Codable {
     var os: String
 
     static func current() -> SegmentBenchMachine {
-        var cpu = "unknown CPU"
-        if let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-           let line = info.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
-           let value = line.split(separator: ":", maxSplits: 1).last {
-            cpu = value.trimmingCharacters(in: .whitespaces)
-        }
-        return SegmentBenchMachine(cpu: cpu, cores: ProcessInfo.processInfo.activeProcessorCount,
+        SegmentBenchMachine(cpu: Machine.cpuModel() ?? "unknown CPU", cores: ProcessInfo.processInfo.activeProcessorCount,
                        os: ProcessInfo.processInfo.operatingSystemVersionString)
     }
 }
