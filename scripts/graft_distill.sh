@@ -177,7 +177,8 @@ evaluate() {
     local name=$1 model=$2 set=$3
     local out=$ROOT/eval/$name--$set.json
     [ -s "$out" ] && return
-    step nice -n "$NICE" "$EVAL_HAT" eval --model "$model" --data "$DATA/eval-$set" --threads "$THREADS" --json \
+    printf '\n+ %s\n' "hat eval --model $model --data $DATA/eval-$set …" >&2   # stdout is the JSON
+    nice -n "$NICE" "$EVAL_HAT" eval --model "$model" --data "$DATA/eval-$set" --threads "$THREADS" --json \
         --documents --score-blocks "$SCORE_BLOCKS" > "$out.tmp"
     mv "$out.tmp" "$out"
 }
