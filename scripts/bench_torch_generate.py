@@ -34,87 +34,14 @@ import time
 
 import torch
 import torch.nn.functional as F
-from hat_splitter import HATSplitter
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 from bench_torch_hat import Rope, block_cfg, load_model_dir, rms_norm  # noqa: E402
+from hat_torch.data import WordSplitter  # noqa: E402  (word ends of any bytes, as hat splits them)
 
 # Shapes: n new rows, L keys in view, C width, Dl local width, Db backbone width, H heads,
 # G kv heads, D head size.
-
-
-# ---------------------------------------------------------------------------- splitting bytes
-
-def char_length(data, i):
-    """Length of the well-formed UTF-8 character at data[i] (Unicode Table 3-7); 0 for a proper
-    prefix of one that reaches the end of data; -1 when no well-formed character starts here."""
-    b = data[i]
-    if b < 0x80:
-        return 1
-    if 0xC2 <= b <= 0xDF:
-        need, lo, hi = 1, 0x80, 0xBF
-    elif b == 0xE0:
-        need, lo, hi = 2, 0xA0, 0xBF
-    elif 0xE1 <= b <= 0xEC or 0xEE <= b <= 0xEF:
-        need, lo, hi = 2, 0x80, 0xBF
-    elif b == 0xED:
-        need, lo, hi = 2, 0x80, 0x9F
-    elif b == 0xF0:
-        need, lo, hi = 3, 0x90, 0xBF
-    elif 0xF1 <= b <= 0xF3:
-        need, lo, hi = 3, 0x80, 0xBF
-    elif b == 0xF4:
-        need, lo, hi = 3, 0x80, 0x8F
-    else:
-        return -1
-    for k in range(1, need + 1):
-        if i + k >= len(data):
-            return 0
-        c = data[i + k]
-        if not ((lo <= c <= hi) if k == 1 else (0x80 <= c <= 0xBF)):
-            return -1
-    return need + 1
-
-
-class ByteSplitter:
-    """Word ends of any bytes, with the rule Sources/HATText/WordSplitter.swift states for bytes
-    that are not UTF-8: valid runs are split by hat-splitter (with the cap); a byte that starts
-    no well-formed character is a one-byte word; a character still arriving at the end stays
-    with the word before it (or is a word of its own)."""
-
-    def __init__(self, cap):
-        self.splitter = HATSplitter()
-        self.cap = cap
-
-    def _run(self, data, start, end, ends):
-        if end > start:
-            pos = start
-            for w in self.splitter.split_with_limit(data[start:end].decode("utf-8"), self.cap):
-                pos += len(w)
-                ends.append(pos)
-
-    def ends(self, data):
-        ends = []
-        i = run = 0
-        n = len(data)
-        while i < n:
-            length = char_length(data, i)
-            if length > 0:
-                i += length
-                continue
-            self._run(data, run, i, ends)
-            if length < 0:
-                ends.append(i + 1)
-                i += 1
-                run = i
-            else:                                   # a character still arriving at the end
-                if i > run:
-                    ends[-1] = n
-                else:
-                    ends.append(n)
-                return ends
-        self._run(data, run, n, ends)
-        return ends
 
 
 # ---------------------------------------------------------------------------- caches and steps
@@ -217,7 +144,7 @@ class CachedHAT:
         enc, bb, dec = config["encoder_config"], config["backbone_config"], config["decoder_config"]
         self.eos = config.get("eos_token_id", 192)
         self.cap = config["max_word_size"]
-        self.splitter = ByteSplitter(self.cap)
+        self.splitter = WordSplitter(self.cap)
         enc_window = enc.get("sliding_window") or byte_window
         dec_window = dec.get("sliding_window") or byte_window
         bb_window = bb.get("sliding_window") or backbone_window

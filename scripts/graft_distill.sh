@@ -18,14 +18,16 @@
 #
 # Usage: scripts/graft_distill.sh        Knobs (environment): STEPS STAGE2_STEPS ROWS WORDS LR
 #   STAGE2_LR BACKBONE_LR WARMUP ALIGN_BLOCKS ALIGN_DISTANCE VALIDATE_EVERY VALIDATION_ROWS CHECKPOINT_EVERY SEED THREADS
-#   NICE ARMS (default "distilled plain random stage2") SCRATCH PYTHON HAT (a hat binary to use)
+#   NICE ARMS (default "distilled random plain stage2") SCRATCH PYTHON HAT (a hat binary to use)
+#   ROOT (the experiment's directory, default runs/graft-5mb; the first, unequal 2-MB runs of
+#   2026-12-03 are in runs/distill)
 #   EVAL_HAT (the binary that evaluates and reports; default HAT) EVAL_BYTES EVAL_TECH_BYTES SCORE_BLOCKS
 
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-STEPS=${STEPS:-200}                 # stage-1 steps per arm (8 rows of ≤ 256 words: ≈ 9 KB per step)
-STAGE2_STEPS=${STAGE2_STEPS:-100}
+STEPS=${STEPS:-520}                 # stage-1 steps per arm (8 rows of ≤ 256 words: ≈ 10 KB per step, 5 MB in all)
+STAGE2_STEPS=${STAGE2_STEPS:-200}
 ROWS=${ROWS:-8}
 WORDS=${WORDS:-256}
 MAX_ROW_BYTES=${MAX_ROW_BYTES:-2048}
@@ -41,12 +43,12 @@ CHECKPOINT_EVERY=${CHECKPOINT_EVERY:-25}
 SEED=${SEED:-1}
 THREADS=${THREADS:-2}
 NICE=${NICE:-5}
-ARMS=${ARMS:-"distilled plain random stage2"}
+ARMS=${ARMS:-"distilled random plain stage2"}
 SCRATCH=${SCRATCH:-.build-graft}
 PYTHON=${PYTHON:-python3}
 
 GGUF=data/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
-ROOT=runs/distill
+ROOT=${ROOT:-runs/graft-5mb}
 BACKBONE=$ROOT/backbone
 INIT=$ROOT/init
 DATA=$ROOT/data

@@ -4,8 +4,9 @@
 // and how the cost per byte grows; then PyTorch (scripts/bench_torch_generate.py) doing the same
 // cached decoding with the same weights, prompts, windows and threads, its bytes checked
 // against ours; and a token model (by default SmolLM2 from data/smollm2) generating greedily with
-// hat after the same prompts, so bytes/s of the two kinds sit side by side. `--json` prints all
-// of it as one JSON object.
+// hat after the same prompts, then with transformers (scripts/bench_transformers_generate.py)
+// right after, so bytes/s of the two kinds and of both token-model implementations sit side by
+// side. `--json` prints all of it as one JSON object.
 
 import ArgumentParser
 import Dispatch
@@ -51,9 +52,11 @@ struct BenchGenerate: ParsableCommand {
     var python: String?
     @Option(help: "The PyTorch script.")
     var torchScript = "scripts/bench_torch_generate.py"
-    @Flag(help: "Skip the PyTorch comparison.") var noTorch = false
-    @Option(help: "Token model (GGUF or Hugging Face Llama) timed with hat after the same prompts; 'none' skips it.")
+    @Flag(help: "Skip the PyTorch comparisons (the HAT model's and the token model's).") var noTorch = false
+    @Option(help: "Token model (GGUF or Hugging Face Llama) timed with hat, then with transformers, after the same prompts; 'none' skips it.")
     var tokenModel = "data/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+    @Option(help: "The transformers script for the token model.")
+    var transformersScript = "scripts/bench_transformers_generate.py"
     @Flag(help: "Print one JSON object instead of text.") var json = false
 
     var contextWords: [Int] { contexts.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
@@ -186,6 +189,11 @@ struct BenchGenerate: ParsableCommand {
                 do { try timeTokenModel(prompts: prompts, report: &report) } catch {
                     report.tokenModelError = "token model \(tokenModel): \(error)"
                 }
+                if !noTorch && report.tokenModelError == nil {
+                    do { try timeTokenModelInTransformers(prompts: prompts, scratch: directory, report: &report) } catch {
+                        report.tokenModelTransformersError = "token model in transformers unavailable: \(error)"
+                    }
+                }
             } else {
                 report.tokenModelError = "token model \(tokenModel) not found (scripts/fetch_data.py smollm2, or --token-model none)"
             }
@@ -281,6 +289,35 @@ struct BenchGenerate: ParsableCommand {
         }
     }
 
+    /// The same token model in transformers, right after ours (one process, one round): its
+    /// document-start token plus each prompt prefilled in one forward, then greedy tokens against
+    /// its cache until --bytes text bytes; its text is compared with ours.
+    func timeTokenModelInTransformers(prompts: [[UInt8]], scratch: String, report: inout GenerateReport) throws {
+        let promptsPath = scratch + "/token-model-prompts.json"
+        try JSONSerialization.data(withJSONObject: prompts.map { String(decoding: $0, as: UTF8.self) })
+            .write(to: URL(fileURLWithPath: promptsPath))
+        let worker = try PythonWorker(python: Python.interpreter(python), modules: ["torch", "transformers", "gguf"],
+                                      script: transformersScript,
+                                      arguments: [transformersScript, "--model", tokenModel, "--prompts", promptsPath,
+                                                  "--bytes", "\(bytes)", "--threads", "\(threadOptions.threads)"])
+        let answer = try worker.receive()
+        worker.finish()
+        guard let results = answer["prompts"] as? [[String: Any]], results.count == prompts.count else {
+            throw PythonWorker.Failure(description: "its answer lacks the prompts")
+        }
+        for (i, r) in results.enumerated() {
+            guard let prefill = r["prefill_seconds"] as? Double, let generation = r["generation_seconds"] as? Double,
+                  let generatedBytes = r["generated_bytes"] as? Int, let text = r["text"] as? String else {
+                throw PythonWorker.Failure(description: "its answer lacks timings or text")
+            }
+            report.contexts[i].tokenModelTransformers = Timing(resetSeconds: 0, prefillSeconds: prefill, generationSeconds: generation,
+                                                               promptBytes: prompts[i].count, generatedBytes: max(generatedBytes, 1),
+                                                               generationCPUSeconds: nil)
+            report.contexts[i].tokenModelTransformersText = text
+        }
+        report.transformersTorchVersion = answer["torch"] as? String
+    }
+
 }
 
 // MARK: - Report
@@ -332,9 +369,29 @@ struct ContextReport: Encodable {
     var torchOtherThreadsRounds: [Timing] = []
     var sameBytes: Bool?
     var firstMismatch: Int?
-    /// The token model after the same prompt (one round, hat's implementation).
+    /// The token model after the same prompt (one round, hat's implementation), then transformers'.
     var tokenModel: Timing?
     var tokenModelText: String?
+    var tokenModelTransformers: Timing?
+    var tokenModelTransformersText: String?
+    /// transformers' generation time over ours for the token model.
+    var tokenModelGenerationSpeedup: Double? {
+        guard let h = tokenModel, let t = tokenModelTransformers else { return nil }
+        return t.generationSeconds / h.generationSeconds
+    }
+    var tokenModelPrefillSpeedup: Double? {
+        guard let h = tokenModel, let t = tokenModelTransformers else { return nil }
+        return t.prefillSeconds / h.prefillSeconds
+    }
+    /// Where the two implementations' greedy texts first differ (in bytes); nil when they agree
+    /// (or one was not run). Float32 sums in another order can flip a near-tie.
+    var tokenModelFirstDifference: Int? {
+        guard let ours = tokenModelText.map({ Array($0.utf8) }), let theirs = tokenModelTransformersText.map({ Array($0.utf8) }) else {
+            return nil
+        }
+        if ours == theirs { return nil }
+        return zip(ours, theirs).firstIndex { $0 != $1 } ?? min(ours.count, theirs.count)
+    }
 
     mutating func add(hat t: Timing, mainThreads: Bool) {
         if mainThreads { hatRounds.append(t) } else { hatOtherThreadsRounds.append(t) }
@@ -373,7 +430,8 @@ struct ContextReport: Encodable {
     enum CodingKeys: String, CodingKey {
         case name, promptWords, promptBytes, contextWordsAtEnd, hat, torch, hatRounds, torchRounds, sameBytes, firstMismatch,
              hatOtherThreads, torchOtherThreads, generationRatios, generationSpeedup, prefillSpeedup, generatedText,
-             tokenModel, tokenModelText
+             tokenModel, tokenModelText, tokenModelTransformers, tokenModelTransformersText, tokenModelGenerationSpeedup,
+             tokenModelPrefillSpeedup, tokenModelFirstDifference
     }
 
     func encode(to encoder: Encoder) throws {
@@ -396,6 +454,11 @@ struct ContextReport: Encodable {
         try c.encode(generatedText, forKey: .generatedText)
         try c.encodeIfPresent(tokenModel, forKey: .tokenModel)
         try c.encodeIfPresent(tokenModelText, forKey: .tokenModelText)
+        try c.encodeIfPresent(tokenModelTransformers, forKey: .tokenModelTransformers)
+        try c.encodeIfPresent(tokenModelTransformersText, forKey: .tokenModelTransformersText)
+        try c.encodeIfPresent(tokenModelGenerationSpeedup, forKey: .tokenModelGenerationSpeedup)
+        try c.encodeIfPresent(tokenModelPrefillSpeedup, forKey: .tokenModelPrefillSpeedup)
+        try c.encodeIfPresent(tokenModelFirstDifference, forKey: .tokenModelFirstDifference)
     }
 }
 
@@ -419,6 +482,8 @@ struct GenerateReport: Encodable {
     var tokenModel: String?
     var tokenModelParameters: Int?
     var tokenModelError: String?
+    var transformersTorchVersion: String?
+    var tokenModelTransformersError: String?
 
     /// ms per generated byte at the longest context over the shortest.
     var hatCostGrowth: Double? { growth(\.hat) }
@@ -434,7 +499,7 @@ struct GenerateReport: Encodable {
     enum CodingKeys: String, CodingKey {
         case machine, source, generatedBytes, backboneWindow, rounds, alsoThreads, byteWindows, model, parameters, contexts, residentBytes,
              torchVersion, torchImplementation, torchMaxResidentBytes, torchError, hatCostGrowth, torchCostGrowth,
-             tokenModel, tokenModelParameters, tokenModelError
+             tokenModel, tokenModelParameters, tokenModelError, transformersTorchVersion, tokenModelTransformersError
     }
 
     func encode(to encoder: Encoder) throws {
@@ -459,6 +524,8 @@ struct GenerateReport: Encodable {
         try c.encodeIfPresent(tokenModel, forKey: .tokenModel)
         try c.encodeIfPresent(tokenModelParameters, forKey: .tokenModelParameters)
         try c.encodeIfPresent(tokenModelError, forKey: .tokenModelError)
+        try c.encodeIfPresent(transformersTorchVersion, forKey: .transformersTorchVersion)
+        try c.encodeIfPresent(tokenModelTransformersError, forKey: .tokenModelTransformersError)
     }
 
     var text: String {
@@ -470,9 +537,10 @@ struct GenerateReport: Encodable {
             s += "\n== \(c.name) (\(c.promptBytes) bytes; \(c.contextWordsAtEnd) words in context after generating)\n"
             let other = "\(alsoThreads) thread\(alsoThreads == 1 ? "" : "s")"
             for (label, t) in [("hat", c.hat), ("pytorch", c.torch), ("hat, \(other)", c.hatOtherThreads),
-                               ("pytorch, \(other)", c.torchOtherThreads), ("token model, hat", c.tokenModel)] {
+                               ("pytorch, \(other)", c.torchOtherThreads), ("token model, hat", c.tokenModel),
+                               ("token model, transformers", c.tokenModelTransformers)] {
                 guard let t else { continue }
-                s += "  \(benchPadded(label, 19)) prefill \(benchFigure(1000 * t.prefillSeconds)) ms "
+                s += "  \(benchPadded(label, 26)) prefill \(benchFigure(1000 * t.prefillSeconds)) ms "
                     + "(\(benchFigure(t.prefillBytesPerSecond)) bytes/s), generation \(benchFigure(t.generationBytesPerSecond)) bytes/s "
                     + "= \(benchFigure(t.msPerGeneratedByte)) ms per byte"
                     + (t.cpuMsPerGeneratedByte.map { " (CPU \(benchFigure($0)) ms)" } ?? "") + "\n"
@@ -481,6 +549,10 @@ struct GenerateReport: Encodable {
                 s += "  hat is \(benchFigure(g))× faster generating (per round: "
                     + c.generationRatios.map { benchFigure($0) }.joined(separator: ", ") + "), \(benchFigure(p))× prefilling; "
                     + "same bytes: \(c.sameBytes == true ? "yes" : "NO (first difference at byte \(c.firstMismatch.map(String.init) ?? "?"))")\n"
+            }
+            if let g = c.tokenModelGenerationSpeedup, let p = c.tokenModelPrefillSpeedup {
+                s += "  token model: hat is \(benchFigure(g))× faster generating, \(benchFigure(p))× prefilling; "
+                    + (c.tokenModelFirstDifference.map { "texts first differ at byte \($0)\n" } ?? "same text\n")
             }
             let preview = c.generatedText.prefix(80).replacingOccurrences(of: "\n", with: "⏎")
             s += "  generated: \(preview)…\n"
@@ -507,9 +579,11 @@ struct GenerateReport: Encodable {
         if let v = torchVersion { s += "pytorch \(v): \(torchImplementation ?? "")\n" }
         if let e = torchError { s += e + "\n" }
         if let m = tokenModel {
-            s += "token model: \(m) (\(tokenModelParameters ?? 0) parameters), greedy tokens with hat after the same prompts, one round\n"
+            s += "token model: \(m) (\(tokenModelParameters ?? 0) parameters), greedy tokens after the same prompts, one round each: "
+                + "hat, then transformers" + (transformersTorchVersion.map { " (torch \($0), float32)" } ?? "") + "\n"
         }
         if let e = tokenModelError { s += e + "\n" }
+        if let e = tokenModelTransformersError { s += e + "\n" }
         return s
     }
 }

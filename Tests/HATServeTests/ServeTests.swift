@@ -216,27 +216,19 @@ struct ServeTests {
             let response = try await server.client.execute(request, timeout: .seconds(60))
             for try await _ in response.body {}
         }
-        // Wait until the stream holds the only slot: a second request is then refused.
-        var refused = false
-        for _ in 0..<200 where !refused {
-            if server.server.limiter.load.running == 1 {
-                let (status, headers, _) = try await server.send("POST", "/v1/completions", body: #"{"prompt": "x", "max_tokens": 1}"#)
-                #expect(status == 429)
-                #expect(headers["retry-after"] == "1")
-                refused = true
-            } else {
-                try await Task.sleep(for: .milliseconds(20))
-            }
+        // Wait until the stream holds the only slot: a second request is then refused. The waits
+        // end on the server's own slot count; their bound only keeps a broken server from hanging.
+        let streaming = try await waitUntil { server.server.limiter.load.running == 1 }
+        #expect(streaming)
+        if streaming {
+            let (status, headers, _) = try await server.send("POST", "/v1/completions", body: #"{"prompt": "x", "max_tokens": 1}"#)
+            #expect(status == 429)
+            #expect(headers["retry-after"] == "1")
         }
-        #expect(refused)
         reader.cancel()
         _ = await reader.result
         // The generation sees the disconnect after its next piece; then the slot is free.
-        var freed = false
-        for _ in 0..<500 where !freed {
-            freed = server.server.limiter.load.running == 0
-            if !freed { try await Task.sleep(for: .milliseconds(20)) }
-        }
+        let freed = try await waitUntil { server.server.limiter.load.running == 0 }
         #expect(freed)
         let (status, body) = try await server.post("/v1/completions", ["prompt": "x", "max_tokens": 4, "temperature": 0])
         #expect(status == 200)
@@ -329,4 +321,17 @@ struct ServeTests {
         #expect(abs((body["bits_per_byte"] as? Double ?? 0) - total / Double(sentence.utf8.count)) < 1e-9)
         try await server.stop()
     }
+}
+
+/// Polls `condition` every 20 ms until it holds (true) or `bound` has passed (false). The bound is
+/// far beyond any healthy wait, even on a loaded machine: it only stops a broken server from hanging
+/// the suite.
+func waitUntil(bound: Duration = .seconds(120), _ condition: () -> Bool) async throws -> Bool {
+    let clock = ContinuousClock()
+    let deadline = clock.now + bound
+    while !condition() {
+        if clock.now >= deadline { return false }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    return true
 }
