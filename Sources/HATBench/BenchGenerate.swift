@@ -390,7 +390,7 @@ struct ContextReport: Encodable {
             return nil
         }
         if ours == theirs { return nil }
-        return zip(ours, theirs).firstIndex { $0 != $1 } ?? min(ours.count, theirs.count)
+        return zip(ours, theirs).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(ours.count, theirs.count)
     }
 
     mutating func add(hat t: Timing, mainThreads: Bool) {
