@@ -118,12 +118,33 @@ public final class CrossAttention {
         let nq = queries.rows, nk = keyValues.rows
         precondition(nq <= maxQueries && nk <= maxKeys,
                      "\(prefix): \(nq) queries and \(nk) keys exceed capacity \(maxQueries), \(maxKeys)")
-        let q = q.rows(0..<nq), k = k.rows(0..<nk), v = v.rows(0..<nk), a = attended.rows(0..<nq)
+        let q = q.rows(0..<nq), k = k.rows(0..<nk), v = v.rows(0..<nk)
+        projectQueries(queries, into: q, positions: queryPositions)
+        projectKeyValues(keyValues, keys: k, values: v, positions: keyPositions)
+        attendAndProject(out: out, q: q, k: k, v: v, ranges: ranges, accumulate: accumulate)
+    }
+
+    // The three parts of `forward`, also used by cached stepping (KVCache.swift), which writes
+    // keys and values into a cache and attends over the cached rows.
+
+    /// q = rope(queries Wqᵀ, positions) into q [n, A].
+    func projectQueries(_ queries: Tensor /*[n, Cq]*/, into q: Tensor /*[n, A]*/, positions: UnsafePointer<Int32>) {
         qProj.forward(out: q, input: queries)
+        rotary.apply(q, heads: heads, positions: positions, on: context)
+    }
+
+    /// k = rope(keyValues Wkᵀ, positions) and v = keyValues Wvᵀ into k, v [m, G·D].
+    func projectKeyValues(_ keyValues: Tensor /*[m, Ckv]*/, keys k: Tensor /*[m, G·D]*/, values v: Tensor /*[m, G·D]*/,
+                          positions: UnsafePointer<Int32>) {
         kProj.forward(out: k, input: keyValues)
         vProj.forward(out: v, input: keyValues)
-        rotary.apply(q, heads: heads, positions: queryPositions, on: context)
-        rotary.apply(k, heads: kvHeads, positions: keyPositions, on: context)
+        rotary.apply(k, heads: kvHeads, positions: positions, on: context)
+    }
+
+    /// out = (or += with `accumulate`) AttentionCore(q, k, v, ranges) Woᵀ, through `attended`.
+    func attendAndProject(out: Tensor /*[n, Cq]*/, q: Tensor /*[n, A]*/, k: Tensor /*[m, G·D]*/, v: Tensor /*[m, G·D]*/,
+                          ranges: KeyRanges, accumulate: Bool) {
+        let a = attended.rows(0..<q.rows)
         core.forward(out: a, q: q, k: k, v: v, ranges: ranges)
         oProj.forward(out: out, input: a, accumulate: accumulate)
     }
@@ -152,6 +173,8 @@ public final class SelfAttention {
     public let prefix: String
     public let config: AttentionConfig
     public let attention: CrossAttention
+    // Key ranges of the rows of a cached step (KVCache.swift).
+    let stepRanges: KeyRanges   // [maxRows]
     public var isFrozen: Bool {
         get { attention.isFrozen }
         set { attention.isFrozen = newValue }
@@ -166,6 +189,14 @@ public final class SelfAttention {
                                    heads: config.heads, kvHeads: config.kvHeads, headDim: config.headDim,
                                    ropeTheta: config.ropeTheta, maxQueries: maxRows, maxKeys: maxRows,
                                    arena: arena, context: context, parameters: parameters, needsBackward: needsBackward)
+        stepRanges = KeyRanges(capacity: maxRows, arena: arena)
+    }
+
+    /// The float counts `init` takes from its arena (checked; nil on overflow).
+    public static func arenaRequests(config c: AttentionConfig, maxRows: Int, threads: Int, needsBackward: Bool = true) -> [Int?] {
+        CrossAttention.arenaRequests(heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, maxQueries: maxRows,
+                                     maxKeys: maxRows, threads: threads, needsBackward: needsBackward)
+            + [maxRows, maxRows]   // stepRanges: lo and hi
     }
 
     public static func parameterSpecs(prefix: String, config: AttentionConfig) -> [ParameterSpec] {

@@ -1,7 +1,8 @@
 // KVCache and LlamaBlock.step: cached inference for generation. The cache keeps the rotated keys
 // and the values of the last `capacity` positions of one attention layer; `step` appends n ≥ 1
 // new rows and runs the block on them in place, each row attending causally to the cached and
-// new keys inside the window — the same numbers as `forward` over the whole sequence.
+// new keys inside the window — the same numbers as `forward` over the whole sequence, computed
+// by the same parts (SelfAttention.step uses CrossAttention's projections, rotation and core).
 // Storage is 2·capacity rows used as a sliding buffer: new rows go after the kept ones, and
 // when the end is reached the last capacity − 1 rows move to the front (amortised O(1) per
 // row), so the keys a step sees are always one contiguous view for AttentionCore.
@@ -82,6 +83,31 @@ public final class KVCache {
     }
 }
 
+extension SelfAttention {
+    /// out += self-attention of n ≤ min(maxRows, capacity + 1) new rows x [n, C] at `positions`
+    /// [n], appending their keys and values to `cache`: row j sees the cached rows and the new
+    /// rows up to itself, within the last `window` positions. The same projections, rotation and
+    /// core as `forward`, with the keys and values written straight into the cache.
+    func step(out: Tensor /*[n, C]*/, input x: Tensor /*[n, C]*/, positions: UnsafePointer<Int32>, cache: KVCache, window: Int) {
+        let n = x.rows
+        let base = cache.prepareAppend(n)
+        let oldest = cache.total - cache.count            // stream index of the first kept row
+        let q = attention.q.rows(0..<n)
+        let kNew = cache.keys.rows(base..<(base + n)), vNew = cache.values.rows(base..<(base + n))
+        attention.projectQueries(x, into: q, positions: positions)
+        attention.projectKeyValues(x, keys: kNew, values: vNew, positions: positions)
+        // Keys in view: storage rows start ..< base + n, i.e. stream indices oldest ..< total + n.
+        for j in 0..<n {
+            let t = cache.total + j                        // stream index of new row j
+            stepRanges.lo[j] = Int32(max(t - window + 1, oldest) - oldest)
+            stepRanges.hi[j] = Int32(t + 1 - oldest)
+        }
+        attention.attendAndProject(out: out, q: q, k: cache.keys.rows(cache.start..<(base + n)),
+                                   v: cache.values.rows(cache.start..<(base + n)), ranges: stepRanges, accumulate: true)
+        cache.commitAppend(n)
+    }
+}
+
 extension LlamaBlock {
     /// Runs the block in place on n new rows x [n, C] at `positions` [n], appending their keys
     /// and values to `cache` (which must have width G·D and, for a windowed block, capacity ≥
@@ -96,37 +122,15 @@ extension LlamaBlock {
                      "\(prefix).step: cache capacity \(cache.capacity) is smaller than the window \(cfg.window!)")
         let window = min(cfg.window ?? cache.capacity, cache.capacity)
         let chunk = min(maxRows, cache.capacity)
-        let attn = attention.attention
         var s = 0
         while s < x.rows {
             let m = min(chunk, x.rows - s)
-            let xs = x.rows(s..<(s + m)), pos = positions + s
-            let base = cache.prepareAppend(m)
-            let oldest = cache.total - cache.count            // stream index of the first kept row
-            let n1 = normed1.rows(0..<m)
+            let xs = x.rows(s..<(s + m))
+            let n1 = normed1.rows(0..<m), n2 = normed2.rows(0..<m)
             inputNorm.forward(out: n1, input: xs)
-            let q = attn.q.rows(0..<m)
-            let kNew = cache.keys.rows(base..<(base + m)), vNew = cache.values.rows(base..<(base + m))
-            attn.qProj.forward(out: q, input: n1)
-            attn.kProj.forward(out: kNew, input: n1)
-            attn.vProj.forward(out: vNew, input: n1)
-            attn.rotary.apply(q, heads: cfg.heads, positions: pos, on: context)
-            attn.rotary.apply(kNew, heads: cfg.kvHeads, positions: pos, on: context)
-            // Keys in view: storage rows start ..< base + m, i.e. stream indices oldest ..< total + m.
-            let kAll = cache.keys.rows(cache.start..<(base + m)), vAll = cache.values.rows(cache.start..<(base + m))
-            for j in 0..<m {
-                let t = cache.total + j                        // stream index of new row j
-                let lo = max(t - window + 1, oldest)
-                stepRanges.lo[j] = Int32(lo - oldest)
-                stepRanges.hi[j] = Int32(t + 1 - oldest)
-            }
-            let a = attn.attended.rows(0..<m)
-            attn.core.forward(out: a, q: q, k: kAll, v: vAll, ranges: stepRanges)
-            attn.oProj.forward(out: xs, input: a, accumulate: true)            // x = x0 + attn
-            let n2 = normed2.rows(0..<m)
+            attention.step(out: xs, input: n1, positions: positions + s, cache: cache, window: window)   // x = x0 + attn
             postAttentionNorm.forward(out: n2, input: xs)
-            mlp.forward(out: xs, input: n2, accumulate: true)                  // x = x1 + mlp
-            cache.commitAppend(m)
+            mlp.forward(out: xs, input: n2, accumulate: true)                                           // x = x1 + mlp
             s += m
         }
     }

@@ -71,20 +71,16 @@ public final class LlamaBlock {
     let normed2: Tensor         // [N, C] post_attention_layernorm(x1)
     // Backward scratch.
     let dNormed: Tensor         // [N, C]
-    // Key ranges of the rows of an inference step (KVCache.swift).
-    let stepRanges: KeyRanges   // [N]
 
     /// The float counts `init` takes from its arena (checked; nil on overflow), and the floats
     /// of the rotary tables it allocates besides.
     public static func arenaRequests(config c: LlamaBlockConfig, maxRows: Int, threads: Int,
                                      needsBackward: Bool = true) -> [Int?] {
         RMSNorm.arenaRequests(channels: c.hidden, maxRows: maxRows, needsBackward: needsBackward)
-            + CrossAttention.arenaRequests(heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim,
-                                           maxQueries: maxRows, maxKeys: maxRows, threads: threads, needsBackward: needsBackward)
+            + SelfAttention.arenaRequests(config: c.attention, maxRows: maxRows, threads: threads, needsBackward: needsBackward)
             + RMSNorm.arenaRequests(channels: c.hidden, maxRows: maxRows, needsBackward: needsBackward)
             + SwiGLU.arenaRequests(intermediate: c.intermediate, maxRows: maxRows)
             + Array(repeating: checkedMul(maxRows, c.hidden), count: 4) + [needsBackward ? checkedMul(maxRows, c.hidden) : 0]
-            + [maxRows, maxRows]   // stepRanges: lo and hi
     }
 
     public static func parameterSpecs(prefix: String, config: LlamaBlockConfig) -> [ParameterSpec] {
@@ -116,7 +112,6 @@ public final class LlamaBlock {
         afterAttention = arena.tensor(rows: maxRows, cols: c)
         normed2 = arena.tensor(rows: maxRows, cols: c)
         dNormed = arena.tensor(rows: needsBackward ? maxRows : 0, cols: c)
-        stepRanges = KeyRanges(capacity: maxRows, arena: arena)
     }
 
     /// x ← block(x), in place. positions [N] for RoPE; ranges [N] the keys each row may see.
