@@ -268,27 +268,19 @@ struct BenchKernels: ParsableCommand {
         if let missing = Python.missing(["torch", "transformers"], python, otherwise: "--no-torch") {
             return TorchReport(error: "PyTorch comparison unavailable: " + missing)
         }
-        let process = Process()
-        Python.configure(process, python, [torchScript, "--rows", "\(rows)", "--hidden", "\(config.hidden)", "--heads", "\(config.heads)",
-                             "--kv-heads", "\(config.kvHeads)", "--head-dim", "\(config.headDim)",
-                             "--intermediate", "\(config.intermediate)", "--window", "\(config.window ?? 0)",
-                             "--threads", "\(threadOptions.threads)", "--repeats", "\(max(2, min(repeats, 3)))"])
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
+        let run: Python.Run
         do {
-            try process.run()
+            run = try Python.run(python, [torchScript, "--rows", "\(rows)", "--hidden", "\(config.hidden)", "--heads", "\(config.heads)",
+                                          "--kv-heads", "\(config.kvHeads)", "--head-dim", "\(config.headDim)",
+                                          "--intermediate", "\(config.intermediate)", "--window", "\(config.window ?? 0)",
+                                          "--threads", "\(threadOptions.threads)", "--repeats", "\(max(2, min(repeats, 3)))"])
         } catch {
             return TorchReport(error: "PyTorch comparison unavailable: could not start \(python): \(error)")
         }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let errText = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0,
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+        guard run.status == 0,
+              let object = try? JSONSerialization.jsonObject(with: run.output) as? [String: Any],
               let seconds = object["seconds"] as? Double else {
-            let tail = errText.split(separator: "\n").suffix(3).joined(separator: " | ")
-            return TorchReport(error: "PyTorch comparison failed (exit \(process.terminationStatus)): \(tail)")
+            return TorchReport(error: "PyTorch comparison failed: " + run.failure(python, torchScript))
         }
         return TorchReport(seconds: seconds, implementation: object["implementation"] as? String,
                            version: object["torch"] as? String, transformers: object["transformers"] as? String,

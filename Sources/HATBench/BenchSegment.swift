@@ -195,22 +195,15 @@ struct BenchSegment: ParsableCommand {
             return SegmentBenchReference(error: "scripts/bench_hat_splitter.py not found")
         }
         if let missing = Python.missing(["hat_splitter"], pythonPath) { return SegmentBenchReference(error: missing) }
-        let process = Process()
-        Python.configure(process, pythonPath, [script, textPath, "--max-word-bytes", String(maxWordBytes),
-                                               "--repeats", String(referenceRepeats), "--json"])
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        do { try process.run() } catch {
+        let run: Python.Run
+        do {
+            run = try Python.run(pythonPath, [script, textPath, "--max-word-bytes", String(maxWordBytes),
+                                              "--repeats", String(referenceRepeats), "--json"])
+        } catch {
             return SegmentBenchReference(error: "cannot run \(pythonPath): \(error.localizedDescription)")
         }
-        let output = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0,
-              var result = try? JSONDecoder().decode(SegmentBenchReference.self, from: output) else {
-            let message = String(decoding: output + errors, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            return SegmentBenchReference(error: "\(pythonPath) scripts/bench_hat_splitter.py failed (exit \(process.terminationStatus)): \(message.suffix(300))")
+        guard run.status == 0, var result = try? JSONDecoder().decode(SegmentBenchReference.self, from: run.output) else {
+            return SegmentBenchReference(error: run.failure(pythonPath, "scripts/bench_hat_splitter.py"))
         }
         result.pythonPath = pythonPath
         return result

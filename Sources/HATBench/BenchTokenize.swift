@@ -170,27 +170,21 @@ struct BenchTokenize: ParsableCommand {
         guard let script = Locations.roots.map({ $0 + "/scripts/bench_hf_tokenizers.py" }).first(where: { FileManager.default.fileExists(atPath: $0) }) else {
             return TokenizeBenchReference(error: "scripts/bench_hf_tokenizers.py not found")
         }
-        let process = Process()
-        Python.configure(process, pythonPath, [script, tokenizer, text, "--unit", unit.rawValue, "--repeats", String(referenceRepeats), "--json"])
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        do { try process.run() } catch {
+        let run: Python.Run
+        do {
+            run = try Python.run(pythonPath, [script, tokenizer, text, "--unit", unit.rawValue, "--repeats", String(referenceRepeats), "--json"])
+        } catch {
             return TokenizeBenchReference(error: "cannot run \(pythonPath) (pass --python or set HAT_PYTHON): \(error.localizedDescription)")
         }
-        let output = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        if process.terminationStatus == 127 {
+        if run.status == 127 {
             return TokenizeBenchReference(error: "\(pythonPath) was not found (pass --python or set HAT_PYTHON)")
         }
-        if let decoded = try? JSONDecoder().decode(TokenizeBenchReference.self, from: output), decoded.error != nil || process.terminationStatus == 0 {
-            var result = decoded
+        // The script reports its own failures (e.g. tokenizers missing) as JSON with an error.
+        if var result = try? JSONDecoder().decode(TokenizeBenchReference.self, from: run.output), result.error != nil || run.status == 0 {
             result.pythonPath = pythonPath
             return result
         }
-        let message = String(decoding: output + errors, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        return TokenizeBenchReference(error: "\(pythonPath) scripts/bench_hf_tokenizers.py failed (exit \(process.terminationStatus)): \(message.suffix(300))")
+        return TokenizeBenchReference(error: run.failure(pythonPath, "scripts/bench_hf_tokenizers.py"))
     }
 }
 

@@ -46,6 +46,40 @@ enum Python {
         let named = modules.first { message.contains("'\($0)'") } ?? modules.joined(separator: ", ")
         return "\(named) not importable by \(python); \(ways)"
     }
+
+    /// What a script run to its end printed, and how it exited.
+    struct Run {
+        let output: Data
+        let errors: Data
+        let status: Int32
+
+        /// "PYTHON SCRIPT failed (exit N): " and the end of what it printed (stdout and stderr).
+        func failure(_ python: String, _ script: String) -> String {
+            let message = String(decoding: output + errors, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            return "\(python) \(script) failed (exit \(status)): \(message.suffix(300))"
+        }
+    }
+
+    /// Runs `python` with `arguments` to its end. Its stderr is read while stdout is, so a script
+    /// that writes much to both never blocks on a full pipe. Throws only when it cannot start.
+    static func run(_ python: String, _ arguments: [String]) throws -> Run {
+        let process = Process()
+        configure(process, python, arguments)
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        final class Collected: @unchecked Sendable { var data = Data() }
+        let errors = Collected(), done = DispatchSemaphore(value: 0), handle = err.fileHandleForReading
+        DispatchQueue.global().async {
+            errors.data = handle.readDataToEndOfFile()
+            done.signal()
+        }
+        let output = out.fileHandleForReading.readDataToEndOfFile()
+        done.wait()
+        process.waitUntilExit()
+        return Run(output: output, errors: errors.data, status: process.terminationStatus)
+    }
 }
 
 /// A Python benchmark script driven line by line: we write a command, it answers with one

@@ -36,7 +36,6 @@ public final class Arena {
     /// A new zero-filled buffer of `count` floats, aligned to `alignmentBytes`.
     public func allocate(count: Int) -> UnsafeMutablePointer<Float> {
         precondition(count >= 0, "Arena \(name): negative size \(count)")
-        let alignFloats = Arena.alignmentBytes / MemoryLayout<Float>.stride
         let padded = Arena.padded(count)
         usedFloats += padded
         if padded > blockFloats { return newBlock(padded) }

@@ -191,7 +191,6 @@ final class HostileCases {
         let tinyPreset = ["--config", "tiny"]
         let smallTraining = ["--steps", "2", "--rows-per-batch", "2", "--words-per-row", "16", "--max-row-bytes", "256",
                              "--validation-fraction", "0", "--threads", "1"]
-        let clear: (ProcessResult) -> Bool = { $0.isClearError }
         func mentions(_ words: String...) -> (ProcessResult) -> Bool {
             { r in r.isClearError && words.allSatisfy { r.stderr.contains($0) } }
         }

@@ -139,16 +139,7 @@ func temporaryDirectory(_ name: String) throws -> String {
         let data = root + "/text.txt"
         try String(repeating: "It was the best of times, it was the worst of times, it was the age of wisdom. ", count: 200)
             .write(toFile: data, atomically: true, encoding: .utf8)
-        let config = root + "/tiny.json"
-        try """
-        {"encoder_config": {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64,
-           "sliding_window": 32, "cross_attention_config": {"hidden_size": 32, "num_attention_heads": 2}},
-         "backbone_config": {"hidden_size": 48, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 96},
-         "decoder_config": {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
-           "sliding_window": 32, "cross_attention_config": {"hidden_size": 32, "num_attention_heads": 2}},
-         "max_word_size": 24}
-        """.write(toFile: config, atomically: true, encoding: .utf8)
-        let common = ["--config", config, "--data", data, "--steps", "120", "--rows-per-batch", "8", "--words-per-row", "48",
+        let common = ["--config", "tiny", "--data", data, "--steps", "120", "--rows-per-batch", "8", "--words-per-row", "48",
                       "--max-row-bytes", "512", "--validation-fraction", "0", "--checkpoint-every", "30", "--warmup-steps", "10",
                       "--threads", "1"]
         let whole = root + "/whole", killed = root + "/killed"
