@@ -11,6 +11,10 @@
 #   (a2) stage 2    from (a): everything trained end to end with the student's own backbone,
 #                   the backbone at BACKBONE_LR, cross-entropy only
 #
+# Local parts: by default warm-started from the shipped default model's (LOCAL_FROM, `hat graft
+# --local-from`: its encoder, decoder and head; the tensors that meet the backbone's width are
+# fresh); LOCAL_FROM= (empty) starts them fresh from the graft-local preset instead.
+#
 # Every arm trains on the same bytes in the same order (same seed, rows and steps). Held out
 # (never trained on): six works of literature (the shipped default model's held-out documents) and
 # a fixed subset of the technical corpus's held-out documents. Afterwards every arm, the shipped
@@ -19,8 +23,9 @@
 # Usage: scripts/graft_distill.sh        Knobs (environment): STEPS STAGE2_STEPS ROWS WORDS LR
 #   STAGE2_LR BACKBONE_LR WARMUP ALIGN_BLOCKS ALIGN_DISTANCE VALIDATE_EVERY VALIDATION_ROWS CHECKPOINT_EVERY SEED THREADS
 #   NICE ARMS (default "distilled random plain stage2") SCRATCH PYTHON HAT (a hat binary to use)
-#   ROOT (the experiment's directory, default runs/graft-5mb; the first, unequal 2-MB runs of
-#   2026-12-03 are in runs/distill)
+#   ROOT (the experiment's directory, default runs/graft-warm; the first, unequal 2-MB runs of
+#   2026-12-03 are in runs/distill, 108 steps of the fresh-local 5-MB recipe in runs/graft-5mb)
+#   LOCAL_FROM (a HAT model whose local parts start the graft; empty: fresh from graft-local)
 #   EVAL_HAT (the binary that evaluates and reports; default HAT) EVAL_BYTES EVAL_TECH_BYTES SCORE_BLOCKS
 
 set -euo pipefail
@@ -31,7 +36,7 @@ STAGE2_STEPS=${STAGE2_STEPS:-200}
 ROWS=${ROWS:-8}
 WORDS=${WORDS:-256}
 MAX_ROW_BYTES=${MAX_ROW_BYTES:-2048}
-LR=${LR:-1e-3}
+LR=${LR:-5e-4}                        # warm local parts (fresh ones trained at 1e-3)
 STAGE2_LR=${STAGE2_LR:-3e-4}          # stage 2: local parts (the backbone at BACKBONE_LR)
 BACKBONE_LR=${BACKBONE_LR:-3e-5}
 WARMUP=${WARMUP:-50}
@@ -48,7 +53,8 @@ SCRATCH=${SCRATCH:-.build-graft}
 PYTHON=${PYTHON:-python3}
 
 GGUF=data/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
-ROOT=${ROOT:-runs/graft-5mb}
+ROOT=${ROOT:-runs/graft-warm}
+LOCAL_FROM=${LOCAL_FROM-Models/default}
 BACKBONE=$ROOT/backbone
 INIT=$ROOT/init
 DATA=$ROOT/data
@@ -87,10 +93,11 @@ fi
 
 # 4. Backbone and the two starting models (identical local parts; backbone pretrained or random).
 [ -f "$BACKBONE/model.safetensors" ] || step "$HAT" convert-backbone "$GGUF" --out "$BACKBONE" --dtype f32
+if [ -n "$LOCAL_FROM" ]; then LOCAL=(--local-from "$LOCAL_FROM"); else LOCAL=(--config graft-local); fi
 [ -f "$INIT/pretrained/model.safetensors" ] ||
-    step "$HAT" graft --backbone "$BACKBONE" --config graft-local --seed "$SEED" --out "$INIT/pretrained"
+    step "$HAT" graft --backbone "$BACKBONE" "${LOCAL[@]}" --seed "$SEED" --out "$INIT/pretrained"
 [ -f "$INIT/random/model.safetensors" ] ||
-    step "$HAT" graft --backbone "$BACKBONE" --config graft-local --seed "$SEED" --random-backbone --out "$INIT/random"
+    step "$HAT" graft --backbone "$BACKBONE" "${LOCAL[@]}" --seed "$SEED" --random-backbone --out "$INIT/random"
 
 newest_step() {
     local newest

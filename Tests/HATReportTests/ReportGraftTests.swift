@@ -59,8 +59,8 @@ import Testing
     @Test func randomTwinSharesTheLocalWeightsOnly() throws {
         let preset = try Self.preset()
         let backbone = try convertedBackbone(preset)
-        let (graftConfig, grafted) = try Graft.make(backboneDirectory: backbone, preset: preset, seed: 7)
-        let (twinConfig, twin) = try Graft.make(backboneDirectory: backbone, preset: preset, seed: 7, randomBackbone: true)
+        let (graftConfig, grafted, _) = try Graft.make(backboneDirectory: backbone, preset: preset, seed: 7)
+        let (twinConfig, twin, _) = try Graft.make(backboneDirectory: backbone, preset: preset, seed: 7, randomBackbone: true)
         #expect(graftConfig.backboneConfig == twinConfig.backboneConfig)
         #expect(graftConfig.provenance.graftedFrom != nil)
         #expect(twinConfig.provenance.graftedFrom == nil)
@@ -77,6 +77,47 @@ import Testing
         }
     }
 
+    /// --local-from: a source model whose backbone is narrower (16, not 24) gives the graft every
+    /// local tensor of the same shape, bit for bit; the tensors that meet the backbone's width
+    /// stay as a fresh graft with the same seed has them; the backbone is the converted one.
+    @Test func localPartsFromAnotherModelWhereShapesMatch() throws {
+        let preset = try Self.preset()
+        let backbone = try convertedBackbone(preset)
+        var sourceConfig = preset
+        sourceConfig.backboneConfig.hiddenSize = 16
+        sourceConfig.backboneConfig.intermediateSize = 32
+        sourceConfig.backboneConfig.headDim = 8
+        let sourceParameters = ParameterSet(HierarchicalModel.parameterSpecs(sourceConfig))
+        var rng = RandomGenerator(seed: 99)
+        HierarchicalModel.initialize(sourceParameters, rng: &rng)
+        let sourceDirectory = try temporaryDirectory("source-model")
+        try ModelFiles.save(config: sourceConfig, parameters: sourceParameters, to: sourceDirectory, dtype: .f32)
+
+        let (config, grafted, transfer) = try Graft.make(backboneDirectory: backbone, preset: preset, seed: 7, localFrom: sourceDirectory)
+        let (_, fresh, _) = try Graft.make(backboneDirectory: backbone, preset: preset, seed: 7)
+        let t = try #require(transfer)
+        #expect(config.provenance.notes?.contains("local parts from \(sourceDirectory)") == true)
+        #expect(!t.copied.isEmpty && !t.fresh.isEmpty)
+        for entry in grafted.entries {
+            let ours = Array(UnsafeBufferPointer(start: grafted.values + entry.offset, count: entry.count))
+            let freshValues = Array(UnsafeBufferPointer(start: fresh.values + entry.offset, count: entry.count))
+            if entry.name.hasPrefix("backbone.") {
+                #expect(ours.allSatisfy { $0 == 0.5 }, "\(entry.name) should hold the converted weights")
+                #expect(!t.copied.contains(entry.name) && !t.fresh.contains(entry.name))
+            } else if sourceParameters.contains(entry.name), sourceParameters.entry(entry.name).shape == entry.shape {
+                let source = sourceParameters.value(entry.name)
+                #expect(ours == Array(UnsafeBufferPointer(start: source.data, count: entry.count)), "\(entry.name) should be copied")
+                #expect(t.copied.contains(entry.name))
+            } else {
+                #expect(ours == freshValues, "\(entry.name) should be fresh")
+                #expect(t.fresh.contains(entry.name))
+            }
+        }
+        // The shapes that meet the backbone differ; the encoder's own blocks and the head do not.
+        #expect(t.fresh.contains(HierarchicalModel.firstWordEmbeddingName) && t.fresh.contains(HierarchicalModel.latentQueryName))
+        #expect(t.copied.contains { $0.hasPrefix("encoder.") } && t.copied.contains("lm_head.weight"))
+    }
+
     @Test func reportOfTwoRuns() throws {
         let preset = try Self.preset()
         let backbone = try convertedBackbone(preset)
@@ -90,7 +131,7 @@ import Testing
         }
         var runArguments: [String] = [], initialArguments: [String] = []
         for (label, random) in [("pretrained", false), ("random", true)] {
-            let (config, parameters) = try Graft.make(backboneDirectory: backbone, preset: preset, seed: 3, randomBackbone: random)
+            let (config, parameters, _) = try Graft.make(backboneDirectory: backbone, preset: preset, seed: 3, randomBackbone: random)
             try ModelFiles.save(config: config, parameters: parameters, to: "\(work)/init-\(label)", dtype: .f32)
             var options = TrainingOptions(data: [data])
             options.steps = 4
