@@ -20,8 +20,11 @@ public struct DistillationReport {
         public var wallSeconds: Double
         public var cpuSeconds: Double
         public var notes: String?
+        /// The model's provenance notes (its newest checkpoint's config): where backbone and local parts came from.
+        public var provenance: String?
         public init(key: String, label: String, metrics: [[String: Any]], options: TrainingOptions?, wallSeconds: Double,
-                    cpuSeconds: Double, notes: String?) {
+                    cpuSeconds: Double, notes: String?, provenance: String? = nil) {
+            self.provenance = provenance
             self.key = key
             self.label = label
             self.metrics = metrics
@@ -178,6 +181,7 @@ public struct DistillationReport {
                     + "distillation weight \(d.distillWeight), cross-entropy weight \(d.crossEntropyWeight), oracle decoder inputs \(d.oracle ? "on" : "off")"
             }
             md += line + "\n"
+            if let provenance = arm.provenance { md += "  - model: " + provenance + "\n" }
             if let notes = arm.notes, !notes.isEmpty { md += "  - notes: " + notes.split(separator: "\n").joined(separator: "; ") + "\n" }
         }
         md += "\n"

@@ -100,7 +100,12 @@ struct ReportDistill: ParsableCommand {
             }
         }
         let notes = try? String(contentsOfFile: "\(directory)/NOTES.txt", encoding: .utf8)
-        return .init(key: key, label: label, metrics: metrics, options: options, wallSeconds: wall, cpuSeconds: cpu, notes: notes)
+        let provenance = (try? Trainer.newestCheckpoint(in: "\(directory)/checkpoints"))
+            .flatMap { $0 }
+            .flatMap { try? HATConfig.load(path: ($0 as NSString).appendingPathComponent(ModelFiles.configName)) }?
+            .provenance.notes
+        return .init(key: key, label: label, metrics: metrics, options: options, wallSeconds: wall, cpuSeconds: cpu, notes: notes,
+                     provenance: provenance)
     }
 
     /// `hat eval --json --documents` output: totals, and per document (or block) its predicted
