@@ -40,6 +40,7 @@ let package = Package(
         // System libraries
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .target(name: "CCPU", path: "Sources/CCPU", cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O2", "-mavx2", "-mfma"])]),
         .target(
             name: "CICU",
             path: "Sources/CICU",
@@ -48,7 +49,7 @@ let package = Package(
         ),
 
         // Libraries
-        .target(name: "HATTensor", dependencies: ["CBLAS", "CCPU"], swiftSettings: kernelSettings),
+        .target(name: "HATTensor", dependencies: ["CBLAS", "CCPU", "CKernels"], swiftSettings: kernelSettings),
         .target(name: "HATLayers", dependencies: ["HATTensor"], swiftSettings: kernelSettings),
         .target(name: "HATText", dependencies: ["CICU"], swiftSettings: kernelSettings),
         .target(name: "HATIO", dependencies: ["HATTensor"], swiftSettings: kernelSettings),

@@ -34,3 +34,6 @@ public func checkFlagProduct(_ flags: String, _ a: Int, _ b: Int, atMost limit: 
         throw ValidationError("\(flags) = \(a) × \(b) exceeds the limit of \(limit) \(what)")
     }
 }
+
+/// --weights f32|bf16 (WeightFormat): how a HAT model's matrices are held for inference.
+extension WeightFormat: ExpressibleByArgument {}

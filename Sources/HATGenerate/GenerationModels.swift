@@ -7,12 +7,15 @@ import HATTensor
 
 public enum GenerationModels {
     /// The model at `path`: a token model when TokenModelFiles recognises one, else a HAT directory.
-    public static func open(_ path: String, limits: ContextLimits = ContextLimits(), context: ComputeContext) throws
-        -> GenerationModel {
+    public static func open(_ path: String, limits: ContextLimits = ContextLimits(), weights: WeightFormat = .f32,
+                            context: ComputeContext) throws -> GenerationModel {
         if TokenModelFiles.isTokenModel(path) {
+            guard weights == .f32 else {
+                throw SessionError(message: "\(path): --weights \(weights.rawValue) is for HAT models; a token model runs in float32")
+            }
             return try TokenTextModel(source: path, capacity: limits.bytes, context: context)
         }
-        let (config, parameters) = try ModelFiles.load(from: path)
+        let (config, parameters) = try ModelFiles.load(from: path, weights: weights)
         return try GenerationSession(config: config, parameters: parameters, limits: limits, context: context)
     }
 

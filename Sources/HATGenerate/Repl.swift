@@ -13,6 +13,8 @@ public final class Repl {
         public var maxBytes = 300
         public var showWords = false
         public var raw = false
+        /// How a HAT model's matrices are held (`--weights`); token models run in float32.
+        public var weights: WeightFormat = .f32
         public init() {}
     }
 
@@ -39,12 +41,12 @@ public final class Repl {
         self.interrupted = interrupted
         self.colors = colors
         self.limits = limits
-        session = try Repl.load(modelDirectory, limits: limits, context: context)
+        session = try Repl.load(modelDirectory, limits: limits, weights: settings.weights, context: context)
         generator = Generator(model: session, sampling: settings.sampling)
     }
 
-    private static func load(_ path: String, limits: ContextLimits, context: ComputeContext) throws -> GenerationModel {
-        try GenerationModels.open(path, limits: limits, context: context)
+    private static func load(_ path: String, limits: ContextLimits, weights: WeightFormat, context: ComputeContext) throws -> GenerationModel {
+        try GenerationModels.open(path, limits: limits, weights: weights, context: context)
     }
 
     private func say(_ text: String) { write(Array((text + "\n").utf8)) }
@@ -138,7 +140,7 @@ public final class Repl {
         case "/model":
             guard !argument.isEmpty else { say("/model needs a model directory or token model file"); break }
             do {
-                session = try Repl.load(argument, limits: limits, context: context)
+                session = try Repl.load(argument, limits: limits, weights: settings.weights, context: context)
                 generator = Generator(model: session, sampling: settings.sampling)
                 modelDirectory = argument
                 say("loaded \(argument)")

@@ -3,6 +3,8 @@
 // checkpoint writing and gradient checks are then flat loops over `count` floats.
 // Entries are named by their checkpoint keys (ARCHITECTURE.md §3) and keep their logical shape.
 
+import CKernels
+
 public struct ParameterSpec: Equatable, Sendable {
     public let name: String
     /// Logical shape as in the checkpoint, e.g. [out, in] for a linear weight, [C] for a norm.
@@ -32,6 +34,9 @@ public final class ParameterSet {
     public let count: Int
     public let values: UnsafeMutablePointer<Float>   // [count]
     public let grads: UnsafeMutablePointer<Float>    // [count], same layout as values
+    /// The matrices in bfloat16, same layout as values (vectors left zero); nil unless
+    /// `storeMatricesInBF16()` was called (a model loaded with `--weights bf16`).
+    public private(set) var bf16Values: UnsafeMutablePointer<UInt16>?
 
     /// Lays the specs out in order, zero-filled. Names must be unique.
     public init(_ specs: [ParameterSpec]) {
@@ -65,6 +70,31 @@ public final class ParameterSet {
     deinit {
         values.deallocate()
         grads.deallocate()
+        bf16Values?.deallocate()
+    }
+
+    /// Rounds every matrix (rank ≥ 2) to bfloat16 and keeps those bits in `bf16Values`; the float32
+    /// values are replaced by the same rounded numbers, so a product over either gives the same
+    /// terms. Call once, right after loading and before any layer is made over these parameters
+    /// (layers take their bf16 view when they are made); norm gains and vectors stay float32.
+    public func storeMatricesInBF16() {
+        precondition(bf16Values == nil, "the matrices are already in bfloat16")
+        let bits = UnsafeMutablePointer<UInt16>.allocate(capacity: max(count, 1))
+        bits.initialize(repeating: 0, count: max(count, 1))
+        for entry in entries where entry.spec.decays {
+            hat_bf16_from_f32(values + entry.offset, bits + entry.offset, entry.count)
+            for i in 0..<entry.count { values[entry.offset + i] = Float(bitPattern: UInt32(bits[entry.offset + i]) << 16) }
+        }
+        bf16Values = bits
+    }
+
+    /// The named matrix in bfloat16, when `storeMatricesInBF16()` was called.
+    public func bf16Matrix(_ name: String) -> BF16Matrix? {
+        guard let bits = bf16Values else { return nil }
+        let e = entry(name)
+        guard e.spec.decays else { return nil }
+        let cols = e.shape.last!
+        return BF16Matrix(data: bits + e.offset, rows: e.count / cols, cols: cols)
     }
 
     private static func allocateZeroed(_ count: Int) -> UnsafeMutablePointer<Float> {

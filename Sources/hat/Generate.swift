@@ -29,6 +29,7 @@ struct Generate: ParsableCommand {
     @OptionGroup var threadOptions: ThreadOptions
     @Flag(help: "Write invalid UTF-8 the model emits as raw bytes instead of U+FFFD.") var raw = false
     @Flag(help: "Print one JSON object at the end instead of streaming.") var json = false
+    @Option(help: "How a HAT model's matrices are held: f32, or bf16 (rounded; decoding reads half the bytes).") var weights: WeightFormat = .f32
 
     func validate() throws {
         guard (prompt == nil) != (promptFile == nil) else { throw ValidationError("give exactly one of --prompt and --prompt-file") }
@@ -53,7 +54,7 @@ struct Generate: ParsableCommand {
             promptBytes = Array(prompt!.utf8)
         }
         let directory = try model ?? Locations.defaultModel()
-        let session = try GenerationModels.open(directory, limits: ContextLimits(words: contextWords), context: context)
+        let session = try GenerationModels.open(directory, limits: ContextLimits(words: contextWords), weights: weights, context: context)
         let generator = Generator(model: session, sampling: sampling)
         let limits = GenerationLimits(maxBytes: maxBytes, maxWords: maxWords, stop: stop.map { Array($0.utf8) })
         let progress = ProgressLine(quiet: json || promptBytes.count <= 1 << 16)

@@ -25,6 +25,7 @@ struct ReplCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Seed for sampling.") var seed: UInt64 = 0
     @OptionGroup var threadOptions: ThreadOptions
     @Flag(help: "Write invalid UTF-8 the model emits as raw bytes instead of U+FFFD.") var raw = false
+    @Option(help: "How a HAT model's matrices are held: f32, or bf16 (rounded; decoding reads half the bytes).") var weights: WeightFormat = .f32
 
     func validate() throws {
         do { try sampling.validate() } catch { throw ValidationError("\(error)") }
@@ -40,6 +41,7 @@ struct ReplCommand: ParsableCommand {
         settings.sampling = sampling
         settings.maxBytes = maxBytes
         settings.raw = raw
+        settings.weights = weights
         let terminal = isatty(STDOUT_FILENO) != 0 && isatty(STDIN_FILENO) != 0
         let repl = try Repl(modelDirectory: directory, settings: settings, context: context, colors: terminal,
                             interrupted: { answerInterrupted != 0 },
