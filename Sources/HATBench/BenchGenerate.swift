@@ -48,6 +48,8 @@ struct BenchGenerate: ParsableCommand {
     var sliceBytes = 16
     @Option(parsing: .unconditional, help: "Also run both with this many threads (the per-byte steps are tiny; 0 = skip).")
     var alsoThreads = 1
+    @Flag(help: "Also time hat with the matrices in bfloat16 (--weights bf16), right after ours at --threads each round.")
+    var alsoBF16 = false
     @Option(help: "Python with torch, safetensors and hat-splitter (default: $HAT_PYTHON, else python3).")
     var python: String?
     @Option(help: "The PyTorch script.")
@@ -116,6 +118,14 @@ struct BenchGenerate: ParsableCommand {
             }
         }
         report.byteWindows = [config.encoderConfig.slidingWindow ?? limits.bytes, config.decoderConfig.slidingWindow ?? limits.bytes]
+        var bf16Sessions: [GenerationSession] = []
+        if alsoBF16 {
+            let (_, rounded) = try ModelFiles.load(from: directory, weights: .bf16)
+            let context = ComputeContext(threads: threadOptions.threads)
+            bf16Sessions = try contextWords.map { _ in
+                try GenerationSession(config: config, parameters: rounded, limits: limits, chunkBytes: chunkBytes, context: context)
+            }
+        }
 
         var prompts: [[UInt8]] = []
         for words in contextWords {
@@ -155,6 +165,13 @@ struct BenchGenerate: ParsableCommand {
                     report.contexts[i].add(hat: timings[i], mainThreads: roundThreads == threadOptions.threads)
                     report.contexts[i].generated = generated[i]
                     report.contexts[i].contextWordsAtEnd = sessions[i].completedWords
+                }
+                if roundThreads == threadOptions.threads && !bf16Sessions.isEmpty {
+                    let (bf16Timings, bf16Generated) = ourRound(sessions: bf16Sessions, prompts: prompts)
+                    for i in bf16Sessions.indices {
+                        report.contexts[i].hatBF16Rounds.append(bf16Timings[i])
+                        report.contexts[i].bf16SameBytes = (report.contexts[i].bf16SameBytes ?? true) && bf16Generated[i] == generated[i]
+                    }
                 }
                 guard let w = worker else { continue }
                 do {
@@ -369,6 +386,16 @@ struct ContextReport: Encodable {
     var torchOtherThreadsRounds: [Timing] = []
     var sameBytes: Bool?
     var firstMismatch: Int?
+    /// hat with --weights bf16, right after ours at the main thread count; whether its greedy bytes equal ours.
+    var hatBF16Rounds: [Timing] = []
+    var bf16SameBytes: Bool?
+    var hatBF16: Timing? { fastest(hatBF16Rounds) }
+    /// Our float32 generation time over bfloat16's, per round and of the fastest rounds.
+    var bf16GenerationRatios: [Double] { zip(hatRounds, hatBF16Rounds).map { $0.generationSeconds / $1.generationSeconds } }
+    var bf16GenerationSpeedup: Double? {
+        guard let h = hat, let b = hatBF16 else { return nil }
+        return h.generationSeconds / b.generationSeconds
+    }
     /// The token model after the same prompt (one round, hat's implementation), then transformers'.
     var tokenModel: Timing?
     var tokenModelText: String?
@@ -431,7 +458,8 @@ struct ContextReport: Encodable {
         case name, promptWords, promptBytes, contextWordsAtEnd, hat, torch, hatRounds, torchRounds, sameBytes, firstMismatch,
              hatOtherThreads, torchOtherThreads, generationRatios, generationSpeedup, prefillSpeedup, generatedText,
              tokenModel, tokenModelText, tokenModelTransformers, tokenModelTransformersText, tokenModelGenerationSpeedup,
-             tokenModelPrefillSpeedup, tokenModelFirstDifference
+             tokenModelPrefillSpeedup, tokenModelFirstDifference, hatBF16, hatBF16Rounds, bf16SameBytes, bf16GenerationRatios,
+             bf16GenerationSpeedup
     }
 
     func encode(to encoder: Encoder) throws {
@@ -459,6 +487,13 @@ struct ContextReport: Encodable {
         try c.encodeIfPresent(tokenModelGenerationSpeedup, forKey: .tokenModelGenerationSpeedup)
         try c.encodeIfPresent(tokenModelPrefillSpeedup, forKey: .tokenModelPrefillSpeedup)
         try c.encodeIfPresent(tokenModelFirstDifference, forKey: .tokenModelFirstDifference)
+        if !hatBF16Rounds.isEmpty {
+            try c.encodeIfPresent(hatBF16, forKey: .hatBF16)
+            try c.encode(hatBF16Rounds, forKey: .hatBF16Rounds)
+            try c.encodeIfPresent(bf16SameBytes, forKey: .bf16SameBytes)
+            try c.encode(bf16GenerationRatios, forKey: .bf16GenerationRatios)
+            try c.encodeIfPresent(bf16GenerationSpeedup, forKey: .bf16GenerationSpeedup)
+        }
     }
 }
 
@@ -536,7 +571,7 @@ struct GenerateReport: Encodable {
         for c in contexts {
             s += "\n== \(c.name) (\(c.promptBytes) bytes; \(c.contextWordsAtEnd) words in context after generating)\n"
             let other = "\(alsoThreads) thread\(alsoThreads == 1 ? "" : "s")"
-            for (label, t) in [("hat", c.hat), ("pytorch", c.torch), ("hat, \(other)", c.hatOtherThreads),
+            for (label, t) in [("hat", c.hat), ("hat, bf16 weights", c.hatBF16), ("pytorch", c.torch), ("hat, \(other)", c.hatOtherThreads),
                                ("pytorch, \(other)", c.torchOtherThreads), ("token model, hat", c.tokenModel),
                                ("token model, transformers", c.tokenModelTransformers)] {
                 guard let t else { continue }
@@ -549,6 +584,11 @@ struct GenerateReport: Encodable {
                 s += "  hat is \(benchFigure(g))× faster generating (per round: "
                     + c.generationRatios.map { benchFigure($0) }.joined(separator: ", ") + "), \(benchFigure(p))× prefilling; "
                     + "same bytes: \(c.sameBytes == true ? "yes" : "NO (first difference at byte \(c.firstMismatch.map(String.init) ?? "?"))")\n"
+            }
+            if let g = c.bf16GenerationSpeedup {
+                s += "  bf16 weights: \(benchFigure(g))× the float32 path generating (per round: "
+                    + c.bf16GenerationRatios.map { benchFigure($0) }.joined(separator: ", ") + "); same bytes: "
+                    + (c.bf16SameBytes == true ? "yes" : "no (the rounded weights change the greedy choice)") + "\n"
             }
             if let g = c.tokenModelGenerationSpeedup, let p = c.tokenModelPrefillSpeedup {
                 s += "  token model: hat is \(benchFigure(g))× faster generating, \(benchFigure(p))× prefilling; "
