@@ -7,11 +7,13 @@ import HATTensor
 
 public enum GenerationModels {
     /// The model at `path`: a token model when TokenModelFiles recognises one, else a HAT directory.
-    public static func open(_ path: String, limits: ContextLimits = ContextLimits(), weights: WeightFormat = .f32,
+    /// `weights` nil: as the file stores them (bf16 for a HAT model whose matrices are stored in
+    /// BF16, as the shipped default's are: the same numbers, decoding reads half the bytes).
+    public static func open(_ path: String, limits: ContextLimits = ContextLimits(), weights: WeightFormat? = nil,
                             context: ComputeContext) throws -> GenerationModel {
         if TokenModelFiles.isTokenModel(path) {
-            guard weights == .f32 else {
-                throw SessionError(message: "\(path): --weights \(weights.rawValue) is for HAT models; a token model runs in float32")
+            guard weights ?? .f32 == .f32 else {
+                throw SessionError(message: "\(path): --weights bf16 is for HAT models; a token model runs in float32")
             }
             return try TokenTextModel(source: path, capacity: limits.bytes, context: context)
         }

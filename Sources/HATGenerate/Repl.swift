@@ -13,8 +13,8 @@ public final class Repl {
         public var maxBytes = 300
         public var showWords = false
         public var raw = false
-        /// How a HAT model's matrices are held (`--weights`); token models run in float32.
-        public var weights: WeightFormat = .f32
+        /// How a HAT model's matrices are held (`--weights`; nil: as stored); token models run in float32.
+        public var weights: WeightFormat?
         public init() {}
     }
 
@@ -45,7 +45,7 @@ public final class Repl {
         generator = Generator(model: session, sampling: settings.sampling)
     }
 
-    private static func load(_ path: String, limits: ContextLimits, weights: WeightFormat, context: ComputeContext) throws -> GenerationModel {
+    private static func load(_ path: String, limits: ContextLimits, weights: WeightFormat?, context: ComputeContext) throws -> GenerationModel {
         try GenerationModels.open(path, limits: limits, weights: weights, context: context)
     }
 

@@ -29,7 +29,8 @@ struct Generate: ParsableCommand {
     @OptionGroup var threadOptions: ThreadOptions
     @Flag(help: "Write invalid UTF-8 the model emits as raw bytes instead of U+FFFD.") var raw = false
     @Flag(help: "Print one JSON object at the end instead of streaming.") var json = false
-    @Option(help: "How a HAT model's matrices are held: f32, or bf16 (rounded; decoding reads half the bytes).") var weights: WeightFormat = .f32
+    @Option(help: "How a HAT model's matrices are held: f32, or bf16 (rounded; decoding reads half the bytes). Default: as stored (bf16 when the file stores them so, as Models/default does).")
+    var weights: WeightFormat?
 
     func validate() throws {
         guard (prompt == nil) != (promptFile == nil) else { throw ValidationError("give exactly one of --prompt and --prompt-file") }

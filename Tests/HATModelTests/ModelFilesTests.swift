@@ -138,3 +138,33 @@ private func message(_ body: () throws -> Void) -> String? {
         _ = config
     }
 }
+
+/// `--weights` left unset holds the matrices as the file stores them: a model saved in BF16 (as
+/// Models/default is) gets its bfloat16 copy, with float32 values equal to the stored numbers;
+/// one saved in F32 stays float32; `.bf16` asked of a float32 file rounds it.
+@Suite struct WeightFormatAtLoad {
+    @Test func asStoredUnlessAsked() throws {
+        let directory = try TemporaryDirectory("weight-format")
+        let config = try TinyModel.config()
+        let parameters = TinyModel.parameters(config)
+        let bf16Path = directory.file("bf16"), f32Path = directory.file("f32")
+        try ModelFiles.save(config: config, parameters: parameters, to: bf16Path, dtype: .bf16)
+        try ModelFiles.save(config: config, parameters: parameters, to: f32Path, dtype: .f32)
+
+        let (_, storedBF16) = try ModelFiles.load(from: bf16Path, weights: nil)
+        let (_, plainBF16) = try ModelFiles.load(from: bf16Path)
+        #expect(storedBF16.bf16Values != nil)
+        #expect(plainBF16.bf16Values == nil, "training loads (the default) stay float32")
+        #expect(Array(UnsafeBufferPointer(start: storedBF16.values, count: storedBF16.count))
+                == Array(UnsafeBufferPointer(start: plainBF16.values, count: plainBF16.count)),
+                "a BF16 file's numbers are bfloat16 already: holding them so changes none")
+
+        let (_, storedF32) = try ModelFiles.load(from: f32Path, weights: nil)
+        #expect(storedF32.bf16Values == nil)
+        let (_, askedBF16) = try ModelFiles.load(from: f32Path, weights: .bf16)
+        #expect(askedBF16.bf16Values != nil)
+        let name = HierarchicalModel.parameterSpecs(config).first { $0.decays }!.name
+        let rounded = askedBF16.value(name), original = storedF32.value(name)
+        #expect((0..<rounded.cols).contains { rounded.data[$0] != original.data[$0] }, "a float32 file's matrices are rounded")
+    }
+}
