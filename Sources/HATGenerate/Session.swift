@@ -26,6 +26,7 @@ import HATText
 public struct SessionError: Error, CustomStringConvertible {
     public let message: String
     public var description: String { message }
+    public init(message: String) { self.message = message }
 }
 
 /// Limits that keep memory bounded however long the text gets.

@@ -31,12 +31,17 @@ public final class ServedModel: @unchecked Sendable {
     public private(set) var sessionsMade = 0
 
     /// Loads the weights at `path` once. `contextWords` bounds a HAT session's backbone context;
-    /// `contextBytes` a token session's window (as in `hat generate` and the REPL).
-    public init(id: String? = nil, path: String, contextWords: Int = 1024, threadsPerSession: Int = 1) throws {
+    /// `contextBytes` a token session's window (as in `hat generate` and the REPL). `weights`: how a
+    /// HAT model's matrices are held (nil: as its file stores them, as `hat generate` does).
+    public init(id: String? = nil, path: String, contextWords: Int = 1024, threadsPerSession: Int = 1,
+                weights: WeightFormat? = nil) throws {
         self.path = path
         self.id = id ?? URL(fileURLWithPath: path).standardizedFileURL.lastPathComponent
         self.threadsPerSession = threadsPerSession
         if TokenModelFiles.isTokenModel(path) {
+            guard weights ?? .f32 == .f32 else {
+                throw SessionError(message: "\(path): --weights bf16 is for HAT models; a token model runs in float32")
+            }
             kind = .token
             let (config, parameters, _) = try TokenModelFiles.load(path)
             let tokenizer = try BPETokenizer(try TokenizerText.definition(from: path), source: path)
@@ -51,7 +56,7 @@ public final class ServedModel: @unchecked Sendable {
             }
         } else {
             kind = .hat
-            let (config, parameters) = try ModelFiles.load(from: path)
+            let (config, parameters) = try ModelFiles.load(from: path, weights: weights)
             splitterOptions = try config.splitterOptions()
             let limits = ContextLimits(words: contextWords)
             makeModel = { context in

@@ -30,6 +30,7 @@ struct Serve: ParsableCommand {
     @Option(parsing: .unconditional, help: "Largest prompt (or text to score) in bytes (beyond it 400).") var maxPromptBytes = 1 << 18
     @Option(parsing: .unconditional, help: "Largest max_tokens a request may ask (bytes of a HAT model, tokens of a token model).") var maxTokens = 4096
     @Option(parsing: .unconditional, help: "Backbone context window in words of a HAT model.") var contextWords = 1024
+    @Option(help: "How HAT models' matrices are held: f32 or bf16 (default: as each file stores them).") var weights: WeightFormat?
 
     func validate() throws {
         try checkFlag("port", port, 0...65_535)
@@ -47,7 +48,7 @@ struct Serve: ParsableCommand {
         let paths = model.isEmpty ? [try Locations.defaultModel()] : model
         var models: [ServedModel] = []
         for path in paths {
-            let served = try ServedModel(path: path, contextWords: contextWords, threadsPerSession: threadsPerRequest)
+            let served = try ServedModel(path: path, contextWords: contextWords, threadsPerSession: threadsPerRequest, weights: weights)
             guard !models.contains(where: { $0.id == served.id }) else {
                 throw ValidationError("two models are named \"\(served.id)\"; serve models whose last path components differ")
             }
