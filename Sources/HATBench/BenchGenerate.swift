@@ -290,9 +290,7 @@ struct BenchGenerate: ParsableCommand {
             let c0 = processCPUSeconds()
             var generated: [UInt8] = []
             while generated.count < bytes {
-                var best = 0
-                let z = model.nextLogits
-                for k in 1..<model.vocabularySize where z[k] > z[best] { best = k }
+                let best = VectorMath.argmax(model.nextLogits, count: model.vocabularySize)
                 if model.ends(best) { break }
                 generated += model.bytes(of: best)
                 model.feed(unit: best)

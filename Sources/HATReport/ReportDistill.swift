@@ -101,7 +101,6 @@ struct ReportDistill: ParsableCommand {
         }
         let notes = try? String(contentsOfFile: "\(directory)/NOTES.txt", encoding: .utf8)
         let provenance = (try? Trainer.newestCheckpoint(in: "\(directory)/checkpoints"))
-            .flatMap { $0 }
             .flatMap { try? HATConfig.load(path: ($0 as NSString).appendingPathComponent(ModelFiles.configName)) }?
             .provenance.notes
         return .init(key: key, label: label, metrics: metrics, options: options, wallSeconds: wall, cpuSeconds: cpu, notes: notes,

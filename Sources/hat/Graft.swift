@@ -34,6 +34,9 @@ struct GraftCommand: ParsableCommand {
 
     func validate() throws {
         guard config != nil || localFrom != nil else { throw ValidationError("--config: give a preset or config.json (or --local-from MODEL)") }
+        if let localFrom, !FileManager.default.fileExists(atPath: (localFrom as NSString).appendingPathComponent(ModelFiles.configName)) {
+            throw ValidationError("--local-from \(localFrom): not a HAT model directory (no \(ModelFiles.configName))")
+        }
         do { try AtomicDirectory.check(out, force: force, inputs: inputs) } catch let error as HATIOError {
             throw ValidationError(error.message)
         }
