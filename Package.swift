@@ -40,7 +40,8 @@ let package = Package(
         // System libraries
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .target(name: "CCPU", path: "Sources/CCPU", cSettings: [.unsafeFlags(["-O2"])]),
-        .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O2", "-mavx2", "-mfma"])]),
+        // -ffp-contract=off: a weight is widened by the same multiplications and additions everywhere.
+        .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O2", "-mavx2", "-mfma", "-mf16c", "-ffp-contract=off"])]),
         .target(
             name: "CICU",
             path: "Sources/CICU",

@@ -48,8 +48,8 @@ struct BenchGenerate: ParsableCommand {
     var sliceBytes = 16
     @Option(parsing: .unconditional, help: "Also run both with this many threads (the per-byte steps are tiny; 0 = skip).")
     var alsoThreads = 1
-    @Flag(help: "Also time hat with the matrices in bfloat16 (--weights bf16), right after ours at --threads each round.")
-    var alsoBF16 = false
+    @Option(parsing: .unconditional, help: "Also time hat with the matrices packed in these formats (--weights: bf16, q8_0, q4_1, q4_k; comma-separated), each right after ours at --threads every round.")
+    var alsoWeights = ""
     @Option(help: "Python with torch, safetensors and hat-splitter (default: $HAT_PYTHON, else python3).")
     var python: String?
     @Option(help: "The PyTorch script.")
@@ -74,6 +74,18 @@ struct BenchGenerate: ParsableCommand {
         guard !words.isEmpty, words.count == contexts.split(separator: ",").count,
               words.allSatisfy({ (1...Limits.positions).contains($0) }) else {
             throw ValidationError("--contexts: expected word counts in 1…\(Limits.positions) like 100,2000, found \(contexts)")
+        }
+    }
+
+    /// --also-weights as formats (f32 is the main line, so it is not repeated).
+    var packedFormats: [WeightFormat] {
+        get throws {
+            try alsoWeights.split(separator: ",").map { name in
+                guard let format = WeightFormat(rawValue: String(name)), format != .f32 else {
+                    throw ValidationError("--also-weights takes bf16, q8_0, q4_1 or q4_k, comma-separated; found \"\(name)\"")
+                }
+                return format
+            }
         }
     }
 
@@ -118,13 +130,15 @@ struct BenchGenerate: ParsableCommand {
             }
         }
         report.byteWindows = [config.encoderConfig.slidingWindow ?? limits.bytes, config.decoderConfig.slidingWindow ?? limits.bytes]
-        var bf16Sessions: [GenerationSession] = []
-        if alsoBF16 {
-            let (_, rounded) = try ModelFiles.load(from: directory, weights: .bf16)
+        report.parameterBytes = parameters.count * 4
+        var packedSessions: [(format: WeightFormat, sessions: [GenerationSession])] = []
+        for format in try packedFormats {
+            let (_, packed) = try ModelFiles.load(from: directory, weights: format)
             let context = ComputeContext(threads: threadOptions.threads)
-            bf16Sessions = try contextWords.map { _ in
-                try GenerationSession(config: config, parameters: rounded, limits: limits, chunkBytes: chunkBytes, context: context)
-            }
+            packedSessions.append((format, try contextWords.map { _ in
+                try GenerationSession(config: config, parameters: packed, limits: limits, chunkBytes: chunkBytes, context: context)
+            }))
+            report.packedBytes.append(PackedBytes(format: format.rawValue, matrices: packed.packedBytes))
         }
 
         var prompts: [[UInt8]] = []
@@ -166,11 +180,12 @@ struct BenchGenerate: ParsableCommand {
                     report.contexts[i].generated = generated[i]
                     report.contexts[i].contextWordsAtEnd = sessions[i].completedWords
                 }
-                if roundThreads == threadOptions.threads && !bf16Sessions.isEmpty {
-                    let (bf16Timings, bf16Generated) = ourRound(sessions: bf16Sessions, prompts: prompts)
-                    for i in bf16Sessions.indices {
-                        report.contexts[i].hatBF16Rounds.append(bf16Timings[i])
-                        report.contexts[i].bf16SameBytes = (report.contexts[i].bf16SameBytes ?? true) && bf16Generated[i] == generated[i]
+                for (k, (format, sessions)) in packedSessions.enumerated() where roundThreads == threadOptions.threads {
+                    let (packedTimings, packedGenerated) = ourRound(sessions: sessions, prompts: prompts)
+                    for i in sessions.indices {
+                        if report.contexts[i].packed.count == k { report.contexts[i].packed.append(PackedRuns(format: format.rawValue)) }
+                        report.contexts[i].packed[k].rounds.append(packedTimings[i])
+                        report.contexts[i].packed[k].sameBytes = (report.contexts[i].packed[k].sameBytes ?? true) && packedGenerated[i] == generated[i]
                     }
                 }
                 guard let w = worker else { continue }
@@ -384,16 +399,8 @@ struct ContextReport: Encodable {
     var torchOtherThreadsRounds: [Timing] = []
     var sameBytes: Bool?
     var firstMismatch: Int?
-    /// hat with --weights bf16, right after ours at the main thread count; whether its greedy bytes equal ours.
-    var hatBF16Rounds: [Timing] = []
-    var bf16SameBytes: Bool?
-    var hatBF16: Timing? { fastest(hatBF16Rounds) }
-    /// Our float32 generation time over bfloat16's, per round and of the fastest rounds.
-    var bf16GenerationRatios: [Double] { zip(hatRounds, hatBF16Rounds).map { $0.generationSeconds / $1.generationSeconds } }
-    var bf16GenerationSpeedup: Double? {
-        guard let h = hat, let b = hatBF16 else { return nil }
-        return h.generationSeconds / b.generationSeconds
-    }
+    /// hat with packed weights (--also-weights), each right after ours at the main thread count.
+    var packed: [PackedRuns] = []
     /// The token model after the same prompt (one round, hat's implementation), then transformers'.
     var tokenModel: Timing?
     var tokenModelText: String?
@@ -426,11 +433,11 @@ struct ContextReport: Encodable {
     }
 
     /// The fastest round's figures (prefill and generation each at their minimum).
-    var hat: Timing? { fastest(hatRounds) }
-    var torch: Timing? { fastest(torchRounds) }
-    var hatOtherThreads: Timing? { fastest(hatOtherThreadsRounds) }
-    var torchOtherThreads: Timing? { fastest(torchOtherThreadsRounds) }
-    func fastest(_ rounds: [Timing]) -> Timing? {
+    var hat: Timing? { Self.fastest(hatRounds) }
+    var torch: Timing? { Self.fastest(torchRounds) }
+    var hatOtherThreads: Timing? { Self.fastest(hatOtherThreadsRounds) }
+    var torchOtherThreads: Timing? { Self.fastest(torchOtherThreadsRounds) }
+    static func fastest(_ rounds: [Timing]) -> Timing? {
         guard var best = rounds.first else { return nil }
         for t in rounds.dropFirst() {
             best.resetSeconds = min(best.resetSeconds, t.resetSeconds)
@@ -456,8 +463,7 @@ struct ContextReport: Encodable {
         case name, promptWords, promptBytes, contextWordsAtEnd, hat, torch, hatRounds, torchRounds, sameBytes, firstMismatch,
              hatOtherThreads, torchOtherThreads, generationRatios, generationSpeedup, prefillSpeedup, generatedText,
              tokenModel, tokenModelText, tokenModelTransformers, tokenModelTransformersText, tokenModelGenerationSpeedup,
-             tokenModelPrefillSpeedup, tokenModelFirstDifference, hatBF16, hatBF16Rounds, bf16SameBytes, bf16GenerationRatios,
-             bf16GenerationSpeedup
+             tokenModelPrefillSpeedup, tokenModelFirstDifference, packed
     }
 
     func encode(to encoder: Encoder) throws {
@@ -485,14 +491,43 @@ struct ContextReport: Encodable {
         try c.encodeIfPresent(tokenModelGenerationSpeedup, forKey: .tokenModelGenerationSpeedup)
         try c.encodeIfPresent(tokenModelPrefillSpeedup, forKey: .tokenModelPrefillSpeedup)
         try c.encodeIfPresent(tokenModelFirstDifference, forKey: .tokenModelFirstDifference)
-        if !hatBF16Rounds.isEmpty {
-            try c.encodeIfPresent(hatBF16, forKey: .hatBF16)
-            try c.encode(hatBF16Rounds, forKey: .hatBF16Rounds)
-            try c.encodeIfPresent(bf16SameBytes, forKey: .bf16SameBytes)
-            try c.encode(bf16GenerationRatios, forKey: .bf16GenerationRatios)
-            try c.encodeIfPresent(bf16GenerationSpeedup, forKey: .bf16GenerationSpeedup)
+        if !packed.isEmpty {
+            try c.encode(packed.map { PackedRunsReport(runs: $0, float32Rounds: hatRounds) }, forKey: .packed)
         }
     }
+}
+
+/// hat's rounds with one packed weight format, and whether its greedy bytes equal float32's.
+struct PackedRuns {
+    var format: String
+    var rounds: [Timing] = []
+    var sameBytes: Bool?
+}
+
+/// What the report says of one packed format: the fastest round, and float32's generation time
+/// over the packed one's per round (run one right after the other) and of the fastest rounds.
+struct PackedRunsReport: Encodable {
+    var format: String
+    var fastest: Timing?
+    var rounds: [Timing]
+    var sameBytes: Bool?
+    var generationRatios: [Double]
+    var generationSpeedup: Double?
+
+    init(runs: PackedRuns, float32Rounds: [Timing]) {
+        format = runs.format
+        fastest = ContextReport.fastest(runs.rounds)
+        rounds = runs.rounds
+        sameBytes = runs.sameBytes
+        generationRatios = zip(float32Rounds, runs.rounds).map { $0.generationSeconds / $1.generationSeconds }
+        generationSpeedup = ContextReport.fastest(float32Rounds).flatMap { f in fastest.map { f.generationSeconds / $0.generationSeconds } }
+    }
+}
+
+/// Bytes a packed format's matrices take (held beside the float32 values).
+struct PackedBytes: Encodable {
+    var format: String
+    var matrices: Int
 }
 
 struct GenerateReport: Encodable {
@@ -508,6 +543,9 @@ struct GenerateReport: Encodable {
     var parameters = 0
     var contexts: [ContextReport] = []
     var residentBytes = 0
+    /// The float32 values' bytes, and each packed format's matrices (held beside them).
+    var parameterBytes = 0
+    var packedBytes: [PackedBytes] = []
     var torchVersion: String?
     var torchImplementation: String?
     var torchMaxResidentBytes: Int?
@@ -531,7 +569,7 @@ struct GenerateReport: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case machine, source, generatedBytes, backboneWindow, rounds, alsoThreads, byteWindows, model, parameters, contexts, residentBytes,
-             torchVersion, torchImplementation, torchMaxResidentBytes, torchError, hatCostGrowth, torchCostGrowth,
+             parameterBytes, packedBytes, torchVersion, torchImplementation, torchMaxResidentBytes, torchError, hatCostGrowth, torchCostGrowth,
              tokenModel, tokenModelParameters, tokenModelError, transformersTorchVersion, tokenModelTransformersError
     }
 
@@ -548,6 +586,8 @@ struct GenerateReport: Encodable {
         try c.encode(parameters, forKey: .parameters)
         try c.encode(contexts, forKey: .contexts)
         try c.encode(residentBytes, forKey: .residentBytes)
+        try c.encode(parameterBytes, forKey: .parameterBytes)
+        if !packedBytes.isEmpty { try c.encode(packedBytes, forKey: .packedBytes) }
         try c.encodeIfPresent(torchVersion, forKey: .torchVersion)
         try c.encodeIfPresent(torchImplementation, forKey: .torchImplementation)
         try c.encodeIfPresent(torchMaxResidentBytes, forKey: .torchMaxResidentBytes)
@@ -569,7 +609,8 @@ struct GenerateReport: Encodable {
         for c in contexts {
             s += "\n== \(c.name) (\(c.promptBytes) bytes; \(c.contextWordsAtEnd) words in context after generating)\n"
             let other = "\(alsoThreads) thread\(alsoThreads == 1 ? "" : "s")"
-            for (label, t) in [("hat", c.hat), ("hat, bf16 weights", c.hatBF16), ("pytorch", c.torch), ("hat, \(other)", c.hatOtherThreads),
+            let packedLines = c.packed.map { ("hat, \($0.format) weights", ContextReport.fastest($0.rounds)) }
+            for (label, t) in [("hat", c.hat)] + packedLines + [("pytorch", c.torch), ("hat, \(other)", c.hatOtherThreads),
                                ("pytorch, \(other)", c.torchOtherThreads), ("token model, hat", c.tokenModel),
                                ("token model, transformers", c.tokenModelTransformers)] {
                 guard let t else { continue }
@@ -583,10 +624,11 @@ struct GenerateReport: Encodable {
                     + c.generationRatios.map { benchFigure($0) }.joined(separator: ", ") + "), \(benchFigure(p))× prefilling; "
                     + "same bytes: \(c.sameBytes == true ? "yes" : "NO (first difference at byte \(c.firstMismatch.map(String.init) ?? "?"))")\n"
             }
-            if let g = c.bf16GenerationSpeedup {
-                s += "  bf16 weights: \(benchFigure(g))× the float32 path generating (per round: "
-                    + c.bf16GenerationRatios.map { benchFigure($0) }.joined(separator: ", ") + "); same bytes: "
-                    + (c.bf16SameBytes == true ? "yes" : "no (the rounded weights change the greedy choice)") + "\n"
+            for p in c.packed.map({ PackedRunsReport(runs: $0, float32Rounds: c.hatRounds) }) {
+                guard let g = p.generationSpeedup else { continue }
+                s += "  \(p.format) weights: \(benchFigure(g))× the float32 path generating (per round: "
+                    + p.generationRatios.map { benchFigure($0) }.joined(separator: ", ") + "); same bytes: "
+                    + (p.sameBytes == true ? "yes" : "no (the packed weights change the greedy choice)") + "\n"
             }
             if let g = c.tokenModelGenerationSpeedup, let p = c.tokenModelPrefillSpeedup {
                 s += "  token model: hat is \(benchFigure(g))× faster generating, \(benchFigure(p))× prefilling; "
@@ -614,6 +656,10 @@ struct GenerateReport: Encodable {
         }
         s += "resident memory: hat \(residentBytes / 1_048_576) MiB"
             + (torchMaxResidentBytes.map { ", pytorch peak \($0 / 1_048_576) MiB" } ?? "") + "\n"
+        if !packedBytes.isEmpty {
+            s += "weights: float32 values \(benchFigure(Double(parameterBytes) / 1_048_576)) MiB; packed matrices, held beside them: "
+                + packedBytes.map { "\($0.format) \(benchFigure(Double($0.matrices) / 1_048_576)) MiB" }.joined(separator: ", ") + "\n"
+        }
         if let v = torchVersion { s += "pytorch \(v): \(torchImplementation ?? "")\n" }
         if let e = torchError { s += e + "\n" }
         if let m = tokenModel {

@@ -13,7 +13,7 @@ public enum GenerationModels {
                             context: ComputeContext) throws -> GenerationModel {
         if TokenModelFiles.isTokenModel(path) {
             guard weights ?? .f32 == .f32 else {
-                throw SessionError(message: "\(path): --weights bf16 is for HAT models; a token model runs in float32")
+                throw SessionError(message: "\(path): --weights \(weights!.rawValue) is for HAT models; a token model runs in float32")
             }
             return try TokenTextModel(source: path, capacity: limits.bytes, context: context)
         }

@@ -1,7 +1,7 @@
 // Linear: y = x Wᵀ with weight [out, in] and no bias (torch nn.Linear(bias=False)).
 // Both products run on the layer's context (ComputeContext.gemm: cut by shape, any thread count
-// gives the same bits). When the parameters hold their matrices in bfloat16 (`--weights bf16`),
-// a forward of at most BF16Matrix.maxRows rows (a decoding step) reads the bfloat16 copy.
+// gives the same bits). When the parameters hold their matrices packed (`--weights bf16`, `q8_0`,
+// …), a forward of at most PackedMatrix.maxRows rows (a decoding step) reads the packed copy.
 //
 // Shapes: N rows, I input width, O output width.
 
@@ -11,8 +11,8 @@ public final class Linear {
     public let name: String
     public let weight: Tensor       // [O, I]
     public let weightGrad: Tensor   // [O, I]
-    /// The weight in bfloat16 (the same numbers as `weight`), when the parameters were loaded so.
-    public let weightBF16: BF16Matrix?
+    /// The weight packed (the same numbers as `weight`), when the parameters were loaded so.
+    public let packedWeight: PackedMatrix?
     /// Skip dW (the input gradient still flows).
     public var isFrozen = false
     public let context: ComputeContext
@@ -25,7 +25,7 @@ public final class Linear {
         self.context = context
         weight = parameters.value(name)
         weightGrad = parameters.grad(name)
-        weightBF16 = parameters.bf16Matrix(name)
+        packedWeight = parameters.packedMatrix(name)
     }
 
     public static func parameterSpecs(name: String, input: Int, output: Int) -> [ParameterSpec] {
@@ -34,8 +34,8 @@ public final class Linear {
 
     /// y = x Wᵀ, or y += x Wᵀ with `accumulate` (a residual add for free).
     public func forward(out y: Tensor /*[N, O]*/, input x: Tensor /*[N, I]*/, accumulate: Bool = false) {
-        if let w = weightBF16, x.rows <= BF16Matrix.maxRows {
-            context.bf16Product(x, w, into: y, accumulate: accumulate)
+        if let w = packedWeight, x.rows <= PackedMatrix.maxRows {
+            context.packedProduct(x, w, into: y, accumulate: accumulate)
         } else {
             context.gemm(x, weight, transposeB: true, into: y, beta: accumulate ? 1 : 0)
         }

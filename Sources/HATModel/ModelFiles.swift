@@ -46,8 +46,8 @@ public enum ModelFiles {
     /// Reads a model directory: the config (validated) and its parameters. The weights file's
     /// header is checked against the config (every tensor present with its shape) and the
     /// parameters' memory against the machine before the parameters are allocated.
-    /// `weights: .bf16` rounds the matrices to bfloat16 and keeps them so (for decoding); nil
-    /// holds them as the file stores them: bf16 when every matrix is stored in BF16, else f32.
+    /// `weights` other than f32 packs the matrices so (for decoding: ParameterSet.packMatrices);
+    /// nil holds them as the file stores them: bf16 when every matrix is stored in BF16, else f32.
     public static func load(from directory: String, weights: WeightFormat? = .f32) throws -> (config: HATConfig, parameters: ParameterSet) {
         let configPath = (directory as NSString).appendingPathComponent(configName)
         var isDirectory: ObjCBool = false
@@ -68,7 +68,7 @@ public enum ModelFiles {
         let parameters = try MemoryPlan.allocateParameters(config, for: directory)
         try read(file, into: parameters)
         let format = try weights ?? (specs.filter(\.decays).allSatisfy { try file.info($0.name).dtype == .bf16 } ? .bf16 : .f32)
-        if format == .bf16 { parameters.storeMatricesInBF16() }
+        parameters.packMatrices(format)
         return (config, parameters)
     }
 

@@ -40,7 +40,7 @@ public final class ServedModel: @unchecked Sendable {
         self.threadsPerSession = threadsPerSession
         if TokenModelFiles.isTokenModel(path) {
             guard weights ?? .f32 == .f32 else {
-                throw SessionError(message: "\(path): --weights bf16 is for HAT models; a token model runs in float32")
+                throw SessionError(message: "\(path): --weights \(weights!.rawValue) is for HAT models; a token model runs in float32")
             }
             kind = .token
             let (config, parameters, _) = try TokenModelFiles.load(path)

@@ -34,9 +34,11 @@ public final class ParameterSet {
     public let count: Int
     public let values: UnsafeMutablePointer<Float>   // [count]
     public let grads: UnsafeMutablePointer<Float>    // [count], same layout as values
-    /// The matrices in bfloat16, same layout as values (vectors left zero); nil unless
-    /// `storeMatricesInBF16()` was called (a model loaded with `--weights bf16`).
-    public private(set) var bf16Values: UnsafeMutablePointer<UInt16>?
+    /// The format `packMatrices` packed the matrices in; nil while they are float32 only.
+    public private(set) var packedFormat: WeightFormat?
+    /// The packed matrices by entry name, views into `packedMemory`.
+    private var packedMatrices: [String: PackedMatrix] = [:]
+    private var packedMemory: UnsafeMutableRawPointer?
 
     /// Lays the specs out in order, zero-filled. Names must be unique.
     public init(_ specs: [ParameterSpec]) {
@@ -70,31 +72,49 @@ public final class ParameterSet {
     deinit {
         values.deallocate()
         grads.deallocate()
-        bf16Values?.deallocate()
+        packedMemory?.deallocate()
     }
 
-    /// Rounds every matrix (rank ≥ 2) to bfloat16 and keeps those bits in `bf16Values`; the float32
-    /// values are replaced by the same rounded numbers, so a product over either gives the same
-    /// terms. Call once, right after loading and before any layer is made over these parameters
-    /// (layers take their bf16 view when they are made); norm gains and vectors stay float32.
-    public func storeMatricesInBF16() {
-        precondition(bf16Values == nil, "the matrices are already in bfloat16")
-        let bits = UnsafeMutablePointer<UInt16>.allocate(capacity: max(count, 1))
-        bits.initialize(repeating: 0, count: max(count, 1))
-        for entry in entries where entry.spec.decays {
-            hat_bf16_from_f32(values + entry.offset, bits + entry.offset, entry.count)
-            for i in 0..<entry.count { values[entry.offset + i] = Float(bitPattern: UInt32(bits[entry.offset + i]) << 16) }
+    /// Packs every matrix (rank ≥ 2) in `format` (a Q4_K matrix whose rows do not split into
+    /// super-blocks in Q4_1, see WeightFormat.format(forRowsOf:)) and replaces its float32 values
+    /// by the numbers the packed weights mean, so a product over either gives the same terms.
+    /// Call once, right after loading and before any layer is made over these parameters (layers
+    /// take their packed view when they are made); norm gains and vectors stay float32.
+    public func packMatrices(_ format: WeightFormat) {
+        precondition(packedFormat == nil, "the matrices are already packed in \(packedFormat!.rawValue)")
+        guard format != .f32 else { return }
+        let matrices = entries.filter(\.spec.decays).map { ($0, format.format(forRowsOf: $0.shape.last!)) }
+        let alignment = Arena.alignmentBytes
+        let sizes = matrices.map { entry, held in (held.bytes(rows: entry.count / entry.shape.last!, cols: entry.shape.last!) + alignment - 1) / alignment * alignment }
+        let memory = UnsafeMutableRawPointer.allocate(byteCount: max(sizes.reduce(0, +), 1), alignment: alignment)
+        var offset = 0
+        for ((entry, held), size) in zip(matrices, sizes) where held != .f32 {
+            let cols = entry.shape.last!, rows = entry.count / cols
+            let data = memory + offset
+            let values = self.values + entry.offset
+            if let block = held.blockFormat {
+                let bytes = data.bindMemory(to: UInt8.self, capacity: size)
+                hat_quantize(block, values, bytes, entry.count)
+                hat_dequantize(block, bytes, values, entry.count)
+            } else {
+                let bits = data.bindMemory(to: UInt16.self, capacity: entry.count)
+                hat_bf16_from_f32(values, bits, entry.count)
+                for i in 0..<entry.count { values[i] = Float(bitPattern: UInt32(bits[i]) << 16) }
+            }
+            packedMatrices[entry.name] = PackedMatrix(format: held, data: data, rows: rows, cols: cols)
+            offset += size
         }
-        bf16Values = bits
+        packedMemory = memory
+        packedFormat = format
     }
 
-    /// The named matrix in bfloat16, when `storeMatricesInBF16()` was called.
-    public func bf16Matrix(_ name: String) -> BF16Matrix? {
-        guard let bits = bf16Values else { return nil }
-        let e = entry(name)
-        guard e.spec.decays else { return nil }
-        let cols = e.shape.last!
-        return BF16Matrix(data: bits + e.offset, rows: e.count / cols, cols: cols)
+    /// The named matrix as packed by `packMatrices`; nil for vectors, for a matrix left in
+    /// float32, and before packing.
+    public func packedMatrix(_ name: String) -> PackedMatrix? { packedMatrices[name] }
+
+    /// Bytes the packed matrices take (beside the float32 values).
+    public var packedBytes: Int {
+        packedMatrices.values.reduce(0) { $0 + $1.format.bytes(rows: $1.rows, cols: $1.cols) }
     }
 
     private static func allocateZeroed(_ count: Int) -> UnsafeMutablePointer<Float> {

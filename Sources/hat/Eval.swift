@@ -28,7 +28,7 @@ struct Eval: ParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Score each document in blocks of N bytes (implies --documents; a block is named document#k).", valueName: "N"))
     var scoreBlocks: Int?
     @OptionGroup var threadOptions: ThreadOptions
-    @Option(name: .customLong("weights"), help: "How a HAT model's matrices are held: f32, or bf16 (rounded to bfloat16, as decoding with --weights bf16 uses them). Default: as stored.")
+    @Option(name: .customLong("weights"), help: WeightFormat.help)
     var weightFormat: WeightFormat?
     @Flag(help: "Print one JSON object instead of text.") var json = false
 
@@ -52,7 +52,7 @@ struct Eval: ParsableCommand {
         let isTokenModel = TokenModelFiles.isTokenModel(path)
         let weights: EvaluatedWeights
         if isTokenModel {
-            guard weightFormat ?? .f32 == .f32 else { throw CommandError("--weights bf16 is for HAT models; \(path) is a token model (float32)") }
+            guard weightFormat ?? .f32 == .f32 else { throw CommandError("--weights \(weightFormat!.rawValue) is for HAT models; \(path) is a token model (float32)") }
             weights = .token(try progress.whileRunning("reading \(path)") { try TokenModelBundle(path: path) })
         } else {
             let (config, parameters) = try ModelFiles.load(from: path, weights: weightFormat)

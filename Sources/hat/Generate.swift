@@ -29,7 +29,7 @@ struct Generate: ParsableCommand {
     @OptionGroup var threadOptions: ThreadOptions
     @Flag(help: "Write invalid UTF-8 the model emits as raw bytes instead of U+FFFD.") var raw = false
     @Flag(help: "Print one JSON object at the end instead of streaming.") var json = false
-    @Option(help: "How a HAT model's matrices are held: f32, or bf16 (rounded; decoding reads half the bytes). Default: as stored (bf16 when the file stores them so, as Models/default does).")
+    @Option(help: WeightFormat.help)
     var weights: WeightFormat?
 
     func validate() throws {

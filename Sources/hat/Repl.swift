@@ -25,7 +25,7 @@ struct ReplCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Seed for sampling.") var seed: UInt64 = 0
     @OptionGroup var threadOptions: ThreadOptions
     @Flag(help: "Write invalid UTF-8 the model emits as raw bytes instead of U+FFFD.") var raw = false
-    @Option(help: "How a HAT model's matrices are held: f32, or bf16 (rounded; decoding reads half the bytes). Default: as stored (bf16 when the file stores them so, as Models/default does).")
+    @Option(help: WeightFormat.help)
     var weights: WeightFormat?
 
     func validate() throws {

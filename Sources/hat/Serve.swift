@@ -30,7 +30,7 @@ struct Serve: ParsableCommand {
     @Option(parsing: .unconditional, help: "Largest prompt (or text to score) in bytes (beyond it 400).") var maxPromptBytes = 1 << 18
     @Option(parsing: .unconditional, help: "Largest max_tokens a request may ask (bytes of a HAT model, tokens of a token model).") var maxTokens = 4096
     @Option(parsing: .unconditional, help: "Backbone context window in words of a HAT model.") var contextWords = 1024
-    @Option(help: "How HAT models' matrices are held: f32 or bf16 (default: as each file stores them).") var weights: WeightFormat?
+    @Option(help: WeightFormat.help) var weights: WeightFormat?
 
     func validate() throws {
         try checkFlag("port", port, 0...65_535)

@@ -1,7 +1,8 @@
-// CKernels: products over bfloat16 weights (the upper 16 bits of an IEEE float32), for
-// decoding with `--weights bf16` (ARCHITECTURE.md §5). AVX2 + FMA, the baseline of every build
-// (Package.swift compiles for Haswell); the sums run in float32 in a fixed order, so a result does
-// not depend on how outputs are shared among threads.
+// CKernels: products over packed weights for decoding (`--weights bf16|q8_0|q4_1|q4_k`,
+// ARCHITECTURE.md §5): bfloat16 (the upper 16 bits of an IEEE float32) and ggml's quantized
+// blocks. AVX2 + FMA + F16C, the baseline of every build (Package.swift compiles for Haswell);
+// the sums run in float32 in a fixed order, so a result does not depend on how outputs are
+// shared among threads.
 #ifndef HAT_CKERNELS_H
 #define HAT_CKERNELS_H
 
@@ -16,5 +17,25 @@ void hat_bf16_from_f32(const float *source, uint16_t *target, long count);
 void hat_bf16_rows_times_transposed(const uint16_t *w, long width, long first, long end,
                                     const float *x, long xStride, long rows,
                                     float *y, long yStride, int accumulate);
+
+/// ggml block formats, by the numbers used here (not ggml's type ids).
+enum { HAT_Q8_0 = 1, HAT_Q4_1 = 2, HAT_Q4_K = 3 };
+
+/// Weights per block (32, 32, 256) and bytes per block (34, 20, 144) of a format; 0 for an unknown one.
+long hat_quantized_block_weights(int format);
+long hat_quantized_block_bytes(int format);
+
+/// Packs `count` floats (a multiple of the block's weights) into blocks of `format`, each block
+/// scaled to its own range (see quantized.c for the rounding).
+void hat_quantize(int format, const float *source, uint8_t *target, long count);
+
+/// The floats `count` packed weights mean (the same numbers the products multiply by).
+void hat_dequantize(int format, const uint8_t *source, float *target, long count);
+
+/// As hat_bf16_rows_times_transposed with w [outputs, width] in blocks of `format`, each row
+/// width / block-weights blocks long; width must be a multiple of the block's weights.
+void hat_quantized_rows_times_transposed(int format, const uint8_t *w, long width, long first, long end,
+                                         const float *x, long xStride, long rows,
+                                         float *y, long yStride, int accumulate);
 
 #endif

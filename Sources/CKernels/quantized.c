@@ -1,0 +1,256 @@
+// quantized.c: see include/ckernels.h. Weights in ggml's block formats (the bytes a GGUF file
+// stores), made from float32 at load and read by products of a few rows. Every weight is
+// widened to the float32 the block means — with the same operations, in the same order, as
+// hat_dequantize and the GGUF reader (multiplications and additions apart: this file is built
+// with -ffp-contract=off) — and then summed like the bfloat16 kernel, so a product equals a
+// float32 product over the dequantized weights up to the order of the sums.
+//
+// Blocks (little-endian):
+//   Q8_0  34 bytes per 32 weights:  f16 d, int8 q[32];                 w = q·d
+//   Q4_1  20 bytes per 32 weights:  f16 d, f16 m, 16 bytes of nibbles;  w = q·d + m
+//         (byte j holds weight j in its low nibble and weight j + 16 in its high one)
+//   Q4_K 144 bytes per 256 weights: f16 d, f16 dmin, 12 bytes of 6-bit scales and mins,
+//         128 bytes of nibbles; sub-block s of 32: w = (d·sc_s)·q − dmin·m_s (bytes 32g … 32g+31
+//         hold sub-block 2g in their low nibbles and 2g + 1 in their high ones)
+
+#include "ckernels.h"
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+static inline float half_to_float(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return _cvtsh_ss(h);
+}
+
+static inline uint16_t float_to_half(float f) { return _cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT); }
+
+static inline void store_half(uint8_t *p, float f) {
+    uint16_t h = float_to_half(f);
+    memcpy(p, &h, 2);
+}
+
+static inline int clamp_int(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
+
+long hat_quantized_block_weights(int format) {
+    switch (format) {
+    case HAT_Q8_0: case HAT_Q4_1: return 32;
+    case HAT_Q4_K: return 256;
+    default: return 0;
+    }
+}
+
+long hat_quantized_block_bytes(int format) {
+    switch (format) {
+    case HAT_Q8_0: return 34;
+    case HAT_Q4_1: return 20;
+    case HAT_Q4_K: return 144;
+    default: return 0;
+    }
+}
+
+// MARK: Quantizing
+
+static void quantize_q8_0(const float *x, uint8_t *block) {
+    float amax = 0;
+    for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(x[j]));
+    store_half(block, amax / 127);
+    float d = half_to_float(block);
+    for (int j = 0; j < 32; j++) {
+        int q = d == 0 ? 0 : clamp_int((int)lrintf(x[j] / d), -127, 127);
+        block[2 + j] = (uint8_t)(int8_t)q;
+    }
+}
+
+static void quantize_q4_1(const float *x, uint8_t *block) {
+    float lo = x[0], hi = x[0];
+    for (int j = 1; j < 32; j++) { lo = fminf(lo, x[j]); hi = fmaxf(hi, x[j]); }
+    store_half(block, (hi - lo) / 15);
+    store_half(block + 2, lo);
+    float d = half_to_float(block), m = half_to_float(block + 2);
+    for (int j = 0; j < 16; j++) {
+        int q0 = d == 0 ? 0 : clamp_int((int)lrintf((x[j] - m) / d), 0, 15);
+        int q1 = d == 0 ? 0 : clamp_int((int)lrintf((x[j + 16] - m) / d), 0, 15);
+        block[4 + j] = (uint8_t)(q0 | (q1 << 4));
+    }
+}
+
+// Each sub-block's min is taken ≤ 0 (as the format's w = … − dmin·m with m ≥ 0 requires); the
+// 6-bit mins are rounded up and the scales then chosen to reach the sub-block's maximum, so the
+// range is covered after the scales are quantized.
+static void quantize_q4_k(const float *x, uint8_t *block) {
+    float mins[8], maxs[8], maxMin = 0;
+    for (int s = 0; s < 8; s++) {
+        float lo = 0, hi = 0;
+        for (int j = 0; j < 32; j++) { lo = fminf(lo, x[32 * s + j]); hi = fmaxf(hi, x[32 * s + j]); }
+        mins[s] = -lo;
+        maxs[s] = hi;
+        maxMin = fmaxf(maxMin, -lo);
+    }
+    store_half(block + 2, maxMin / 63);
+    float dmin = half_to_float(block + 2);
+    int sc[8], m[8];
+    float needed[8], maxScale = 0;
+    for (int s = 0; s < 8; s++) {
+        m[s] = dmin == 0 ? 0 : clamp_int((int)ceilf(mins[s] / dmin), 0, 63);
+        needed[s] = (maxs[s] + dmin * (float)m[s]) / 15;
+        maxScale = fmaxf(maxScale, needed[s]);
+    }
+    store_half(block, maxScale / 63);
+    float d = half_to_float(block);
+    for (int s = 0; s < 8; s++) sc[s] = d == 0 ? 0 : clamp_int((int)ceilf(needed[s] / d), 0, 63);
+    uint8_t *scales = block + 4;
+    for (int j = 0; j < 4; j++) {
+        scales[j] = (uint8_t)((sc[j] & 63) | ((sc[j + 4] >> 4) << 6));
+        scales[j + 4] = (uint8_t)((m[j] & 63) | ((m[j + 4] >> 4) << 6));
+        scales[j + 8] = (uint8_t)((sc[j + 4] & 15) | ((m[j + 4] & 15) << 4));
+    }
+    uint8_t *qs = block + 16;
+    for (int g = 0; g < 4; g++) {
+        int q[2][32];
+        for (int half = 0; half < 2; half++) {
+            int s = 2 * g + half;
+            float ds = d * (float)sc[s], dm = dmin * (float)m[s];
+            for (int l = 0; l < 32; l++) q[half][l] = ds == 0 ? 0 : clamp_int((int)lrintf((x[32 * s + l] + dm) / ds), 0, 15);
+        }
+        for (int l = 0; l < 32; l++) qs[32 * g + l] = (uint8_t)(q[0][l] | (q[1][l] << 4));
+    }
+}
+
+void hat_quantize(int format, const float *source, uint8_t *target, long count) {
+    long k = hat_quantized_block_weights(format), bytes = hat_quantized_block_bytes(format);
+    for (long b = 0; b < count / k; b++) {
+        const float *x = source + b * k;
+        uint8_t *block = target + b * bytes;
+        switch (format) {
+        case HAT_Q8_0: quantize_q8_0(x, block); break;
+        case HAT_Q4_1: quantize_q4_1(x, block); break;
+        case HAT_Q4_K: quantize_q4_k(x, block); break;
+        }
+    }
+}
+
+// MARK: Widening (one definition of what a block means, shared by hat_dequantize and the products)
+
+static inline void scale_min_q4_k(const uint8_t *s, int j, int *sc, int *m) {
+    if (j < 4) {
+        *sc = s[j] & 63;
+        *m = s[j + 4] & 63;
+    } else {
+        *sc = (s[j + 4] & 15) | ((s[j - 4] >> 6) << 4);
+        *m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+    }
+}
+
+// Eight weights 8i … 8i+7 of a Q8_0 block.
+static inline __m256 widen_q8_0(const uint8_t *block, int i, __m256 d) {
+    __m128i q = _mm_loadl_epi64((const __m128i *)(block + 2 + 8 * i));
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), d);
+}
+
+// Eight 4-bit values from eight bytes: the low nibbles, or the high ones.
+static inline __m256 nibbles8(const uint8_t *p, int high) {
+    __m128i bytes = _mm_loadl_epi64((const __m128i *)p);
+    if (high) bytes = _mm_srli_epi16(bytes, 4);
+    bytes = _mm_and_si128(bytes, _mm_set1_epi8(15));
+    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes));
+}
+
+// Eight weights 8i … 8i+7 of a Q4_1 block: q·d + m.
+static inline __m256 widen_q4_1(const uint8_t *block, int i, __m256 d, __m256 m) {
+    __m256 q = nibbles8(block + 4 + 8 * (i & 1), i >> 1);
+    return _mm256_add_ps(_mm256_mul_ps(q, d), m);
+}
+
+// Eight weights 8i … 8i+7 of sub-block s of a Q4_K block: ds·q − dm.
+static inline __m256 widen_q4_k(const uint8_t *block, int s, int i, __m256 ds, __m256 dm) {
+    __m256 q = nibbles8(block + 16 + 32 * (s >> 1) + 8 * i, s & 1);
+    return _mm256_sub_ps(_mm256_mul_ps(ds, q), dm);
+}
+
+void hat_dequantize(int format, const uint8_t *source, float *target, long count) {
+    long k = hat_quantized_block_weights(format), bytes = hat_quantized_block_bytes(format);
+    for (long b = 0; b < count / k; b++) {
+        const uint8_t *block = source + b * bytes;
+        float *y = target + b * k;
+        if (format == HAT_Q8_0) {
+            __m256 d = _mm256_set1_ps(half_to_float(block));
+            for (int i = 0; i < 4; i++) _mm256_storeu_ps(y + 8 * i, widen_q8_0(block, i, d));
+        } else if (format == HAT_Q4_1) {
+            __m256 d = _mm256_set1_ps(half_to_float(block)), m = _mm256_set1_ps(half_to_float(block + 2));
+            for (int i = 0; i < 4; i++) _mm256_storeu_ps(y + 8 * i, widen_q4_1(block, i, d, m));
+        } else if (format == HAT_Q4_K) {
+            float d = half_to_float(block), dmin = half_to_float(block + 2);
+            for (int s = 0; s < 8; s++) {
+                int sc, m;
+                scale_min_q4_k(block + 4, s, &sc, &m);
+                __m256 ds = _mm256_set1_ps(d * (float)sc), dm = _mm256_set1_ps(dmin * (float)m);
+                for (int i = 0; i < 4; i++) _mm256_storeu_ps(y + 32 * s + 8 * i, widen_q4_k(block, s, i, ds, dm));
+            }
+        }
+    }
+}
+
+// MARK: Products
+
+static inline float sum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
+
+// a_r += x[r, i … i+7] · w for the first `rows` (≤ 4) rows.
+#define MULTIPLY_ADD(w, i)                                                             \
+    do {                                                                               \
+        __m256 wv = (w);                                                               \
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + (i)), wv, a0);                        \
+        if (rows > 1) a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + xStride + (i)), wv, a1); \
+        if (rows > 2) a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + 2 * xStride + (i)), wv, a2); \
+        if (rows > 3) a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + 3 * xStride + (i)), wv, a3); \
+    } while (0)
+
+// Up to four rows against outputs [first, end). Width is a multiple of the block's weights.
+static void rows4(int format, const uint8_t *w, long width, long first, long end, const float *x, long xStride,
+                  int rows, float *y, long yStride, int accumulate) {
+    long k = hat_quantized_block_weights(format), bytes = hat_quantized_block_bytes(format);
+    long blocks = width / k, rowBytes = blocks * bytes;
+    for (long o = first; o < end; o++) {
+        const uint8_t *wo = w + o * rowBytes;
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+        for (long b = 0; b < blocks; b++) {
+            const uint8_t *block = wo + b * bytes;
+            long base = b * k;
+            if (format == HAT_Q8_0) {
+                __m256 d = _mm256_set1_ps(half_to_float(block));
+                for (int i = 0; i < 4; i++) MULTIPLY_ADD(widen_q8_0(block, i, d), base + 8 * i);
+            } else if (format == HAT_Q4_1) {
+                __m256 d = _mm256_set1_ps(half_to_float(block)), m = _mm256_set1_ps(half_to_float(block + 2));
+                for (int i = 0; i < 4; i++) MULTIPLY_ADD(widen_q4_1(block, i, d, m), base + 8 * i);
+            } else {
+                float d = half_to_float(block), dmin = half_to_float(block + 2);
+                for (int s = 0; s < 8; s++) {
+                    int sc, m;
+                    scale_min_q4_k(block + 4, s, &sc, &m);
+                    __m256 ds = _mm256_set1_ps(d * (float)sc), dm = _mm256_set1_ps(dmin * (float)m);
+                    for (int i = 0; i < 4; i++) MULTIPLY_ADD(widen_q4_k(block, s, i, ds, dm), base + 32 * s + 8 * i);
+                }
+            }
+        }
+        float sums[4] = {sum8(a0), sum8(a1), sum8(a2), sum8(a3)};
+        for (int r = 0; r < rows; r++) {
+            float *target = y + r * yStride + o;
+            *target = accumulate ? *target + sums[r] : sums[r];
+        }
+    }
+}
+
+void hat_quantized_rows_times_transposed(int format, const uint8_t *w, long width, long first, long end,
+                                         const float *x, long xStride, long rows,
+                                         float *y, long yStride, int accumulate) {
+    for (long r = 0; r < rows; r += 4) {
+        int group = rows - r < 4 ? (int)(rows - r) : 4;
+        rows4(format, w, width, first, end, x + r * xStride, xStride, group, y + r * yStride, yStride, accumulate);
+    }
+}
