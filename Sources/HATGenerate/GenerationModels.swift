@@ -12,10 +12,7 @@ public enum GenerationModels {
     public static func open(_ path: String, limits: ContextLimits = ContextLimits(), weights: WeightFormat? = nil,
                             context: ComputeContext) throws -> GenerationModel {
         if TokenModelFiles.isTokenModel(path) {
-            guard weights ?? .f32 == .f32 else {
-                throw SessionError(message: "\(path): --weights \(weights!.rawValue) is for HAT models; a token model runs in float32")
-            }
-            return try TokenTextModel(source: path, capacity: limits.bytes, context: context)
+            return try TokenTextModel(source: path, capacity: limits.bytes, weights: weights ?? .f32, context: context)
         }
         let (config, parameters) = try ModelFiles.load(from: path, weights: weights)
         return try GenerationSession(config: config, parameters: parameters, limits: limits, context: context)

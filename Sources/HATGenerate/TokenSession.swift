@@ -98,9 +98,10 @@ public final class TokenTextModel: GenerationModel {
         reset()
     }
 
-    /// The token model at `source` (GGUF file or Hugging Face directory) with its tokenizer.
-    public convenience init(source: String, capacity: Int = 4096, context: ComputeContext) throws {
-        let bundle = try TokenModelBundle(path: source)
+    /// The token model at `source` (GGUF file or Hugging Face directory) with its tokenizer, its
+    /// matrices held as `weights` asks.
+    public convenience init(source: String, capacity: Int = 4096, weights: WeightFormat = .f32, context: ComputeContext) throws {
+        let bundle = try TokenModelBundle(path: source, weights: weights)
         self.init(session: TokenSession(config: bundle.config, parameters: bundle.parameters, capacity: capacity,
                                         context: context),
                   tokenizer: bundle.tokenizer, source: source)

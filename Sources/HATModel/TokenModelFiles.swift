@@ -93,10 +93,12 @@ public struct TokenModelBundle {
     public let parameters: ParameterSet
     public let tokenizer: BPETokenizer
 
-    /// Reads the model at `path`. A tokenizer with more tokens than the embedding has rows is an
+    /// Reads the model at `path`, its matrices held as `weights` asks (ParameterSet.packMatrices;
+    /// float32 by default). A tokenizer with more tokens than the embedding has rows is an
     /// error naming the file and both fields (a model that cannot score its own tokens).
-    public init(path: String) throws {
+    public init(path: String, weights: WeightFormat = .f32) throws {
         let (config, parameters, _) = try TokenModelFiles.load(path)
+        parameters.packMatrices(weights)
         let tokenizer = try BPETokenizer(try TokenizerText.definition(from: path), source: path)
         guard tokenizer.vocabularySize <= config.vocabularySize else {
             let field = TokenModelFiles.isGGUF(path) ? "tokenizer.ggml.tokens" : "tokenizer.json model.vocab"

@@ -39,20 +39,14 @@ public final class ServedModel: @unchecked Sendable {
         self.id = id ?? URL(fileURLWithPath: path).standardizedFileURL.lastPathComponent
         self.threadsPerSession = threadsPerSession
         if TokenModelFiles.isTokenModel(path) {
-            guard weights ?? .f32 == .f32 else {
-                throw SessionError(message: "\(path): --weights \(weights!.rawValue) is for HAT models; a token model runs in float32")
-            }
             kind = .token
-            let (config, parameters, _) = try TokenModelFiles.load(path)
-            let tokenizer = try BPETokenizer(try TokenizerText.definition(from: path), source: path)
-            guard tokenizer.vocabularySize <= config.vocabularySize else {
-                throw TokenEvaluationError(message: "\(path): the tokenizer has \(tokenizer.vocabularySize) tokens but the model only \(config.vocabularySize) rows")
-            }
+            let bundle = try TokenModelBundle(path: path, weights: weights ?? .f32)
             splitterOptions = nil
             let capacity = ContextLimits().bytes
             makeModel = { context in
-                TokenTextModel(session: TokenSession(config: config, parameters: parameters, capacity: capacity, context: context),
-                               tokenizer: tokenizer, source: path)
+                TokenTextModel(session: TokenSession(config: bundle.config, parameters: bundle.parameters, capacity: capacity,
+                                                     context: context),
+                               tokenizer: bundle.tokenizer, source: path)
             }
         } else {
             kind = .hat

@@ -31,11 +31,17 @@ public final class ComputeContext: @unchecked Sendable {
     private var partialsCapacity = 0
     private let partialsLock = NSLock()
 
-    public init(threads: Int) {
+    /// The instructions products over packed weights use (PackedWeights.swift): the best this CPU
+    /// has unless a test asks for another.
+    public let packedKernel: PackedKernel
+
+    public init(threads: Int, packedKernel: PackedKernel = .best) {
         precondition((1...ComputeContext.maxThreads).contains(threads),
                      "ComputeContext: threads must be in 1...\(ComputeContext.maxThreads), got \(threads)")
+        precondition(packedKernel.runsHere, "ComputeContext: this CPU cannot run the \(packedKernel) kernels")
         BLAS.ensureSingleThreaded()
         self.threads = threads
+        self.packedKernel = packedKernel
         pool = WorkerPool(threads: threads)
     }
 

@@ -56,6 +56,17 @@ public enum WeightFormat: String, CaseIterable, Codable, Sendable {
     }
 }
 
+/// The instruction set of the packed products: AVX2 + FMA + F16C (every build's baseline), or
+/// AVX-512 F/BW/DQ/VL (16 weights a step) on CPUs that have it. Each gives the same bits for any
+/// thread count; the two differ from each other in the order of their sums.
+public enum PackedKernel: String, CaseIterable, Sendable {
+    case avx2, avx512
+
+    /// The fastest this CPU runs.
+    public static var best: PackedKernel { CPUFeatures.current.avx512 ? .avx512 : .avx2 }
+    public var runsHere: Bool { self == .avx2 || CPUFeatures.current.avx512 }
+}
+
 /// A [rows, cols] row-major matrix packed in `format` (bf16 or a block format; a view — the
 /// ParameterSet owns the memory).
 public struct PackedMatrix: @unchecked Sendable {
@@ -82,18 +93,21 @@ extension ComputeContext {
         let pieces = max(1, min(ComputeContext.maxPieces, work / PackedMatrix.pieceMultiplyAdds))
         let chunk = (w.rows + pieces - 1) / pieces
         let accumulateFlag: Int32 = accumulate ? 1 : 0
+        let wide = packedKernel == .avx512
         if let block = w.format.blockFormat {
             let bytes = w.data.assumingMemoryBound(to: UInt8.self)
+            let kernel = wide ? hat_quantized_rows_times_transposed_avx512 : hat_quantized_rows_times_transposed
             parallelChunks(w.rows, chunk: chunk) { outputs in
-                hat_quantized_rows_times_transposed(block, bytes, w.cols, outputs.lowerBound, outputs.upperBound,
-                                                    x.data, x.rowStride, x.rows, y.data, y.rowStride, accumulateFlag)
+                kernel(block, bytes, w.cols, outputs.lowerBound, outputs.upperBound,
+                       x.data, x.rowStride, x.rows, y.data, y.rowStride, accumulateFlag)
             }
         } else {
             precondition(w.format == .bf16, "packedProduct: a float32 matrix is not packed")
             let bits = w.data.assumingMemoryBound(to: UInt16.self)
+            let kernel = wide ? hat_bf16_rows_times_transposed_avx512 : hat_bf16_rows_times_transposed
             parallelChunks(w.rows, chunk: chunk) { outputs in
-                hat_bf16_rows_times_transposed(bits, w.cols, outputs.lowerBound, outputs.upperBound,
-                                               x.data, x.rowStride, x.rows, y.data, y.rowStride, accumulateFlag)
+                kernel(bits, w.cols, outputs.lowerBound, outputs.upperBound,
+                       x.data, x.rowStride, x.rows, y.data, y.rowStride, accumulateFlag)
             }
         }
     }

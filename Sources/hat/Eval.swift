@@ -52,8 +52,7 @@ struct Eval: ParsableCommand {
         let isTokenModel = TokenModelFiles.isTokenModel(path)
         let weights: EvaluatedWeights
         if isTokenModel {
-            guard weightFormat ?? .f32 == .f32 else { throw CommandError("--weights \(weightFormat!.rawValue) is for HAT models; \(path) is a token model (float32)") }
-            weights = .token(try progress.whileRunning("reading \(path)") { try TokenModelBundle(path: path) })
+            weights = .token(try progress.whileRunning("reading \(path)") { try TokenModelBundle(path: path, weights: weightFormat ?? .f32) })
         } else {
             let (config, parameters) = try ModelFiles.load(from: path, weights: weightFormat)
             weights = .hat(config, parameters)

@@ -61,6 +61,25 @@ let prompts: [(String, [UInt8])] = [
         #expect(worst < 1e-4, "max |Δ logit| \(worst)")
     }
 
+    /// Packed weights: byte-by-byte decoding (a few rows: the packed kernels) gives the logits of
+    /// the full forward over the same parameters (many rows: sgemm over the numbers the packed
+    /// weights mean), so `hat eval --weights F` measures what decoding with F computes.
+    @Test(arguments: [WeightFormat.bf16, .q8_0, .q4_k])
+    func packedWeightsDecodeAsTheFullForwardOverTheSameNumbers(format: WeightFormat) throws {
+        let (config, parameters) = try tinyModel()
+        parameters.packMatrices(format)
+        #expect(parameters.packedBytes > 0)
+        let cached = try GenerationSession(config: config, parameters: parameters, chunkBytes: 8, context: testContext())
+        let uncached = try UncachedModel(config: config, parameters: parameters, capacity: 1024, context: testContext())
+        var worst: Float = 0
+        for byte in Array("Hello, world! 3.14 你好 hello   world ".utf8) {
+            cached.feed([byte])
+            uncached.feed([byte])
+            for i in 0..<256 { worst = max(worst, abs(cached.nextByteLogits[i] - uncached.nextByteLogits[i])) }
+        }
+        #expect(worst < 1e-4, "\(format.rawValue): max |Δ logit| \(worst)")
+    }
+
     @Test func chunkedPrefillEqualsByteByByte() throws {
         let (config, parameters) = try tinyModel()
         let whole = try GenerationSession(config: config, parameters: parameters, chunkBytes: 32, context: testContext())

@@ -49,6 +49,24 @@ import Testing
         #expect(zip(session.logits.toArray(), full[2]).map { abs($0 - $1) }.max()! < 1e-4, "reset starts over")
     }
 
+    /// A token model with packed weights (as `--weights` loads it): one token at a time (the packed
+    /// kernels) gives the full forward's logits over the same parameters (sgemm).
+    @Test(arguments: [WeightFormat.bf16, .q8_0, .q4_1])
+    func packedWeightsStepAsTheFullForward(format: WeightFormat) throws {
+        let (config, parameters, _) = try TokenModelFiles.load(Self.tiny)
+        parameters.packMatrices(format)       // as TokenModelBundle(path:weights:) does
+        #expect(parameters.packedFormat == format && parameters.packedBytes > 0)
+        let ids: [Int32] = [1, 5, 9, 2, 31, 0, 7, 7, 7, 12, 30, 4]
+        let full = fullLogits(config, parameters, ids, window: 64)
+        let session = TokenSession(config: config, parameters: parameters, capacity: 64, context: ComputeContext(threads: 2))
+        var worst: Float = 0
+        for (k, id) in ids.enumerated() {
+            session.feed([id])
+            worst = max(worst, zip(session.logits.toArray(), full[k]).map { abs($0 - $1) }.max()!)
+        }
+        #expect(worst < 1e-4, "\(format.rawValue): max |cached − full| logit \(worst)")
+    }
+
     @Test func sameBitsForAnyThreadCount() throws {
         let (config, parameters, _) = try TokenModelFiles.load(Self.tiny)
         let ids: [Int32] = [1, 5, 9, 2, 31, 0, 7, 7, 7, 12, 30, 4]

@@ -55,14 +55,18 @@ struct PackedWeightsTests {
         #expect((0..<15).allSatisfy { w.data[$0] == Self.widen(bits[$0]) })
     }
 
-    static let productShapes = [(1, 8, 16), (1, 37, 5), (3, 37, 9), (4, 64, 24), (6, 13, 11), (9, 200, 70)]
+    static let productShapes = [(1, 8, 16), (2, 24, 5), (1, 37, 5), (3, 37, 9), (4, 64, 24), (6, 13, 11), (9, 200, 70)]
     static let blockShapes = [(1, 256, 16), (3, 512, 9), (4, 256, 24), (6, 768, 11), (9, 256, 70)]
     static let productCases: [(WeightFormat, Int, Int, Int)] =
         productShapes.map { (.bf16, $0.0, $0.1, $0.2) }
         + [WeightFormat.q8_0, .q4_1, .q4_k].flatMap { f in blockShapes.map { (f, $0.0, $0.1, $0.2) } }
 
-    @Test(arguments: productCases)
-    func productEqualsADoubleLoopOverThePackedWeights(format: WeightFormat, rows: Int, width: Int, outputs: Int) {
+    /// Every case on every kernel this CPU runs (AVX-512 on both machine kinds seen here).
+    static let kernelCases = PackedKernel.allCases.filter(\.runsHere).flatMap { kernel in productCases.map { (kernel, $0) } }
+
+    @Test(arguments: kernelCases)
+    func productEqualsADoubleLoopOverThePackedWeights(kernel: PackedKernel, shape: (WeightFormat, Int, Int, Int)) {
+        let (format, rows, width, outputs) = shape
         let parameters = ParameterSet([ParameterSpec("w", [outputs, width])])
         var rng = RandomGenerator(seed: UInt64(rows * 1000 + width))
         for i in 0..<parameters.count { parameters.values[i] = rng.nextNormal() }
@@ -77,13 +81,13 @@ struct PackedWeightsTests {
         for (threads, accumulate) in [(1, false), (2, false), (3, false), (1, true), (8, true)] {
             let y = arena.tensor(rows: rows, cols: outputs)
             y.data.update(from: base.data, count: rows * outputs)
-            ComputeContext(threads: threads).packedProduct(x, w, into: y, accumulate: accumulate)
+            ComputeContext(threads: threads, packedKernel: kernel).packedProduct(x, w, into: y, accumulate: accumulate)
             for r in 0..<rows {
                 for o in 0..<outputs {
                     var sum = accumulate ? Double(base.data[r * outputs + o]) : 0
                     for i in 0..<width { sum += Double(x.data[r * width + i]) * Double(rounded.data[o * width + i]) }
                     #expect(abs(Double(y.data[r * outputs + o]) - sum) <= 1e-5 * Double(width).squareRoot() * 4,
-                            "\(format.rawValue) row \(r), output \(o): \(y.data[r * outputs + o]) against \(sum)")
+                            "\(format.rawValue), \(kernel): row \(r), output \(o): \(y.data[r * outputs + o]) against \(sum)")
                 }
             }
             if !accumulate { results.append(Array(UnsafeBufferPointer(start: y.data, count: rows * outputs))) }

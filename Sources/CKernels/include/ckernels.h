@@ -38,4 +38,13 @@ void hat_quantized_rows_times_transposed(int format, const uint8_t *w, long widt
                                          const float *x, long xStride, long rows,
                                          float *y, long yStride, int accumulate);
 
+/// The same products with AVX-512 F/BW (16 weights a step; other sums' order, so other bits
+/// than the AVX2 kernels'). Only for CPUs that have AVX-512 F, BW, VL and DQ.
+void hat_bf16_rows_times_transposed_avx512(const uint16_t *w, long width, long first, long end,
+                                           const float *x, long xStride, long rows,
+                                           float *y, long yStride, int accumulate);
+void hat_quantized_rows_times_transposed_avx512(int format, const uint8_t *w, long width, long first, long end,
+                                                const float *x, long xStride, long rows,
+                                                float *y, long yStride, int accumulate);
+
 #endif
