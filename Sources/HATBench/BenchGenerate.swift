@@ -75,6 +75,7 @@ struct BenchGenerate: ParsableCommand {
               words.allSatisfy({ (1...Limits.positions).contains($0) }) else {
             throw ValidationError("--contexts: expected word counts in 1…\(Limits.positions) like 100,2000, found \(contexts)")
         }
+        _ = try packedFormats
     }
 
     /// --also-weights as formats (f32 is the main line, so it is not repeated).
@@ -293,7 +294,8 @@ struct BenchGenerate: ParsableCommand {
     /// The token model after each prompt: reset (its document-start token), prefill, then greedy
     /// tokens until --bytes bytes (or an end token), timed as ours; bytes/s counts text bytes.
     func timeTokenModel(prompts: [[UInt8]], report: inout GenerateReport) throws {
-        let model = try TokenTextModel(source: tokenModel, capacity: 8192, context: ComputeContext(threads: threadOptions.threads))
+        // float32, as transformers runs it.
+        let model = try TokenTextModel(source: tokenModel, capacity: 8192, weights: .f32, context: ComputeContext(threads: threadOptions.threads))
         report.tokenModel = tokenModel
         report.tokenModelParameters = model.session.model.parameters.scalarCount
         for (i, prompt) in prompts.enumerated() {

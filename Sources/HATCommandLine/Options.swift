@@ -39,9 +39,10 @@ public func checkFlagProduct(_ flags: String, _ a: Int, _ b: Int, atMost limit: 
 extension WeightFormat: ExpressibleByArgument {
     /// The help of every command's --weights.
     public static let help: ArgumentHelp = """
-        How a HAT model's matrices are held: f32; bf16 (2 bytes a weight); q8_0, q4_1 or q4_k (ggml blocks, \
+        How the model's matrices are held: f32; bf16 (2 bytes a weight); q8_0, q4_1 or q4_k (ggml blocks, \
         1.06, 0.63 or 0.56 bytes a weight; q4_k holds a matrix whose rows are not a multiple of 256 in q4_1). \
-        Decoding reads the packed weights; everything else uses the same numbers. Default: as stored (bf16 \
-        when the file stores every matrix so, as Models/default does).
+        Decoding reads the packed weights; everything else uses the same numbers. Default: as stored (a HAT \
+        model in bf16 when its file stores every matrix so, as Models/default does; a GGUF token model in its \
+        own Q8_0/Q4_1/Q4_K blocks).
         """
 }

@@ -8,11 +8,12 @@ import HATTensor
 public enum GenerationModels {
     /// The model at `path`: a token model when TokenModelFiles recognises one, else a HAT directory.
     /// `weights` nil: as the file stores them (bf16 for a HAT model whose matrices are stored in
-    /// BF16, as the shipped default's are: the same numbers, decoding reads half the bytes).
+    /// BF16, as the shipped default's are; a GGUF token model's own Q8_0/Q4_1/Q4_K blocks: the
+    /// same numbers, decoding reads fewer bytes).
     public static func open(_ path: String, limits: ContextLimits = ContextLimits(), weights: WeightFormat? = nil,
                             context: ComputeContext) throws -> GenerationModel {
         if TokenModelFiles.isTokenModel(path) {
-            return try TokenTextModel(source: path, capacity: limits.bytes, weights: weights ?? .f32, context: context)
+            return try TokenTextModel(source: path, capacity: limits.bytes, weights: weights, context: context)
         }
         let (config, parameters) = try ModelFiles.load(from: path, weights: weights)
         return try GenerationSession(config: config, parameters: parameters, limits: limits, context: context)

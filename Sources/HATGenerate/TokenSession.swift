@@ -99,8 +99,8 @@ public final class TokenTextModel: GenerationModel {
     }
 
     /// The token model at `source` (GGUF file or Hugging Face directory) with its tokenizer, its
-    /// matrices held as `weights` asks.
-    public convenience init(source: String, capacity: Int = 4096, weights: WeightFormat = .f32, context: ComputeContext) throws {
+    /// matrices held as `weights` asks (nil: as the file stores them).
+    public convenience init(source: String, capacity: Int = 4096, weights: WeightFormat? = nil, context: ComputeContext) throws {
         let bundle = try TokenModelBundle(path: source, weights: weights)
         self.init(session: TokenSession(config: bundle.config, parameters: bundle.parameters, capacity: capacity,
                                         context: context),

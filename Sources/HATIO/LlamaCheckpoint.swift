@@ -83,6 +83,11 @@ public protocol LlamaCheckpoint: AnyObject {
     func read(_ name: String, into dst: UnsafeMutablePointer<Float>, count: Int) throws
     /// Lets the OS drop the source pages of a tensor that has been converted.
     func release(_ name: String)
+    /// The ggml block type of a tensor stored in blocks (GGUF Q8_0, Q4_1, …); nil otherwise.
+    func blockType(_ name: String) -> GGMLType?
+    /// Copies a block-stored tensor's bytes in Hugging Face row order (`blockType` not nil);
+    /// `byteCount` must equal its stored size.
+    func readBlocks(_ name: String, into dst: UnsafeMutableRawPointer, byteCount: Int) throws
 }
 
 /// Opens a GGUF file, a Hugging Face directory, a `.safetensors` file or a `.safetensors.index.json`
@@ -191,6 +196,13 @@ public final class HFCheckpoint: LlamaCheckpoint {
     public func read(_ name: String, into dst: UnsafeMutablePointer<Float>, count: Int) throws {
         guard let f = location[name] else { throw HATIOError(.missingTensor, path: path, tensor: name, "no such tensor") }
         try f.read(name, into: dst, count: count)
+    }
+
+    /// safetensors hold plain floats, never blocks.
+    public func blockType(_ name: String) -> GGMLType? { nil }
+
+    public func readBlocks(_ name: String, into dst: UnsafeMutableRawPointer, byteCount: Int) throws {
+        throw HATIOError(.usage, path: path, tensor: name, "is not stored in blocks")
     }
 
     public func release(_ name: String) {
@@ -452,16 +464,47 @@ public final class GGUFCheckpoint: LlamaCheckpoint {
         guard let g = ggufName[name], let t = try? file.info(g) else { return }
         file.file.adviseDone(t.fileRange)
     }
+
+    public func blockType(_ name: String) -> GGMLType? {
+        guard let g = ggufName[name], let t = try? file.info(g), t.type.blockSize > 1 else { return nil }
+        return t.type
+    }
+
+    public func readBlocks(_ name: String, into dst: UnsafeMutableRawPointer, byteCount: Int) throws {
+        guard let g = ggufName[name] else { throw HATIOError(.missingTensor, path: path, tensor: name, "no such tensor") }
+        let t = try file.info(g)
+        guard byteCount == t.fileRange.count, t.rows * t.rowBytes == byteCount else {
+            throw HATIOError(.usage, path: path, tensor: g, "asked for \(byteCount) bytes but it stores \(t.fileRange.count)")
+        }
+        let src = UnsafeRawPointer(file.file.base! + t.fileRange.lowerBound)
+        let heads: Int? = g.hasSuffix(".attn_q.weight") ? config.numHeads : g.hasSuffix(".attn_k.weight") ? config.numKVHeads : nil
+        guard let heads else {
+            dst.copyMemory(from: src, byteCount: byteCount)
+            return
+        }
+        guard t.rows % (2 * heads) == 0 else {
+            throw HATIOError(.badShape, path: path, tensor: g, "\(t.rows) rows cannot be split into \(heads) heads of an even size")
+        }
+        for r in 0..<t.rows {
+            let source = permutedRow(r, rows: t.rows, heads: heads)
+            (dst + r * t.rowBytes).copyMemory(from: src + source * t.rowBytes, byteCount: t.rowBytes)
+        }
+    }
+}
+
+/// The GGUF row that holds Hugging Face row r of a q or k projection (llama.cpp stores each head's
+/// rows [R/2, 2] where Hugging Face has [2, R/2], R = rows / heads).
+func permutedRow(_ r: Int, rows: Int, heads: Int) -> Int {
+    let perHead = rows / heads, half = perHead / 2
+    let h = r / perHead, rem = r % perHead
+    let j = rem / half, i = rem % half
+    return h * perHead + 2 * i + j
 }
 
 /// Inverse of llama.cpp's q/k permutation: Hugging Face row (h, j, i) ← GGUF row (h, i, j),
 /// with R = rows / heads rows per head, j ∈ {0, 1} the half, i < R/2.
 public func unpermuteRows(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, rows: Int, cols: Int, heads: Int) {
-    let perHead = rows / heads, half = perHead / 2
     for r in 0..<rows {
-        let h = r / perHead, rem = r % perHead
-        let j = rem / half, i = rem % half
-        let source = h * perHead + 2 * i + j
-        (dst + r * cols).update(from: src + source * cols, count: cols)
+        (dst + r * cols).update(from: src + permutedRow(r, rows: rows, heads: heads) * cols, count: cols)
     }
 }

@@ -79,6 +79,21 @@ public enum TokenModelFiles {
         return (config, parameters, checkpoint)
     }
 
+    /// Holds each matrix the checkpoint stores in blocks the packed kernels read (a GGUF's Q8_0,
+    /// Q4_1, Q4_K) in the file's own bytes — decoding then reads what the file holds, and the
+    /// float32 values (already the blocks' numbers) stay as they are; every other matrix stays
+    /// float32 only.
+    public static func holdAsStored(_ parameters: ParameterSet, _ checkpoint: LlamaCheckpoint) throws {
+        try parameters.packMatrices(formatOf: { entry in
+            guard let format = checkpoint.blockType(entry.name).flatMap(WeightFormat.init(blocks:)),
+                  format.format(forRowsOf: entry.shape.last!) == format else { return .f32 }
+            return format
+        }, storedBytes: { entry, bytes, count in
+            try checkpoint.readBlocks(entry.name, into: bytes, byteCount: count)
+            return true
+        })
+    }
+
     /// Source tensors a token model does not use: rotary caches some exporters include.
     static func ignorable(_ name: String) -> Bool {
         name.hasSuffix("rotary_emb.inv_freq")
@@ -93,12 +108,17 @@ public struct TokenModelBundle {
     public let parameters: ParameterSet
     public let tokenizer: BPETokenizer
 
-    /// Reads the model at `path`, its matrices held as `weights` asks (ParameterSet.packMatrices;
-    /// float32 by default). A tokenizer with more tokens than the embedding has rows is an
-    /// error naming the file and both fields (a model that cannot score its own tokens).
-    public init(path: String, weights: WeightFormat = .f32) throws {
-        let (config, parameters, _) = try TokenModelFiles.load(path)
-        parameters.packMatrices(weights)
+    /// Reads the model at `path`, its matrices held as `weights` asks (ParameterSet.packMatrices),
+    /// or with nil as the file stores them (TokenModelFiles.holdAsStored). A tokenizer with more
+    /// tokens than the embedding has rows is an error naming the file and both fields (a model
+    /// that cannot score its own tokens).
+    public init(path: String, weights: WeightFormat? = nil) throws {
+        let (config, parameters, checkpoint) = try TokenModelFiles.load(path)
+        if let weights {
+            parameters.packMatrices(weights)
+        } else {
+            try TokenModelFiles.holdAsStored(parameters, checkpoint)
+        }
         let tokenizer = try BPETokenizer(try TokenizerText.definition(from: path), source: path)
         guard tokenizer.vocabularySize <= config.vocabularySize else {
             let field = TokenModelFiles.isGGUF(path) ? "tokenizer.ggml.tokens" : "tokenizer.json model.vocab"
@@ -124,5 +144,17 @@ extension TokenModelFiles {
         guard let handle = FileHandle(forReadingAtPath: path) else { return false }
         defer { try? handle.close() }
         return (try? handle.read(upToCount: 4)) == Data("GGUF".utf8)
+    }
+}
+
+extension WeightFormat {
+    /// The packed format that holds ggml blocks of this type as they are; nil for other types.
+    init?(blocks type: GGMLType) {
+        switch type {
+        case .q8_0: self = .q8_0
+        case .q4_1: self = .q4_1
+        case .q4_K: self = .q4_k
+        default: return nil
+        }
     }
 }

@@ -40,7 +40,7 @@ public final class ServedModel: @unchecked Sendable {
         self.threadsPerSession = threadsPerSession
         if TokenModelFiles.isTokenModel(path) {
             kind = .token
-            let bundle = try TokenModelBundle(path: path, weights: weights ?? .f32)
+            let bundle = try TokenModelBundle(path: path, weights: weights)
             splitterOptions = nil
             let capacity = ContextLimits().bytes
             makeModel = { context in

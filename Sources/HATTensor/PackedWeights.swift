@@ -75,6 +75,13 @@ public struct PackedMatrix: @unchecked Sendable {
     public let rows: Int
     public let cols: Int
 
+    public init(format: WeightFormat, data: UnsafeMutableRawPointer, rows: Int, cols: Int) {
+        self.format = format
+        self.data = data
+        self.rows = rows
+        self.cols = cols
+    }
+
     /// Products with at most this many rows read the packed weights (once per four rows); more
     /// rows go through sgemm over the float32 copy of the same numbers.
     public static let maxRows = 4

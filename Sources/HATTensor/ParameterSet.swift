@@ -34,8 +34,6 @@ public final class ParameterSet {
     public let count: Int
     public let values: UnsafeMutablePointer<Float>   // [count]
     public let grads: UnsafeMutablePointer<Float>    // [count], same layout as values
-    /// The format `packMatrices` packed the matrices in; nil while they are float32 only.
-    public private(set) var packedFormat: WeightFormat?
     /// The packed matrices by entry name, views into `packedMemory`.
     private var packedMatrices: [String: PackedMatrix] = [:]
     private var packedMemory: UnsafeMutableRawPointer?
@@ -81,32 +79,46 @@ public final class ParameterSet {
     /// Call once, right after loading and before any layer is made over these parameters (layers
     /// take their packed view when they are made); norm gains and vectors stay float32.
     public func packMatrices(_ format: WeightFormat) {
-        precondition(packedFormat == nil, "the matrices are already packed in \(packedFormat!.rawValue)")
-        guard format != .f32 else { return }
-        let matrices = entries.filter(\.spec.decays).map { ($0, format.format(forRowsOf: $0.shape.last!)) }
+        packMatrices(formatOf: { format.format(forRowsOf: $0.shape.last!) })
+    }
+
+    /// Packs each matrix in the format `formatOf` gives it (f32: left as it is; a block format
+    /// must split its rows). `storedBytes`, when given, may fill a matrix's packed bytes from the
+    /// source instead (returning true) — e.g. a GGUF's own blocks; otherwise they are made from
+    /// the float32 values. Either way the float32 values become the numbers the bytes mean.
+    public func packMatrices(formatOf: (Entry) -> WeightFormat,
+                             storedBytes: ((Entry, UnsafeMutableRawPointer, Int) throws -> Bool)? = nil) rethrows {
+        precondition(packedMemory == nil, "the matrices are already packed")
+        let matrices = entries.filter(\.spec.decays).map { ($0, formatOf($0)) }.filter { $0.1 != .f32 }
+        guard !matrices.isEmpty else { return }
         let alignment = Arena.alignmentBytes
-        let sizes = matrices.map { entry, held in (held.bytes(rows: entry.count / entry.shape.last!, cols: entry.shape.last!) + alignment - 1) / alignment * alignment }
-        let memory = UnsafeMutableRawPointer.allocate(byteCount: max(sizes.reduce(0, +), 1), alignment: alignment)
+        let sizes = matrices.map { entry, held in held.bytes(rows: entry.count / entry.shape.last!, cols: entry.shape.last!) }
+        let memory = UnsafeMutableRawPointer.allocate(byteCount: sizes.reduce(0) { $0 + ($1 + alignment - 1) / alignment * alignment },
+                                                      alignment: alignment)
+        packedMemory = memory
         var offset = 0
-        for ((entry, held), size) in zip(matrices, sizes) where held != .f32 {
+        for ((entry, held), size) in zip(matrices, sizes) {
             let cols = entry.shape.last!, rows = entry.count / cols
+            precondition(held.format(forRowsOf: cols) == held, "\(entry.name): rows of \(cols) do not split into \(held.rawValue) blocks")
             let data = memory + offset
             let values = self.values + entry.offset
+            let stored = try storedBytes?(entry, data, size) ?? false
             if let block = held.blockFormat {
                 let bytes = data.bindMemory(to: UInt8.self, capacity: size)
-                hat_quantize(block, values, bytes, entry.count)
+                if !stored { hat_quantize(block, values, bytes, entry.count) }
                 hat_dequantize(block, bytes, values, entry.count)
             } else {
                 let bits = data.bindMemory(to: UInt16.self, capacity: entry.count)
-                hat_bf16_from_f32(values, bits, entry.count)
+                if !stored { hat_bf16_from_f32(values, bits, entry.count) }
                 for i in 0..<entry.count { values[i] = Float(bitPattern: UInt32(bits[i]) << 16) }
             }
             packedMatrices[entry.name] = PackedMatrix(format: held, data: data, rows: rows, cols: cols)
-            offset += size
+            offset += (size + alignment - 1) / alignment * alignment
         }
-        packedMemory = memory
-        packedFormat = format
     }
+
+    /// The formats the matrices are packed in (empty while they are float32 only).
+    public var packedFormats: Set<WeightFormat> { Set(packedMatrices.values.map(\.format)) }
 
     /// The named matrix as packed by `packMatrices`; nil for vectors, for a matrix left in
     /// float32, and before packing.

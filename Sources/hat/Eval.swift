@@ -52,7 +52,7 @@ struct Eval: ParsableCommand {
         let isTokenModel = TokenModelFiles.isTokenModel(path)
         let weights: EvaluatedWeights
         if isTokenModel {
-            weights = .token(try progress.whileRunning("reading \(path)") { try TokenModelBundle(path: path, weights: weightFormat ?? .f32) })
+            weights = .token(try progress.whileRunning("reading \(path)") { try TokenModelBundle(path: path, weights: weightFormat) })
         } else {
             let (config, parameters) = try ModelFiles.load(from: path, weights: weightFormat)
             weights = .hat(config, parameters)

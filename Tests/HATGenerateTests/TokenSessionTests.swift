@@ -55,7 +55,7 @@ import Testing
     func packedWeightsStepAsTheFullForward(format: WeightFormat) throws {
         let (config, parameters, _) = try TokenModelFiles.load(Self.tiny)
         parameters.packMatrices(format)       // as TokenModelBundle(path:weights:) does
-        #expect(parameters.packedFormat == format && parameters.packedBytes > 0)
+        #expect(parameters.packedFormats == [format] && parameters.packedBytes > 0)
         let ids: [Int32] = [1, 5, 9, 2, 31, 0, 7, 7, 7, 12, 30, 4]
         let full = fullLogits(config, parameters, ids, window: 64)
         let session = TokenSession(config: config, parameters: parameters, capacity: 64, context: ComputeContext(threads: 2))

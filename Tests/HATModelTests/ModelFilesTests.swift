@@ -153,20 +153,20 @@ private func message(_ body: () throws -> Void) -> String? {
 
         let (_, storedBF16) = try ModelFiles.load(from: bf16Path, weights: nil)
         let (_, plainBF16) = try ModelFiles.load(from: bf16Path)
-        #expect(storedBF16.packedFormat == .bf16)
-        #expect(plainBF16.packedFormat == nil, "training loads (the default) stay float32")
+        #expect(storedBF16.packedFormats == [.bf16])
+        #expect(plainBF16.packedFormats.isEmpty, "training loads (the default) stay float32")
         #expect(Array(UnsafeBufferPointer(start: storedBF16.values, count: storedBF16.count))
                 == Array(UnsafeBufferPointer(start: plainBF16.values, count: plainBF16.count)),
                 "a BF16 file's numbers are bfloat16 already: holding them so changes none")
 
         let (_, storedF32) = try ModelFiles.load(from: f32Path, weights: nil)
-        #expect(storedF32.packedFormat == nil)
+        #expect(storedF32.packedFormats.isEmpty)
         let (_, askedBF16) = try ModelFiles.load(from: f32Path, weights: .bf16)
-        #expect(askedBF16.packedFormat == .bf16)
+        #expect(askedBF16.packedFormats == [.bf16])
         let name = HierarchicalModel.parameterSpecs(config).first { $0.decays }!.name
         let rounded = askedBF16.value(name), original = storedF32.value(name)
         #expect((0..<rounded.cols).contains { rounded.data[$0] != original.data[$0] }, "a float32 file's matrices are rounded")
         let (_, askedQ8) = try ModelFiles.load(from: f32Path, weights: .q8_0)
-        #expect(askedQ8.packedFormat == .q8_0 && askedQ8.packedMatrix(name)?.format == .q8_0)
+        #expect(askedQ8.packedFormats == [.q8_0] && askedQ8.packedMatrix(name)?.format == .q8_0)
     }
 }
