@@ -6,7 +6,9 @@
 // against ours; and a token model (by default SmolLM2 from data/smollm2) generating greedily with
 // hat after the same prompts, then with transformers (scripts/bench_transformers_generate.py)
 // right after, so bytes/s of the two kinds and of both token-model implementations sit side by
-// side. `--json` prints all of it as one JSON object.
+// side; and, each round right after our prefill, the batched forward of `hat eval` on each prompt
+// (the same weights and threads), so prefill bytes/s sits next to eval's on the same text.
+// `--json` prints all of it as one JSON object.
 
 import ArgumentParser
 import Dispatch
@@ -55,6 +57,7 @@ struct BenchGenerate: ParsableCommand {
     @Option(help: "The PyTorch script.")
     var torchScript = "scripts/bench_torch_generate.py"
     @Flag(help: "Skip the PyTorch comparisons (the HAT model's and the token model's).") var noTorch = false
+    @Flag(help: "Skip timing hat eval's batched forward on each prompt.") var noEval = false
     @Option(help: "Token model (GGUF or Hugging Face Llama) timed with hat, then with transformers, after the same prompts; 'none' skips it.")
     var tokenModel = "data/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
     @Option(help: "The transformers script for the token model.")
@@ -135,6 +138,8 @@ struct BenchGenerate: ParsableCommand {
             prompts.append(Array(passage[0..<ends[words - 1]]))
             report.contexts.append(ContextReport(name: "\(words) words", promptWords: words, promptBytes: prompts.last!.count))
         }
+        let evaluation = noEval ? nil : try PromptEvaluation(config: config, parameters: parameters, prompts: prompts,
+                                                             context: ComputeContext(threads: threadOptions.threads))
 
         // PyTorch starts first (loading while nothing is timed) and then runs each round right
         // after ours, so both see the same load on a shared machine.
@@ -165,6 +170,12 @@ struct BenchGenerate: ParsableCommand {
                     report.contexts[i].add(hat: timings[i], mainThreads: roundThreads == threadOptions.threads)
                     report.contexts[i].generated = generated[i]
                     report.contexts[i].contextWordsAtEnd = sessions[i].completedWords
+                }
+                if roundThreads == threadOptions.threads, let evaluation {
+                    for i in prompts.indices {
+                        report.contexts[i].evalRounds.append(evaluation.seconds(prompt: i))
+                        report.contexts[i].evalBytes = evaluation.bytes(prompt: i)
+                    }
                 }
                 if roundThreads == threadOptions.threads && !bf16Sessions.isEmpty {
                     let (bf16Timings, bf16Generated) = ourRound(sessions: bf16Sessions, prompts: prompts)
@@ -335,6 +346,40 @@ struct BenchGenerate: ParsableCommand {
 
 }
 
+/// `hat eval`'s batched forward over each prompt as its text: one document opened by the
+/// end-of-sequence byte, rows of whole words cut as `hat eval` cuts them by default (256 words,
+/// 2,048 bytes per row, 2 rows per batch), on a model without backward buffers.
+struct PromptEvaluation {
+    static let wordsPerRow = 256, maxRowBytes = 2048, rowsPerBatch = 2
+    let streams: [WordStream]
+    let rows: [[Range<Int>]]
+    let model: HierarchicalModel
+    let batch: Batch
+
+    init(config: HATConfig, parameters: ParameterSet, prompts: [[UInt8]], context: ComputeContext) throws {
+        let splitter = try config.makeSplitter()
+        streams = prompts.map {
+            Corpus.wordStream([Document(name: "prompt", bytes: $0)], splitter: splitter, endOfSequence: UInt8(config.eosTokenId))
+        }
+        rows = streams.map { $0.rows(wordsPerRow: PromptEvaluation.wordsPerRow, maxRowBytes: PromptEvaluation.maxRowBytes) }
+        let maxBytes = PromptEvaluation.rowsPerBatch * PromptEvaluation.maxRowBytes
+        let maxWords = PromptEvaluation.rowsPerBatch * PromptEvaluation.wordsPerRow
+        try MemoryPlan.requireBatch(config, maxBytes: maxBytes, maxWords: maxWords, threads: context.threads, training: false,
+                                    what: "the evaluation of the prompts")
+        batch = Batch(maxBytes: maxBytes, maxWords: maxWords, config: config)
+        model = HierarchicalModel(config: config, parameters: parameters, maxBytes: maxBytes, maxWords: maxWords,
+                                  context: context, needsBackward: false)
+    }
+
+    /// Bytes the evaluation of prompt i reads (its end-of-sequence byte included, as `hat eval` counts).
+    func bytes(prompt i: Int) -> Int { rows[i].reduce(0) { $0 + streams[i].byteCount(of: $1) } }
+
+    /// Seconds of one evaluation of prompt i.
+    func seconds(prompt i: Int) -> Double {
+        Evaluator.evaluate(model: model, stream: streams[i], rows: rows[i], batch: batch).seconds
+    }
+}
+
 // MARK: - Report
 
 struct Timing: Encodable {
@@ -384,6 +429,16 @@ struct ContextReport: Encodable {
     var torchOtherThreadsRounds: [Timing] = []
     var sameBytes: Bool?
     var firstMismatch: Int?
+    /// hat eval's batched forward on the prompt, right after our prefill each round: seconds, and the bytes it reads.
+    var evalRounds: [Double] = []
+    var evalBytes = 0
+    var evalSeconds: Double? { evalRounds.min() }
+    var evalBytesPerSecond: Double? { evalSeconds.map { Double(evalBytes) / $0 } }
+    /// Prefill bytes/s over eval's (fastest rounds of each).
+    var prefillOverEval: Double? {
+        guard let h = hat, let e = evalBytesPerSecond else { return nil }
+        return h.prefillBytesPerSecond / e
+    }
     /// hat with --weights bf16, right after ours at the main thread count; whether its greedy bytes equal ours.
     var hatBF16Rounds: [Timing] = []
     var bf16SameBytes: Bool?
@@ -457,7 +512,7 @@ struct ContextReport: Encodable {
              hatOtherThreads, torchOtherThreads, generationRatios, generationSpeedup, prefillSpeedup, generatedText,
              tokenModel, tokenModelText, tokenModelTransformers, tokenModelTransformersText, tokenModelGenerationSpeedup,
              tokenModelPrefillSpeedup, tokenModelFirstDifference, hatBF16, hatBF16Rounds, bf16SameBytes, bf16GenerationRatios,
-             bf16GenerationSpeedup
+             bf16GenerationSpeedup, evalRounds, evalBytes, evalSeconds, evalBytesPerSecond, prefillOverEval
     }
 
     func encode(to encoder: Encoder) throws {
@@ -485,6 +540,13 @@ struct ContextReport: Encodable {
         try c.encodeIfPresent(tokenModelGenerationSpeedup, forKey: .tokenModelGenerationSpeedup)
         try c.encodeIfPresent(tokenModelPrefillSpeedup, forKey: .tokenModelPrefillSpeedup)
         try c.encodeIfPresent(tokenModelFirstDifference, forKey: .tokenModelFirstDifference)
+        if !evalRounds.isEmpty {
+            try c.encode(evalRounds, forKey: .evalRounds)
+            try c.encode(evalBytes, forKey: .evalBytes)
+            try c.encodeIfPresent(evalSeconds, forKey: .evalSeconds)
+            try c.encodeIfPresent(evalBytesPerSecond, forKey: .evalBytesPerSecond)
+            try c.encodeIfPresent(prefillOverEval, forKey: .prefillOverEval)
+        }
         if !hatBF16Rounds.isEmpty {
             try c.encodeIfPresent(hatBF16, forKey: .hatBF16)
             try c.encode(hatBF16Rounds, forKey: .hatBF16Rounds)
@@ -577,6 +639,10 @@ struct GenerateReport: Encodable {
                     + "(\(benchFigure(t.prefillBytesPerSecond)) bytes/s), generation \(benchFigure(t.generationBytesPerSecond)) bytes/s "
                     + "= \(benchFigure(t.msPerGeneratedByte)) ms per byte"
                     + (t.cpuMsPerGeneratedByte.map { " (CPU \(benchFigure($0)) ms)" } ?? "") + "\n"
+            }
+            if let e = c.evalSeconds, let rate = c.evalBytesPerSecond, let ratio = c.prefillOverEval {
+                s += "  \(benchPadded("hat eval (batched forward)", 26)) \(benchFigure(1000 * e)) ms for \(c.evalBytes) bytes "
+                    + "(\(benchFigure(rate)) bytes/s); prefill runs at \(benchFigure(ratio))× eval's bytes/s\n"
             }
             if let g = c.generationSpeedup, let p = c.prefillSpeedup {
                 s += "  hat is \(benchFigure(g))× faster generating (per round: "
