@@ -43,7 +43,7 @@ struct BenchGenerate: ParsableCommand {
     @Option(parsing: .unconditional, help: "Greedy bytes generated after each prompt.") var bytes = 256
     @Option(parsing: .unconditional, help: "Backbone attention window in words, for both implementations.")
     var backboneWindow = 4096
-    @Option(parsing: .unconditional, help: "Bytes one prefill step takes.") var chunkBytes = 256
+    @Option(parsing: .unconditional, help: "Bytes one prefill step takes.") var chunkBytes = GenerationSession.defaultChunkBytes
     @OptionGroup var threadOptions: ThreadOptions
     @Option(parsing: .unconditional, help: "Rounds over the contexts; each figure is the fastest round.") var rounds = 2
     @Option(parsing: .unconditional, help: "Contexts generate in turns of this many bytes, so all see the same load.")
