@@ -56,7 +56,9 @@ import Testing
             }
             runs.append(bits)
         }
-        #expect(runs[0] == runs[1])
+        let firstDifference = zip(runs[0], runs[1]).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+        #expect(firstDifference == nil && runs[0].count == runs[1].count,
+                "logits differ first at input \((firstDifference ?? 0) / 256), byte value \((firstDifference ?? 0) % 256)")
     }
 
     @Test func aPromptFedInPiecesGivesTheSameLogits() throws {
