@@ -6,7 +6,9 @@
 // against ours; and a token model (by default SmolLM2 from data/smollm2) generating greedily with
 // hat after the same prompts, then with transformers (scripts/bench_transformers_generate.py)
 // right after, so bytes/s of the two kinds and of both token-model implementations sit side by
-// side. `--json` prints all of it as one JSON object.
+// side; and, each round right after our prefill, the batched forward of `hat eval` on each prompt
+// (the same weights and threads), so prefill bytes/s sits next to eval's on the same text.
+// `--json` prints all of it as one JSON object.
 
 import ArgumentParser
 import Dispatch
@@ -41,7 +43,7 @@ struct BenchGenerate: ParsableCommand {
     @Option(parsing: .unconditional, help: "Greedy bytes generated after each prompt.") var bytes = 256
     @Option(parsing: .unconditional, help: "Backbone attention window in words, for both implementations.")
     var backboneWindow = 4096
-    @Option(parsing: .unconditional, help: "Bytes one prefill step takes.") var chunkBytes = 256
+    @Option(parsing: .unconditional, help: "Bytes one prefill step takes.") var chunkBytes = GenerationSession.defaultChunkBytes
     @OptionGroup var threadOptions: ThreadOptions
     @Option(parsing: .unconditional, help: "Rounds over the contexts; each figure is the fastest round.") var rounds = 2
     @Option(parsing: .unconditional, help: "Contexts generate in turns of this many bytes, so all see the same load.")
@@ -55,6 +57,7 @@ struct BenchGenerate: ParsableCommand {
     @Option(help: "The PyTorch script.")
     var torchScript = "scripts/bench_torch_generate.py"
     @Flag(help: "Skip the PyTorch comparisons (the HAT model's and the token model's).") var noTorch = false
+    @Flag(help: "Skip timing hat eval's batched forward on each prompt.") var noEval = false
     @Option(help: "Token model (GGUF or Hugging Face Llama) timed with hat, then with transformers, after the same prompts; 'none' skips it.")
     var tokenModel = "data/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
     @Option(help: "The transformers script for the token model.")
@@ -150,6 +153,8 @@ struct BenchGenerate: ParsableCommand {
             prompts.append(Array(passage[0..<ends[words - 1]]))
             report.contexts.append(ContextReport(name: "\(words) words", promptWords: words, promptBytes: prompts.last!.count))
         }
+        let evaluation = noEval ? nil : try PromptEvaluation(config: config, parameters: parameters, prompts: prompts,
+                                                             context: ComputeContext(threads: threadOptions.threads))
 
         // PyTorch starts first (loading while nothing is timed) and then runs each round right
         // after ours, so both see the same load on a shared machine.
@@ -180,6 +185,12 @@ struct BenchGenerate: ParsableCommand {
                     report.contexts[i].add(hat: timings[i], mainThreads: roundThreads == threadOptions.threads)
                     report.contexts[i].generated = generated[i]
                     report.contexts[i].contextWordsAtEnd = sessions[i].completedWords
+                }
+                if roundThreads == threadOptions.threads, let evaluation {
+                    for i in prompts.indices {
+                        report.contexts[i].evalRounds.append(evaluation.seconds(prompt: i))
+                        report.contexts[i].evalBytes = evaluation.bytes(prompt: i)
+                    }
                 }
                 for (k, (format, sessions)) in packedSessions.enumerated() where roundThreads == threadOptions.threads {
                     let (packedTimings, packedGenerated) = ourRound(sessions: sessions, prompts: prompts)
@@ -352,6 +363,40 @@ struct BenchGenerate: ParsableCommand {
 
 }
 
+/// `hat eval`'s batched forward over each prompt as its text: one document opened by the
+/// end-of-sequence byte, rows of whole words cut as `hat eval` cuts them by default (256 words,
+/// 2,048 bytes per row, 2 rows per batch), on a model without backward buffers.
+struct PromptEvaluation {
+    static let wordsPerRow = 256, maxRowBytes = 2048, rowsPerBatch = 2
+    let streams: [WordStream]
+    let rows: [[Range<Int>]]
+    let model: HierarchicalModel
+    let batch: Batch
+
+    init(config: HATConfig, parameters: ParameterSet, prompts: [[UInt8]], context: ComputeContext) throws {
+        let splitter = try config.makeSplitter()
+        streams = prompts.map {
+            Corpus.wordStream([Document(name: "prompt", bytes: $0)], splitter: splitter, endOfSequence: UInt8(config.eosTokenId))
+        }
+        rows = streams.map { $0.rows(wordsPerRow: PromptEvaluation.wordsPerRow, maxRowBytes: PromptEvaluation.maxRowBytes) }
+        let maxBytes = PromptEvaluation.rowsPerBatch * PromptEvaluation.maxRowBytes
+        let maxWords = PromptEvaluation.rowsPerBatch * PromptEvaluation.wordsPerRow
+        try MemoryPlan.requireBatch(config, maxBytes: maxBytes, maxWords: maxWords, threads: context.threads, training: false,
+                                    what: "the evaluation of the prompts")
+        batch = Batch(maxBytes: maxBytes, maxWords: maxWords, config: config)
+        model = HierarchicalModel(config: config, parameters: parameters, maxBytes: maxBytes, maxWords: maxWords,
+                                  context: context, needsBackward: false)
+    }
+
+    /// Bytes the evaluation of prompt i reads (its end-of-sequence byte included, as `hat eval` counts).
+    func bytes(prompt i: Int) -> Int { rows[i].reduce(0) { $0 + streams[i].byteCount(of: $1) } }
+
+    /// Seconds of one evaluation of prompt i.
+    func seconds(prompt i: Int) -> Double {
+        Evaluator.evaluate(model: model, stream: streams[i], rows: rows[i], batch: batch).seconds
+    }
+}
+
 // MARK: - Report
 
 struct Timing: Encodable {
@@ -401,6 +446,16 @@ struct ContextReport: Encodable {
     var torchOtherThreadsRounds: [Timing] = []
     var sameBytes: Bool?
     var firstMismatch: Int?
+    /// hat eval's batched forward on the prompt, right after our prefill each round: seconds, and the bytes it reads.
+    var evalRounds: [Double] = []
+    var evalBytes = 0
+    var evalSeconds: Double? { evalRounds.min() }
+    var evalBytesPerSecond: Double? { evalSeconds.map { Double(evalBytes) / $0 } }
+    /// Prefill bytes/s over eval's (fastest rounds of each).
+    var prefillOverEval: Double? {
+        guard let h = hat, let e = evalBytesPerSecond else { return nil }
+        return h.prefillBytesPerSecond / e
+    }
     /// hat with packed weights (--also-weights), each right after ours at the main thread count.
     var packed: [PackedRuns] = []
     /// The token model after the same prompt (one round, hat's implementation), then transformers'.
@@ -465,7 +520,8 @@ struct ContextReport: Encodable {
         case name, promptWords, promptBytes, contextWordsAtEnd, hat, torch, hatRounds, torchRounds, sameBytes, firstMismatch,
              hatOtherThreads, torchOtherThreads, generationRatios, generationSpeedup, prefillSpeedup, generatedText,
              tokenModel, tokenModelText, tokenModelTransformers, tokenModelTransformersText, tokenModelGenerationSpeedup,
-             tokenModelPrefillSpeedup, tokenModelFirstDifference, packed
+             tokenModelPrefillSpeedup, tokenModelFirstDifference, packed, evalRounds, evalBytes, evalSeconds, evalBytesPerSecond,
+             prefillOverEval
     }
 
     func encode(to encoder: Encoder) throws {
@@ -493,6 +549,13 @@ struct ContextReport: Encodable {
         try c.encodeIfPresent(tokenModelGenerationSpeedup, forKey: .tokenModelGenerationSpeedup)
         try c.encodeIfPresent(tokenModelPrefillSpeedup, forKey: .tokenModelPrefillSpeedup)
         try c.encodeIfPresent(tokenModelFirstDifference, forKey: .tokenModelFirstDifference)
+        if !evalRounds.isEmpty {
+            try c.encode(evalRounds, forKey: .evalRounds)
+            try c.encode(evalBytes, forKey: .evalBytes)
+            try c.encodeIfPresent(evalSeconds, forKey: .evalSeconds)
+            try c.encodeIfPresent(evalBytesPerSecond, forKey: .evalBytesPerSecond)
+            try c.encodeIfPresent(prefillOverEval, forKey: .prefillOverEval)
+        }
         if !packed.isEmpty {
             try c.encode(packed.map { PackedRunsReport(runs: $0, float32Rounds: hatRounds) }, forKey: .packed)
         }
@@ -620,6 +683,10 @@ struct GenerateReport: Encodable {
                     + "(\(benchFigure(t.prefillBytesPerSecond)) bytes/s), generation \(benchFigure(t.generationBytesPerSecond)) bytes/s "
                     + "= \(benchFigure(t.msPerGeneratedByte)) ms per byte"
                     + (t.cpuMsPerGeneratedByte.map { " (CPU \(benchFigure($0)) ms)" } ?? "") + "\n"
+            }
+            if let e = c.evalSeconds, let rate = c.evalBytesPerSecond, let ratio = c.prefillOverEval {
+                s += "  \(benchPadded("hat eval (batched forward)", 26)) \(benchFigure(1000 * e)) ms for \(c.evalBytes) bytes "
+                    + "(\(benchFigure(rate)) bytes/s); prefill runs at \(benchFigure(ratio))× eval's bytes/s\n"
             }
             if let g = c.generationSpeedup, let p = c.prefillSpeedup {
                 s += "  hat is \(benchFigure(g))× faster generating (per round: "

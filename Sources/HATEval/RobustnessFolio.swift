@@ -140,7 +140,8 @@ public enum FolioEvaluation {
         try MemoryPlan.requireBatch(config, maxBytes: capacity, maxWords: options.rowsPerBatch * options.wordsPerRow,
                                     threads: context.threads, training: false, what: "the First Folio test")
         let network = HierarchicalModel(config: config, parameters: parameters, maxBytes: capacity,
-                                        maxWords: options.rowsPerBatch * options.wordsPerRow, context: context)
+                                        maxWords: options.rowsPerBatch * options.wordsPerRow, context: context,
+                                        needsBackward: false)
         let batch = Batch(maxBytes: capacity, maxWords: options.rowsPerBatch * options.wordsPerRow, config: config)
 
         // Blocks: (play, first line) of every block of `blockLines` consecutive lines.

@@ -315,7 +315,7 @@ public final class SampleScorer {
         try MemoryPlan.requireBatch(config, maxBytes: capacity, maxWords: capacity, threads: context.threads, training: false,
                                     what: "robustness scoring")
         network = HierarchicalModel(config: config, parameters: parameters, maxBytes: capacity, maxWords: capacity,
-                                    context: context)
+                                    context: context, needsBackward: false)
         batch = Batch(maxBytes: capacity, maxWords: capacity, config: config)
         self.session = mode == .generate
             ? try session ?? GenerationSession(config: config, parameters: parameters, context: context) : nil

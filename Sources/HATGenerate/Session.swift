@@ -13,6 +13,16 @@
 //      current word), those bytes are taken out of the decoder caches and decoded again;
 //   5. final norm and head on the last byte.
 //
+// Only the last bytes of a long input need the decoder: nothing reads its states but the head
+// (on the last byte) and its caches (the last window of bytes). So decoder layer l of L (window
+// w) skips every chunk that ends before K_l = T − w − R − q − (L−1−l)(w−1+q), where T ends the
+// input, R = max_word_size + 8 is what a later re-split may re-decode and q is the attention's
+// query block, and restarts its cache at the first chunk it runs. Its keys and values at p come
+// from layer l−1's outputs at p; a layer's outputs are the same bits as without skipping from
+// w−1+q positions after its restart on (each row's window, and the key span of its query block,
+// hold only keys it computed), i.e. from K_{l+1} on; so the last layer's caches from T − w − R
+// on and its last row are exactly what decoding every byte gives (`decodesEveryByte`, for tests).
+//
 // The decoder's cross-attention has one key per byte, so its softmax is 1 and it reduces to
 // o_proj(v_proj(kv_norm(p))) — one vector per word and layer, added to each of its bytes.
 //
@@ -100,9 +110,21 @@ public final class GenerationSession {
     /// Words completed so far (for statistics and word-boundary display).
     public private(set) var completedWords = 0
     private var ends: [Int] = []
+    /// Run every decoder layer over every byte (tests compare this with the skipping above).
+    var decodesEveryByte = false
 
     /// Most bytes one internal step may take (`chunkBytes`).
     public static let maxChunkBytes = 1 << 16
+    /// Bytes one internal step takes by default: prompts are read in chunks this long, so each
+    /// product of the byte-level blocks has about a thousand rows (as in `hat eval`'s batches).
+    public static let defaultChunkBytes = 1024
+    /// Most words one backbone product takes: a step that completes more words runs the backbone
+    /// blocks over them in pieces of this many (`LlamaBlock.step`), so the backbone's buffers and
+    /// caches do not grow with the chunk (a chunk of 1,024 bytes completes about 230 words).
+    public static let backboneStepWords = 256
+
+    /// Rows of the backbone blocks' buffers for a text of `textRows` rows (current word + one chunk).
+    static func backboneRows(textRows: Int) -> Int { min(textRows, backboneStepWords) }
 
     /// Bytes a session for this model, limits and chunk size allocates besides the parameters
     /// (arena, key/value caches, rotary tables, index buffers); checked arithmetic, nil on overflow.
@@ -119,21 +141,22 @@ public final class GenerationSession {
         let enc = config.encoderConfig, bb = config.backboneConfig, dec = config.decoderConfig
         let dl = enc.hiddenSize, db = bb.hiddenSize
         guard let rows = checkedSum([config.maxWordSize, 8, chunkBytes]) else { return ([nil], nil) }
+        let words = backboneRows(textRows: rows)
         var arena: [Int?] = []
         var other: [Int?] = []   // floats outside the arena
-        func blocks(_ stack: TransformerConfig) {
+        func blocks(_ stack: TransformerConfig, maxRows: Int) {
             for _ in 0..<stack.numHiddenLayers {
-                arena += LlamaBlock.arenaRequests(config: stack.block, maxRows: rows, threads: threads, needsBackward: false)
+                arena += LlamaBlock.arenaRequests(config: stack.block, maxRows: maxRows, threads: threads, needsBackward: false)
                 other.append(RotaryEmbedding.tableFloats(headDim: stack.headDim))
             }
         }
         let pool = enc.crossAttentionConfig!, cross = dec.crossAttentionConfig!
-        blocks(enc)
+        blocks(enc, maxRows: rows)
         arena += CrossAttention.arenaRequests(heads: pool.numAttentionHeads, kvHeads: pool.numKeyValueHeads, headDim: pool.headDim,
                                               maxQueries: rows, maxKeys: rows, threads: threads, needsBackward: false)
         other.append(RotaryEmbedding.tableFloats(headDim: pool.headDim))
-        blocks(bb)
-        blocks(dec)
+        blocks(bb, maxRows: words)
+        blocks(dec, maxRows: rows)
         let crossLayers = (0..<dec.numHiddenLayers).filter { ModelLayout.decoderCrossAttends($0, config: config) }.count
         let rows1 = rows + 1
         for _ in 0..<crossLayers {   // CrossVector and its cross vectors
@@ -149,13 +172,13 @@ public final class GenerationSession {
             checkedProduct([c.numHiddenLayers, 4, checkedAdd(c.slidingWindow ?? 0, extra ?? Int.max),
                             checkedMul(c.numKeyValueHeads, c.headDim)])
         }
-        other += [caches(enc, extra: rows), caches(bb, extra: rows),
+        other += [caches(enc, extra: rows), caches(bb, extra: words),
                   caches(dec, extra: checkedSum([rows, config.maxWordSize, 8])), checkedMul(5, rows)]
         return (arena, checkedSum(other))
     }
 
     public init(config modelConfig: HATConfig, parameters: ParameterSet, limits: ContextLimits = ContextLimits(),
-                chunkBytes: Int = 256, context: ComputeContext) throws {
+                chunkBytes: Int = GenerationSession.defaultChunkBytes, context: ComputeContext) throws {
         guard (2...Limits.positions).contains(limits.words) else {
             throw SessionError(message: "the backbone context of \(limits.words) words is outside 2…\(Limits.positions)")
         }
@@ -179,7 +202,7 @@ public final class GenerationSession {
         let enc = config.encoderConfig, bb = config.backboneConfig, dec = config.decoderConfig
         let dl = enc.hiddenSize, db = bb.hiddenSize
         textCapacity = config.maxWordSize + 8 + chunkBytes
-        let rows = textCapacity
+        let rows = textCapacity, words = GenerationSession.backboneRows(textRows: rows)
         let arena = Arena(name: "generation")
         self.arena = arena
 
@@ -194,7 +217,7 @@ public final class GenerationSession {
                                  headDim: poolConfig.headDim, ropeTheta: enc.ropeTheta, maxQueries: rows, maxKeys: rows,
                                  arena: arena, context: context, parameters: parameters, needsBackward: false)
         backboneBlocks = (0..<bb.numHiddenLayers).map {
-            LlamaBlock(prefix: ModelLayout.backboneBlock($0), config: bb.block, parameters: parameters, maxRows: rows, arena: arena,
+            LlamaBlock(prefix: ModelLayout.backboneBlock($0), config: bb.block, parameters: parameters, maxRows: words, arena: arena,
                        context: context, needsBackward: false)
         }
         decoderBlocks = (0..<dec.numHiddenLayers).map {
@@ -210,14 +233,15 @@ public final class GenerationSession {
                             context: context, needsBackward: false)
         head = Linear(parameters: parameters, name: ModelLayout.head, context: context)
 
-        // Ring buffers: the window, plus one step's rows, plus the bytes a rollback may remove.
+        // Ring buffers: the window, plus one step's rows (backbone: one piece of words), plus the
+        // bytes a rollback may remove.
         func caches(_ c: TransformerConfig, extra: Int) -> [KVCache] {
             (0..<c.numHiddenLayers).map { _ in
                 KVCache(capacity: c.slidingWindow! + extra, kvWidth: c.numKeyValueHeads * c.headDim)
             }
         }
         encoderCaches = caches(enc, extra: rows)
-        backboneCaches = caches(bb, extra: rows)
+        backboneCaches = caches(bb, extra: words)
         decoderCaches = caches(dec, extra: rows + config.maxWordSize + 8)
 
         textIDs = .allocate(capacity: rows)
@@ -258,12 +282,21 @@ public final class GenerationSession {
 
     /// Feeds bytes (any, including invalid UTF-8); afterwards `logits` predicts the next byte.
     public func feed(_ bytes: [UInt8]) {
+        let inputEnd = bytePosition + bytes.count
         var start = 0
         while start < bytes.count {
             let end = min(bytes.count, start + chunkBytes)
-            feedChunk(bytes[start..<end])
+            feedChunk(bytes[start..<end], inputEnd: inputEnd)
             start = end
         }
+    }
+
+    /// K_l of the file header: the first position whose keys and values decoder layer `layer`
+    /// must hold when the input ends at `inputEnd` (may be negative: then it runs on every chunk).
+    func firstNeededPosition(decoderLayer layer: Int, inputEnd: Int) -> Int {
+        let w = config.decoderConfig.slidingWindow!, layers = decoderBlocks.count
+        let q = decoderBlocks[layer].attention.attention.core.queryBlock
+        return inputEnd - w - (config.maxWordSize + 8) - q - (layers - 1 - layer) * (w - 1 + q)
     }
 
     /// Whether feeding this byte would complete the current word (for word-boundary display).
@@ -271,7 +304,7 @@ public final class GenerationSession {
 
     // MARK: The step
 
-    private func feedChunk(_ newBytes: ArraySlice<UInt8>) {
+    private func feedChunk(_ newBytes: ArraySlice<UInt8>, inputEnd: Int) {
         let old = currentWord.count, n = newBytes.count
         let text = currentWord + newBytes
         let textStart = bytePosition - old             // absolute position of text[0]
@@ -313,19 +346,24 @@ public final class GenerationSession {
             completedWords += completed
         }
 
-        // 4. Decoder over the bytes not yet decoded with their final word.
-        var firstToDecode = old
-        if completed > 0 && ends[0] < old {
-            let rollback = old - ends[0]
-            for cache in decoderCaches { cache.removeLast(rollback) }
-            firstToDecode = ends[0]
-        }
+        // 4. Decoder over the bytes not yet decoded with their final word (from an earlier
+        // boundary when the re-split moved one back into decoded bytes).
+        let firstToDecode = completed > 0 && ends[0] < old ? ends[0] : old
+        let decodeStart = textStart + firstToDecode, chunkEnd = textStart + text.count   // absolute positions
         let m = text.count - firstToDecode
         let y = stepStates.rows(0..<m)
         y.copy(from: textStates.rows(firstToDecode..<text.count))
         // Word of each decoded row.
         var word = 0
         for (layer, block) in decoderBlocks.enumerated() {
+            let cache = decoderCaches[layer]
+            // Take re-decoded bytes out of the cache (all of it when it no longer holds them).
+            if cache.total > decodeStart {
+                let rollback = cache.total - decodeStart
+                if rollback <= cache.count { cache.removeLast(rollback) } else { cache.restart(at: decodeStart) }
+            }
+            if !decodesEveryByte && chunkEnd <= firstNeededPosition(decoderLayer: layer, inputEnd: inputEnd) { continue }
+            if cache.total < decodeStart { cache.restart(at: decodeStart) }   // it skipped the bytes before
             if let vectors = crossVectors[layer] {
                 word = 0
                 for r in 0..<m {
@@ -335,7 +373,7 @@ public final class GenerationSession {
                     for col in 0..<y.cols { row[col] += c[col] }
                 }
             }
-            block.step(y, positions: textPositions + firstToDecode, cache: decoderCaches[layer])
+            block.step(y, positions: textPositions + firstToDecode, cache: cache)
         }
 
         // 5. Logits of the next byte from the last row.

@@ -21,7 +21,7 @@ public final class UncachedModel: ByteModel {
         config = limits.applied(to: modelConfig)
         self.capacity = capacity
         model = HierarchicalModel(config: config, parameters: parameters, maxBytes: capacity, maxWords: capacity,
-                                  context: context)
+                                  context: context, needsBackward: false)
         splitter = try config.makeSplitter()
         logits.initialize(repeating: 0, count: 256)
         reset()

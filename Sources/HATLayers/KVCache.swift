@@ -55,6 +55,15 @@ public final class KVCache {
         total -= k
     }
 
+    /// Forgets every kept position and continues at stream index `position`: rows appended
+    /// next see no key before it (generation skips decoder rows whose keys nothing will read).
+    public func restart(at position: Int) {
+        precondition(position >= 0, "KVCache: restart at \(position)")
+        start = 0
+        count = 0
+        total = position
+    }
+
     /// Makes room for m ≤ capacity + 1 new rows after the kept ones; returns their first storage row.
     /// Only the last capacity − 1 kept rows are needed by the new ones, so older rows may be dropped.
     func prepareAppend(_ m: Int) -> Int {

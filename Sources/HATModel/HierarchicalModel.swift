@@ -25,6 +25,9 @@ public final class HierarchicalModel {
     public let maxWords: Int
     /// The threads every layer runs on (results do not depend on their number).
     public let context: ComputeContext
+    /// Whether `backward` may run: false (evaluation, inference) leaves out every buffer only
+    /// backward uses.
+    public let needsBackward: Bool
 
     // Layers, in the order data flows through them.
     let embedding: Embedding
@@ -44,7 +47,7 @@ public final class HierarchicalModel {
     let decoderStream: Tensor     // [N, Dl] decoder residual stream
     let finalNormOut: Tensor      // [N, Dl]
     let logits: Tensor            // [N, V]; backward overwrites it with dLogits
-    // Gradients of activations.
+    // Gradients of activations ([0, …] without backward).
     let dDecoder: Tensor          // [N, Dl]
     let dFinalNormOut: Tensor     // [N, Dl]
     let dPredictive: Tensor       // [W, Db]
@@ -63,9 +66,12 @@ public final class HierarchicalModel {
     public static let firstWordEmbeddingName = ModelLayout.firstWordEmbedding
 
     /// Creates the layers over `parameters` (which must hold `parameterSpecs(config)`) with
-    /// activation buffers for batches of up to `maxBytes` bytes and `maxWords` words, running on `context`.
-    public init(config: HATConfig, parameters: ParameterSet, maxBytes: Int, maxWords: Int, context: ComputeContext) {
+    /// activation buffers for batches of up to `maxBytes` bytes and `maxWords` words, running on
+    /// `context`; with `needsBackward: false` (evaluation) only the buffers forward uses.
+    public init(config: HATConfig, parameters: ParameterSet, maxBytes: Int, maxWords: Int, context: ComputeContext,
+                needsBackward: Bool = true) {
         self.context = context
+        self.needsBackward = needsBackward
         self.config = config
         self.parameters = parameters
         self.maxBytes = maxBytes
@@ -78,24 +84,24 @@ public final class HierarchicalModel {
         embedding = Embedding(parameters: parameters, name: ModelLayout.byteEmbedding, context: context)
         encoderBlocks = (0..<enc.numHiddenLayers).map {
             LlamaBlock(prefix: ModelLayout.encoderBlock($0), config: enc.block, parameters: parameters, maxRows: maxBytes, arena: arena,
-                       context: context)
+                       context: context, needsBackward: needsBackward)
         }
         let poolingConfig = enc.crossAttentionConfig!
         pooling = CrossAttention(
             prefix: ModelLayout.pooling, queryWidth: db, keyValueWidth: dl,
             heads: poolingConfig.numAttentionHeads, kvHeads: poolingConfig.numKeyValueHeads, headDim: poolingConfig.headDim,
             ropeTheta: enc.ropeTheta, maxQueries: maxWords, maxKeys: maxBytes, arena: arena, context: context,
-            parameters: parameters)
+            parameters: parameters, needsBackward: needsBackward)
         backboneBlocks = (0..<bb.numHiddenLayers).map {
             LlamaBlock(prefix: ModelLayout.backboneBlock($0), config: bb.block, parameters: parameters, maxRows: maxWords, arena: arena,
-                       context: context)
+                       context: context, needsBackward: needsBackward)
         }
         decoderLayers = (0..<dec.numHiddenLayers).map {
             DecoderLayer(index: $0, config: config, parameters: parameters, maxBytes: maxBytes, maxWords: maxWords, arena: arena,
-                         context: context)
+                         context: context, needsBackward: needsBackward)
         }
         finalNorm = RMSNorm(parameters: parameters, name: ModelLayout.finalNorm, eps: dec.rmsNormEps, maxRows: maxBytes, arena: arena,
-                            context: context)
+                            context: context, needsBackward: needsBackward)
         head = Linear(parameters: parameters, name: ModelLayout.head, context: context)
 
         encoderStream = arena.tensor(rows: maxBytes, cols: dl)
@@ -105,13 +111,14 @@ public final class HierarchicalModel {
         decoderStream = arena.tensor(rows: maxBytes, cols: dl)
         finalNormOut = arena.tensor(rows: maxBytes, cols: dl)
         logits = arena.tensor(rows: maxBytes, cols: 256)
-        dDecoder = arena.tensor(rows: maxBytes, cols: dl)
-        dFinalNormOut = arena.tensor(rows: maxBytes, cols: dl)
-        dPredictive = arena.tensor(rows: maxWords, cols: db)
-        dWords = arena.tensor(rows: maxWords, cols: db)
-        dPoolingQueries = arena.tensor(rows: maxWords, cols: db)
+        let backwardBytes = needsBackward ? maxBytes : 0, backwardWords = needsBackward ? maxWords : 0
+        dDecoder = arena.tensor(rows: backwardBytes, cols: dl)
+        dFinalNormOut = arena.tensor(rows: backwardBytes, cols: dl)
+        dPredictive = arena.tensor(rows: backwardWords, cols: db)
+        dWords = arena.tensor(rows: backwardWords, cols: db)
+        dPoolingQueries = arena.tensor(rows: backwardWords, cols: db)
         alignedWordStates = arena.tensor(rows: maxWords, cols: db)
-        byteWeights = arena.allocate(count: maxBytes)
+        byteWeights = arena.allocate(count: backwardBytes)
         byteLoss = .allocate(capacity: maxBytes)
         byteLoss.initialize(repeating: 0, count: maxBytes)
         studentWordLogProb = .allocate(capacity: maxWords)
@@ -325,6 +332,7 @@ public final class HierarchicalModel {
     /// each weight divided by the number of terms of its mean.
     public func backward(_ batch: Batch, teacher: TeacherSignals?, settings: DistillationSettings = DistillationSettings(),
                          crossEntropyScale: Float, alignScale: Float = 0, distillScale: Float = 0) {
+        precondition(needsBackward, "HierarchicalModel.backward on a model made with needsBackward: false")
         let n = batch.byteCount, w = batch.wordCount
         let e = encoderStream.rows(0..<n), x = decoderStream.rows(0..<n)
         let p = predictive.rows(0..<w)
@@ -452,14 +460,14 @@ final class DecoderLayer {
     let keyValueNorm: RMSNorm?
     let block: LlamaBlock
     // Saved for backward (only when the layer has cross-attention).
-    let crossInput: Tensor?      // [N, Dl] stream before the cross-attention
+    let crossInput: Tensor?      // [N, Dl] stream before the cross-attention (nil without backward)
     let normedQueries: Tensor?   // [N, Dl] query_norm(x)
     let normedKeyValues: Tensor? // [W, Db] kv_norm(p)
     let dNormedQueries: Tensor?  // [N, Dl] backward: d query_norm(x)
     let dKeyValues: Tensor?      // [W, Db]
 
     init(index: Int, config: HATConfig, parameters: ParameterSet, maxBytes: Int, maxWords: Int, arena: Arena,
-         context: ComputeContext) {
+         context: ComputeContext, needsBackward: Bool) {
         let dec = config.decoderConfig
         let prefix = ModelLayout.decoderLayer(index)
         let dl = dec.hiddenSize, db = config.backboneConfig.hiddenSize
@@ -469,16 +477,16 @@ final class DecoderLayer {
                 prefix: "\(prefix).cross_attention", queryWidth: dl, keyValueWidth: db,
                 heads: crossConfig.numAttentionHeads, kvHeads: crossConfig.numKeyValueHeads, headDim: crossConfig.headDim,
                 ropeTheta: dec.ropeTheta, maxQueries: maxBytes, maxKeys: maxWords, arena: arena, context: context,
-                parameters: parameters)
+                parameters: parameters, needsBackward: needsBackward)
             queryNorm = RMSNorm(parameters: parameters, name: "\(prefix).query_norm.weight", eps: dec.rmsNormEps,
-                                maxRows: maxBytes, arena: arena, context: context)
+                                maxRows: maxBytes, arena: arena, context: context, needsBackward: needsBackward)
             keyValueNorm = RMSNorm(parameters: parameters, name: "\(prefix).kv_norm.weight", eps: dec.rmsNormEps,
-                                   maxRows: maxWords, arena: arena, context: context)
-            crossInput = arena.tensor(rows: maxBytes, cols: dl)
+                                   maxRows: maxWords, arena: arena, context: context, needsBackward: needsBackward)
+            crossInput = needsBackward ? arena.tensor(rows: maxBytes, cols: dl) : nil
             normedQueries = arena.tensor(rows: maxBytes, cols: dl)
             normedKeyValues = arena.tensor(rows: maxWords, cols: db)
-            dNormedQueries = arena.tensor(rows: maxBytes, cols: dl)
-            dKeyValues = arena.tensor(rows: maxWords, cols: db)
+            dNormedQueries = arena.tensor(rows: needsBackward ? maxBytes : 0, cols: dl)
+            dKeyValues = arena.tensor(rows: needsBackward ? maxWords : 0, cols: db)
         } else {
             cross = nil
             queryNorm = nil
@@ -490,16 +498,15 @@ final class DecoderLayer {
             dKeyValues = nil
         }
         block = LlamaBlock(prefix: "\(prefix).llama_layer", config: dec.block, parameters: parameters,
-                           maxRows: maxBytes, arena: arena, context: context)
+                           maxRows: maxBytes, arena: arena, context: context, needsBackward: needsBackward)
     }
 
     /// x [N, Dl] in place; p [W, Db].
     func forward(_ x: Tensor, predictive p: Tensor, batch: Batch) {
         if let cross {
             let n = x.rows, w = p.rows
-            let saved = crossInput!.rows(0..<n), q = normedQueries!.rows(0..<n)
-            let kv = normedKeyValues!.rows(0..<w)
-            saved.copy(from: x, on: block.context)
+            let q = normedQueries!.rows(0..<n), kv = normedKeyValues!.rows(0..<w)
+            crossInput?.rows(0..<n).copy(from: x, on: block.context)
             queryNorm!.forward(out: q, input: x)
             keyValueNorm!.forward(out: kv, input: p)
             cross.forward(out: x, queries: q, keyValues: kv,

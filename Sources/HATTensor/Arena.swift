@@ -1,9 +1,18 @@
 // Arena: Float memory for one role (activations of one batch shape, scratch, …),
 // handed out as tensors at set-up time and freed together. Nothing is allocated in a
 // training or generation step: every buffer a step touches was carved out beforehand.
+// Blocks are anonymous memory maps: the kernel hands them out zero-filled and makes a page
+// resident when it is first touched, so a model sized for large batches that runs small ones
+// (an evaluation of a short text, a session fed one byte at a time) holds only what it uses.
 // Requests up to `blockFloats` share blocks; a larger one gets a block of its own and the shared
 // block stays open, so the memory reserved is at most 2 × (small requests) + (large requests)
 // + one block — the bound `plannedFloats` gives before anything is allocated.
+
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
 
 public final class Arena {
     public let name: String
@@ -25,7 +34,7 @@ public final class Arena {
     }
 
     deinit {
-        for block in blocks { block.base.deallocate() }
+        for block in blocks { munmap(block.base, block.capacity * MemoryLayout<Float>.stride) }
     }
 
     /// A new zero-filled contiguous tensor [rows, cols].
@@ -50,11 +59,15 @@ public final class Arena {
         return pointer
     }
 
+    /// A zero-filled block of `capacity` floats, page-aligned (so aligned to `alignmentBytes`);
+    /// its pages become resident when first written or read.
     private func newBlock(_ capacity: Int) -> UnsafeMutablePointer<Float> {
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: capacity * MemoryLayout<Float>.stride,
-                                                   alignment: Arena.alignmentBytes)
+        let bytes = capacity * MemoryLayout<Float>.stride
+        let mapped = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        guard let raw = mapped, raw != UnsafeMutableRawPointer(bitPattern: -1) else {
+            fatalError("Arena \(name): could not map \(bytes) bytes (errno \(errno))")
+        }
         let base = raw.bindMemory(to: Float.self, capacity: capacity)
-        base.initialize(repeating: 0, count: capacity)
         blocks.append((base, capacity))
         return base
     }

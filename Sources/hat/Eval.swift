@@ -23,7 +23,7 @@ struct Eval: ParsableCommand {
     @Option(parsing: .unconditional, help: "Backbone positions per row: words of a HAT model, tokens of a token model (as in training).")
     var wordsPerRow = 256
     @Option(parsing: .unconditional, help: "Most bytes per row (as in training).") var maxRowBytes = 2048
-    @Option(parsing: .unconditional, help: "Rows per batch (speed only; results do not depend on it).") var rowsPerBatch = 8
+    @Option(parsing: .unconditional, help: "Rows per batch (speed and memory only; results do not depend on it).") var rowsPerBatch = 2
     @Flag(help: "Also report each document (name, bytes, bits per byte, positions).") var documents = false
     @Option(parsing: .unconditional, help: ArgumentHelp("Score each document in blocks of N bytes (implies --documents; a block is named document#k).", valueName: "N"))
     var scoreBlocks: Int?
@@ -122,12 +122,15 @@ struct Eval: ParsableCommand {
             let stream = Corpus.wordStream(documents, splitter: splitter, endOfSequence: UInt8(config.eosTokenId))
             return (stream, stream.rows(wordsPerRow: wordsPerRow, maxRowBytes: maxRowBytes))
         }
-        try MemoryPlan.requireBatch(config, maxBytes: rowsPerBatch * maxRowBytes, maxWords: rowsPerBatch * wordsPerRow,
+        // Batches hold --rows-per-batch rows, but never more than the text has: a short
+        // evaluation gets buffers the size of its text, not of a full batch.
+        let maxBytes = min(rowsPerBatch * maxRowBytes, rows.reduce(0) { $0 + stream.byteCount(of: $1) })
+        let maxWords = min(rowsPerBatch * wordsPerRow, rows.reduce(0) { $0 + $1.count })
+        try MemoryPlan.requireBatch(config, maxBytes: maxBytes, maxWords: maxWords,
                                     threads: context.threads, training: false, what: "evaluation")
-        let batch = Batch(maxBytes: rowsPerBatch * maxRowBytes, maxWords: rowsPerBatch * wordsPerRow, config: config)
-        let network = HierarchicalModel(config: config, parameters: parameters,
-                                        maxBytes: rowsPerBatch * maxRowBytes, maxWords: rowsPerBatch * wordsPerRow,
-                                        context: context)
+        let batch = Batch(maxBytes: maxBytes, maxWords: maxWords, config: config)
+        let network = HierarchicalModel(config: config, parameters: parameters, maxBytes: maxBytes, maxWords: maxWords,
+                                        context: context, needsBackward: false)
         return Evaluator.evaluate(model: network, stream: stream, rows: rows, batch: batch,
                                   documentNames: splitByDocument ? documents.map(\.name) : nil, blockBytes: scoreBlocks) { done, total in
             progress.update("evaluating: \(done)/\(total) rows")

@@ -1,6 +1,7 @@
 // A generation session's sizes (issue item 5): context limits beyond `Limits` are refused before
 // anything is allocated, the plan of what a session allocates equals what its arena hands out,
-// and feeding a long prompt in pieces (to report progress) gives the same logits as at once.
+// and feeding a long prompt in pieces (to report progress) gives the same logits as at once;
+// skipping the decoder rows of a long input that nothing reads changes no bit (issue 14 item 4).
 
 import Foundation
 @testable import HATGenerate
@@ -30,6 +31,34 @@ import Testing
         let plan = try #require(Arena.plannedFloats(requests.arena))
         #expect(plan.used == session.arena.usedFloats)
         #expect(plan.reserved * 4 >= session.arena.reservedBytes)
+    }
+
+    @Test(arguments: [(false, 64), (true, 64), (false, 16), (true, 200)])
+    func skippingUnreadDecoderRowsChangesNoBit(_ everyLayer: Bool, _ chunk: Int) throws {
+        let (config, parameters) = try tinyModel(everyLayer: everyLayer)
+        // Long words (cut at the word cap, so re-splits roll bytes back), several scripts, and
+        // two long inputs in a row before greedy bytes.
+        let text = "Supercalifragilisticexpialidocious words, Grüße aus Köln, 你好世界, someCamelCase   tabs\tand\n"
+        let prompt = Array(String(repeating: text, count: 6).utf8)
+        var runs: [[UInt32]] = []   // the logits' bits after each input and each greedy byte
+        for everyByte in [true, false] {
+            let session = try GenerationSession(config: config, parameters: parameters, chunkBytes: chunk, context: testContext())
+            session.decodesEveryByte = everyByte
+            var bits: [UInt32] = []
+            func record() { bits += (0..<256).map { session.logits.row(0)[$0].bitPattern } }
+            session.feed(Array(prompt[..<301]))
+            record()
+            session.feed(Array(prompt[301...]))
+            record()
+            for _ in 0..<40 {
+                session.feed([UInt8(VectorMath.argmax(session.logits.row(0), count: 256))])
+                record()
+            }
+            runs.append(bits)
+        }
+        let firstDifference = zip(runs[0], runs[1]).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+        #expect(firstDifference == nil && runs[0].count == runs[1].count,
+                "logits differ first at input \((firstDifference ?? 0) / 256), byte value \((firstDifference ?? 0) % 256)")
     }
 
     @Test func aPromptFedInPiecesGivesTheSameLogits() throws {

@@ -1,7 +1,8 @@
 // Hostile numbers in a model's config.json and in batch sizes (issue item 5): every number field
 // is refused by name with its limit; real shapes (Llama 3 70B, 405B) pass validation; a model
 // whose fields are each in bounds but whose total is not is refused; a 2⁶² width is refused
-// before any weight is read; the memory plan of a model equals what its arena hands out, so the
+// before any weight is read; the memory plan of a model (training, or evaluating without the
+// buffers of backward, which changes no loss) equals what its arena hands out, so the
 // check before allocation is the real size; batches beyond the limits or the machine are refused.
 
 import Foundation
@@ -108,9 +109,10 @@ import Testing
 }
 
 @Suite struct MemoryPlans {
-    /// The plan lists exactly what the model's arena hands out, and bounds what it reserves.
-    @Test(arguments: [(false, 1), (true, 3)])
-    func modelPlanEqualsTheArena(_ everyLayer: Bool, _ threads: Int) throws {
+    /// The plan lists exactly what the model's arena hands out, and bounds what it reserves, for a
+    /// model that trains and for one that only evaluates (no buffers of backward).
+    @Test(arguments: [(false, 1, true), (true, 3, true), (false, 2, false), (true, 1, false)])
+    func modelPlanEqualsTheArena(_ everyLayer: Bool, _ threads: Int, _ needsBackward: Bool) throws {
         let config = try TinyModel.config { c in
             c.decoderConfig.crossAttnEveryLayer = everyLayer
             c.backboneConfig.numKeyValueHeads = 1
@@ -118,12 +120,31 @@ import Testing
         let parameters = TinyModel.parameters(config)
         for (bytes, words) in [(512, 64), (3000, 700), (40_000, 9_000)] {
             let model = HierarchicalModel(config: config, parameters: parameters, maxBytes: bytes, maxWords: words,
-                                          context: ComputeContext(threads: threads))
+                                          context: ComputeContext(threads: threads), needsBackward: needsBackward)
             let plan = try #require(Arena.plannedFloats(MemoryPlan.modelRequests(config, maxBytes: bytes, maxWords: words,
-                                                                                 threads: threads).arena))
+                                                                                 threads: threads, needsBackward: needsBackward).arena))
             #expect(plan.used == model.arena.usedFloats, "\(bytes) bytes, \(words) words")
             #expect(plan.reserved * 4 >= model.arena.reservedBytes, "\(bytes) bytes, \(words) words")
         }
+    }
+
+    /// An evaluating model gives the same losses as a training one: leaving out the buffers of
+    /// backward changes nothing forward computes.
+    @Test func aModelWithoutBackwardBuffersComputesTheSameLoss() throws {
+        let config = try TinyModel.config()
+        let parameters = TinyModel.parameters(config)
+        let splitter = try config.makeSplitter()
+        let text = Array(String(repeating: "It was the best of times, it was the worst of times. ", count: 20).utf8)
+        let stream = Corpus.wordStream([Document(name: "t", bytes: text)], splitter: splitter, endOfSequence: UInt8(config.eosTokenId))
+        let rows = stream.rows(wordsPerRow: 64, maxRowBytes: 512)
+        var losses: [Double] = []
+        for needsBackward in [true, false] {
+            let batch = Batch(maxBytes: 4 * 512, maxWords: 4 * 64, config: config)
+            let model = HierarchicalModel(config: config, parameters: parameters, maxBytes: 4 * 512, maxWords: 4 * 64,
+                                          context: ComputeContext(threads: 2), needsBackward: needsBackward)
+            losses.append(Evaluator.evaluate(model: model, stream: stream, rows: rows, batch: batch).lossNats)
+        }
+        #expect(losses[0].bitPattern == losses[1].bitPattern, "\(losses)")
     }
 
     @Test func batchesBeyondTheLimitsAreRefused() throws {
