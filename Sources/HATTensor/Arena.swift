@@ -34,7 +34,7 @@ public final class Arena {
     }
 
     deinit {
-        for block in blocks { munmap(block.base, block.capacity * MemoryLayout<Float>.stride) }
+        for block in blocks { Arena.unmapFloats(block.base, count: block.capacity) }
     }
 
     /// A new zero-filled contiguous tensor [rows, cols].
@@ -59,17 +59,28 @@ public final class Arena {
         return pointer
     }
 
-    /// A zero-filled block of `capacity` floats, page-aligned (so aligned to `alignmentBytes`);
-    /// its pages become resident when first written or read.
+    /// A zero-filled block of `capacity` floats (see mapZeroedFloats).
     private func newBlock(_ capacity: Int) -> UnsafeMutablePointer<Float> {
-        let bytes = capacity * MemoryLayout<Float>.stride
-        let mapped = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
-        guard let raw = mapped, raw != UnsafeMutableRawPointer(bitPattern: -1) else {
-            fatalError("Arena \(name): could not map \(bytes) bytes (errno \(errno))")
-        }
-        let base = raw.bindMemory(to: Float.self, capacity: capacity)
+        let base = Arena.mapZeroedFloats(capacity, for: "Arena \(name)")
         blocks.append((base, capacity))
         return base
+    }
+
+    /// `count` ≥ 1 zero floats from an anonymous memory map, page-aligned (so aligned to
+    /// `alignmentBytes`): the kernel hands out zero pages and a page becomes resident when first
+    /// touched. Sizes are checked against the machine before this is called (Limits, MemoryPlan).
+    static func mapZeroedFloats(_ count: Int, for what: String) -> UnsafeMutablePointer<Float> {
+        let bytes = count * MemoryLayout<Float>.stride
+        let mapped = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        guard let raw = mapped, raw != UnsafeMutableRawPointer(bitPattern: -1) else {
+            fatalError("\(what): could not map \(bytes) bytes (errno \(errno))")
+        }
+        return raw.bindMemory(to: Float.self, capacity: count)
+    }
+
+    /// Returns memory from `mapZeroedFloats`.
+    static func unmapFloats(_ base: UnsafeMutablePointer<Float>, count: Int) {
+        munmap(base, count * MemoryLayout<Float>.stride)
     }
 
     /// Floats one request of `count` takes (at least one, rounded up to the alignment).

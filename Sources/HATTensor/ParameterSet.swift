@@ -1,6 +1,8 @@
 // ParameterSet: every trainable tensor of a model in one contiguous Float buffer, with a
 // gradient buffer of exactly the same layout (llm.c style). Optimizer moments, clipping,
-// checkpoint writing and gradient checks are then flat loops over `count` floats.
+// checkpoint writing and gradient checks are then flat loops over `count` floats. Both buffers
+// are anonymous maps (Arena.mapZeroedFloats): the gradients of a model that only runs inference
+// are never touched, so they never become resident.
 // Entries are named by their checkpoint keys (ARCHITECTURE.md §3) and keep their logical shape.
 
 import CKernels
@@ -54,8 +56,8 @@ public final class ParameterSet {
         self.entries = entries
         self.index = index
         self.count = offset
-        values = ParameterSet.allocateZeroed(offset)
-        grads = ParameterSet.allocateZeroed(offset)
+        values = Arena.mapZeroedFloats(max(offset, 1), for: "parameters")
+        grads = Arena.mapZeroedFloats(max(offset, 1), for: "parameter gradients")
     }
 
     /// Floats of `values` (and of `grads`) for these specs, padded as `init` lays them out;
@@ -68,8 +70,8 @@ public final class ParameterSet {
     }
 
     deinit {
-        values.deallocate()
-        grads.deallocate()
+        Arena.unmapFloats(values, count: max(count, 1))
+        Arena.unmapFloats(grads, count: max(count, 1))
         packedMemory?.deallocate()
     }
 
@@ -127,14 +129,6 @@ public final class ParameterSet {
     /// Bytes the packed matrices take (beside the float32 values).
     public var packedBytes: Int {
         packedMatrices.values.reduce(0) { $0 + $1.format.bytes(rows: $1.rows, cols: $1.cols) }
-    }
-
-    private static func allocateZeroed(_ count: Int) -> UnsafeMutablePointer<Float> {
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride,
-                                                   alignment: Arena.alignmentBytes)
-        let pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
-        pointer.initialize(repeating: 0, count: max(count, 1))
-        return pointer
     }
 
     public func contains(_ name: String) -> Bool { index[name] != nil }
