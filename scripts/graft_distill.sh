@@ -3,6 +3,12 @@
 # resumable: rerunning it picks up where it stopped (finished steps are skipped, unfinished runs
 # continue from their newest checkpoint with `hat train --resume`).
 #
+# Runs live in ROOT (runs/, not in git); what the report needs from a finished arm — its metrics,
+# options, times, notes, provenance and held-out evaluations — is copied to ARCHIVE
+# (Reports/graft-smollm2-runs, in git) as soon as the arm is evaluated, so an arm finished on one
+# machine is not trained again on a fresh one. Stage 2 starts from (a)'s final checkpoint, so it
+# runs right after (a); on a machine without that checkpoint (a) is trained again first.
+#
 #   (a) distilled   SmolLM2-135M's blocks frozen; stage-1 losses against SmolLM2 as the teacher
 #                   (alignment after ALIGN_BLOCKS blocks, oracle decoder inputs, word distillation)
 #   (b) plain       the same graft and bytes, next-byte cross-entropy only (the earlier recipe)
@@ -22,7 +28,7 @@
 #
 # Usage: scripts/graft_distill.sh        Knobs (environment): STEPS STAGE2_STEPS ROWS WORDS LR
 #   STAGE2_LR BACKBONE_LR WARMUP ALIGN_BLOCKS ALIGN_DISTANCE VALIDATE_EVERY VALIDATION_ROWS CHECKPOINT_EVERY SEED THREADS
-#   NICE ARMS (default "distilled random plain stage2") SCRATCH PYTHON HAT (a hat binary to use)
+#   NICE ARMS (default "distilled stage2 random plain") ARCHIVE SCRATCH PYTHON HAT (a hat binary to use)
 #   ROOT (the experiment's directory, default runs/graft-warm; the first, unequal 2-MB runs of
 #   2026-12-03 are in runs/distill, 108 steps of the fresh-local 5-MB recipe in runs/graft-5mb)
 #   LOCAL_FROM (a HAT model whose local parts start the graft; empty: fresh from graft-local)
@@ -48,12 +54,13 @@ CHECKPOINT_EVERY=${CHECKPOINT_EVERY:-25}
 SEED=${SEED:-1}
 THREADS=${THREADS:-2}
 NICE=${NICE:-5}
-ARMS=${ARMS:-"distilled random plain stage2"}
+ARMS=${ARMS:-"distilled stage2 random plain"}
 SCRATCH=${SCRATCH:-.build-graft}
 PYTHON=${PYTHON:-python3}
 
 GGUF=data/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
 ROOT=${ROOT:-runs/graft-warm}
+ARCHIVE=${ARCHIVE:-Reports/graft-smollm2-runs}
 LOCAL_FROM=${LOCAL_FROM-Models/default}
 BACKBONE=$ROOT/backbone
 INIT=$ROOT/init
@@ -139,25 +146,9 @@ train() {
     fi
 }
 
-for arm in $ARMS; do
-    case $arm in
-        distilled) train distilled "$STEPS" --init-from "$INIT/pretrained" --freeze backbone --learning-rate "$LR" "${COMMON[@]}" "${TEACHER[@]}" ;;
-        plain)     train plain "$STEPS" --init-from "$INIT/pretrained" --freeze backbone --learning-rate "$LR" "${COMMON[@]}" ;;
-        random)    train random "$STEPS" --init-from "$INIT/random" --freeze backbone --learning-rate "$LR" "${COMMON[@]}" "${TEACHER[@]}" ;;
-        stage2)
-            from=$(ls -d "$ROOT/distilled/checkpoints"/step-* 2>/dev/null | sort | tail -n 1 || true)
-            if [ -z "$from" ] || [ "$(newest_step "$ROOT/distilled")" -lt "$STEPS" ]; then
-                echo "stage2: waits for the distilled arm to finish"; continue
-            fi
-            train stage2 "$STAGE2_STEPS" --init-from "$from" --backbone-learning-rate "$BACKBONE_LR" --learning-rate "$STAGE2_LR" "${COMMON[@]}" ;;
-        *) echo "unknown arm $arm" >&2; exit 2 ;;
-    esac
-done
-
-# 5. Held-out evaluation of every finished arm, the shipped default and the teacher, on fixed
-# excerpts of the held-out documents (EVAL_BYTES of each prose work, EVAL_TECH_BYTES of every
-# fourth technical document, cut at a line end), scored in blocks of SCORE_BLOCKS bytes: the
-# units of the report's intervals. JSON with per-block results.
+# 5. Held-out sets: fixed excerpts of the held-out documents (EVAL_BYTES of each prose work,
+# EVAL_TECH_BYTES of every fourth technical document, cut at a line end), scored in blocks of
+# SCORE_BLOCKS bytes: the units of the report's intervals.
 EVAL_HAT=${EVAL_HAT:-$HAT}
 EVAL_BYTES=${EVAL_BYTES:-12000}
 EVAL_TECH_BYTES=${EVAL_TECH_BYTES:-3000}
@@ -181,28 +172,61 @@ for name, limit, every in (("prose", prose_bytes, 1), ("technical", tech_bytes, 
 PY
     touch "$DATA/EVAL_READY"
 fi
-mkdir -p "$ROOT/eval"
+
+# evaluate NAME MODEL: `hat eval --json --documents` of MODEL on both held-out sets, written to
+# ARCHIVE/eval/NAME--SET.json (skipped when there).
 evaluate() {
-    local name=$1 model=$2 set=$3
-    local out=$ROOT/eval/$name--$set.json
-    [ -s "$out" ] && return
-    printf '\n+ %s\n' "hat eval --model $model --data $DATA/eval-$set …" >&2   # stdout is the JSON
-    nice -n "$NICE" "$EVAL_HAT" eval --model "$model" --data "$DATA/eval-$set" --threads "$THREADS" --json \
-        --documents --score-blocks "$SCORE_BLOCKS" > "$out.tmp"
-    mv "$out.tmp" "$out"
-}
-for set in prose technical; do
-    evaluate teacher "$GGUF" "$set"
-    evaluate default Models/default "$set"
-    for arm in distilled random plain stage2; do
-        target=$STEPS
-        [ "$arm" = stage2 ] && target=$STAGE2_STEPS
-        [ "$(newest_step "$ROOT/$arm")" -ge "$target" ] || continue   # unfinished arms are not evaluated
-        final=$(ls -d "$ROOT/$arm/checkpoints"/step-* | sort | tail -n 1)
-        evaluate "$arm" "$final" "$set"
+    local name=$1 model=$2 set out
+    mkdir -p "$ARCHIVE/eval"
+    for set in prose technical; do
+        out=$ARCHIVE/eval/$name--$set.json
+        [ -s "$out" ] && continue
+        printf '\n+ %s\n' "hat eval --model $model --data $DATA/eval-$set …" >&2   # stdout is the JSON
+        nice -n "$NICE" "$EVAL_HAT" eval --model "$model" --data "$DATA/eval-$set" --threads "$THREADS" --json \
+            --documents --score-blocks "$SCORE_BLOCKS" > "$out.tmp"
+        mv "$out.tmp" "$out"
     done
+}
+
+# archive ARM: the finished arm's evaluation, then the files the report reads, copied to ARCHIVE/ARM
+# (config.json of the final checkpoint carries the provenance); ARCHIVE/ARM/DONE marks it finished.
+archive() {
+    local arm=$1 final f
+    final=$(ls -d "$ROOT/$arm/checkpoints"/step-* | sort | tail -n 1)
+    evaluate "$arm" "$final"
+    mkdir -p "$ARCHIVE/$arm"
+    for f in metrics.jsonl options.json time.txt load.txt NOTES.txt; do
+        if [ -f "$ROOT/$arm/$f" ]; then cp "$ROOT/$arm/$f" "$ARCHIVE/$arm/$f"; fi
+    done
+    cp "$final/config.json" "$ARCHIVE/$arm/config.json"
+    echo "$(basename "$final") $(git rev-parse --short HEAD) $(date -u +%Y-%m-%dT%H:%MZ)" > "$ARCHIVE/$arm/DONE"
+}
+
+evaluate teacher "$GGUF"
+evaluate default Models/default
+
+for arm in $ARMS; do
+    if [ -f "$ARCHIVE/$arm/DONE" ]; then
+        # A finished arm is trained again only when it is (a) and stage 2 still needs its checkpoint.
+        if [ "$arm" != distilled ] || [ -f "$ARCHIVE/stage2/DONE" ] || [[ " $ARMS " != *" stage2 "* ]]; then
+            echo "$arm: done ($(cat "$ARCHIVE/$arm/DONE"))"; continue
+        fi
+    fi
+    case $arm in
+        distilled) train distilled "$STEPS" --init-from "$INIT/pretrained" --freeze backbone --learning-rate "$LR" "${COMMON[@]}" "${TEACHER[@]}" ;;
+        plain)     train plain "$STEPS" --init-from "$INIT/pretrained" --freeze backbone --learning-rate "$LR" "${COMMON[@]}" ;;
+        random)    train random "$STEPS" --init-from "$INIT/random" --freeze backbone --learning-rate "$LR" "${COMMON[@]}" "${TEACHER[@]}" ;;
+        stage2)
+            from=$(ls -d "$ROOT/distilled/checkpoints"/step-* 2>/dev/null | sort | tail -n 1 || true)
+            if [ -z "$from" ] || [ "$(newest_step "$ROOT/distilled")" -lt "$STEPS" ]; then
+                echo "stage2: waits for the distilled arm to finish"; continue
+            fi
+            train stage2 "$STAGE2_STEPS" --init-from "$from" --backbone-learning-rate "$BACKBONE_LR" --learning-rate "$STAGE2_LR" "${COMMON[@]}" ;;
+        *) echo "unknown arm $arm" >&2; exit 2 ;;
+    esac
+    [ -f "$ARCHIVE/$arm/DONE" ] || archive "$arm"
 done
 
 # 6. The report.
 NOTES=Reports/graft-smollm2-notes.md   # the hand-written reading, once there is something to read
-step "$EVAL_HAT" report distill "$ROOT" --out Reports/graft-smollm2.md $([ -f "$NOTES" ] && echo --notes "$NOTES")
+step "$EVAL_HAT" report distill "$ARCHIVE" --out Reports/graft-smollm2.md $([ -f "$NOTES" ] && echo --notes "$NOTES")

@@ -1,6 +1,6 @@
 // hat report distill: the Markdown report of the distilled-grafting experiment
 // (scripts/graft_distill.sh → Reports/graft-smollm2.md) from what its runs left under one root:
-// ROOT/ARM/{metrics.jsonl, options.json, time.txt, NOTES.txt} for each arm and
+// ROOT/ARM/{metrics.jsonl, options.json, time.txt, NOTES.txt, checkpoints/ or config.json} for each arm and
 // ROOT/eval/MODEL--SET.json, the `hat eval --json --score-blocks N` output of every arm, the shipped
 // default and the teacher on each held-out set. The tables, intervals and charts are
 // DistillationReport's (HATEval); this command only reads the files and writes the results.
@@ -100,9 +100,11 @@ struct ReportDistill: ParsableCommand {
             }
         }
         let notes = try? String(contentsOfFile: "\(directory)/NOTES.txt", encoding: .utf8)
-        let provenance = (try? Trainer.newestCheckpoint(in: "\(directory)/checkpoints"))
-            .flatMap { try? HATConfig.load(path: ($0 as NSString).appendingPathComponent(ModelFiles.configName)) }?
-            .provenance.notes
+        // Provenance: the newest checkpoint's config, or the copy of it an archived arm keeps
+        // (scripts/graft_distill.sh copies finished arms without their checkpoints).
+        let configPath = (try? Trainer.newestCheckpoint(in: "\(directory)/checkpoints"))
+            .map { ($0 as NSString).appendingPathComponent(ModelFiles.configName) } ?? "\(directory)/\(ModelFiles.configName)"
+        let provenance = (try? HATConfig.load(path: configPath))?.provenance.notes
         return .init(key: key, label: label, metrics: metrics, options: options, wallSeconds: wall, cpuSeconds: cpu, notes: notes,
                      provenance: provenance)
     }
