@@ -62,7 +62,7 @@ let package = Package(
         .target(
             name: "HATServe",
             dependencies: [
-                "HATTensor", "HATText", "HATTokenizer", "HATModel", "HATGenerate",
+                "HATTensor", "HATLayers", "HATText", "HATTokenizer", "HATModel", "HATGenerate",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -72,7 +72,7 @@ let package = Package(
         // commands (a library), the binary, and the fuzzer of its inputs
         .target(
             name: "HATCommandLine",
-            dependencies: ["HATTensor", "HATModel", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["HATTensor", "HATLayers", "HATModel", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .target(
             name: "HATBench",

@@ -16,6 +16,7 @@ import Foundation
 import HATCommandLine
 import HATGenerate
 import HATIO
+import HATLayers
 import HATModel
 import HATTensor
 import HATText
@@ -50,7 +51,7 @@ struct BenchGenerate: ParsableCommand {
     var sliceBytes = 16
     @Option(parsing: .unconditional, help: "Also run both with this many threads (the per-byte steps are tiny; 0 = skip).")
     var alsoThreads = 1
-    @Option(parsing: .unconditional, help: "Also time hat with the matrices packed in these formats (--weights: bf16, q8_0, q4_1, q4_k; comma-separated), each right after ours at --threads every round.")
+    @Option(parsing: .unconditional, help: "Also time hat with the matrices packed in these formats (--weights: bf16, q8_0, q4_1, q4_k; comma-separated), each right after ours at --threads every round; FORMAT/KV also holds the key/value caches in KV (--kv-cache: bf16, f16), e.g. bf16/bf16 or f32/bf16.")
     var alsoWeights = ""
     @Option(help: "Python with torch, safetensors and hat-splitter (default: $HAT_PYTHON, else python3).")
     var python: String?
@@ -78,17 +79,28 @@ struct BenchGenerate: ParsableCommand {
               words.allSatisfy({ (1...Limits.positions).contains($0) }) else {
             throw ValidationError("--contexts: expected word counts in 1…\(Limits.positions) like 100,2000, found \(contexts)")
         }
-        _ = try packedFormats
+        _ = try variants
     }
 
-    /// --also-weights as formats (f32 is the main line, so it is not repeated).
-    var packedFormats: [WeightFormat] {
+    /// One --also-weights entry: how the matrices and the key/value caches are held.
+    struct Variant {
+        var weights: WeightFormat
+        var kvCache: KVCacheFormat
+        var label: String { "\(weights.rawValue) weights" + (kvCache == .f32 ? "" : ", \(kvCache.rawValue) kv cache") }
+    }
+
+    /// --also-weights as variants (f32 weights with f32 caches is the main line, so it is not repeated).
+    var variants: [Variant] {
         get throws {
-            try alsoWeights.split(separator: ",").map { name in
-                guard let format = WeightFormat(rawValue: String(name)), format != .f32 else {
-                    throw ValidationError("--also-weights takes bf16, q8_0, q4_1 or q4_k, comma-separated; found \"\(name)\"")
+            try alsoWeights.split(separator: ",").map { entry in
+                let parts = entry.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+                guard parts.count <= 2, let weights = WeightFormat(rawValue: parts[0]),
+                      let kvCache = parts.count == 2 ? KVCacheFormat(rawValue: parts[1]) : .f32,
+                      weights != .f32 || kvCache != .f32 else {
+                    throw ValidationError("--also-weights takes bf16, q8_0, q4_1 or q4_k, each optionally /bf16 or /f16 (the "
+                                          + "key/value caches; also f32/bf16), comma-separated; found \"\(entry)\"")
                 }
-                return format
+                return Variant(weights: weights, kvCache: kvCache)
             }
         }
     }
@@ -135,14 +147,22 @@ struct BenchGenerate: ParsableCommand {
         }
         report.byteWindows = [config.encoderConfig.slidingWindow ?? limits.bytes, config.decoderConfig.slidingWindow ?? limits.bytes]
         report.parameterBytes = parameters.count * 4
-        var packedSessions: [(format: WeightFormat, sessions: [GenerationSession])] = []
-        for format in try packedFormats {
-            let (_, packed) = try ModelFiles.load(from: directory, weights: format)
+        var packedSessions: [(variant: Variant, sessions: [GenerationSession])] = []
+        var packedParameters: [WeightFormat: ParameterSet] = [.f32: parameters]
+        for variant in try variants {
+            let packed: ParameterSet
+            if let loaded = packedParameters[variant.weights] {
+                packed = loaded
+            } else {
+                packed = try ModelFiles.load(from: directory, weights: variant.weights).parameters
+                packedParameters[variant.weights] = packed
+                report.packedBytes.append(PackedBytes(format: variant.weights.rawValue, matrices: packed.packedBytes))
+            }
             let context = ComputeContext(threads: threadOptions.threads)
-            packedSessions.append((format, try contextWords.map { _ in
-                try GenerationSession(config: config, parameters: packed, limits: limits, chunkBytes: chunkBytes, context: context)
+            packedSessions.append((variant, try contextWords.map { _ in
+                try GenerationSession(config: config, parameters: packed, limits: limits, chunkBytes: chunkBytes,
+                                      kvCache: variant.kvCache, context: context)
             }))
-            report.packedBytes.append(PackedBytes(format: format.rawValue, matrices: packed.packedBytes))
         }
 
         var prompts: [[UInt8]] = []
@@ -192,10 +212,10 @@ struct BenchGenerate: ParsableCommand {
                         report.contexts[i].evalBytes = evaluation.bytes(prompt: i)
                     }
                 }
-                for (k, (format, sessions)) in packedSessions.enumerated() where roundThreads == threadOptions.threads {
+                for (k, (variant, sessions)) in packedSessions.enumerated() where roundThreads == threadOptions.threads {
                     let (packedTimings, packedGenerated) = ourRound(sessions: sessions, prompts: prompts)
                     for i in sessions.indices {
-                        if report.contexts[i].packed.count == k { report.contexts[i].packed.append(PackedRuns(format: format.rawValue)) }
+                        if report.contexts[i].packed.count == k { report.contexts[i].packed.append(PackedRuns(format: variant.label)) }
                         report.contexts[i].packed[k].rounds.append(packedTimings[i])
                         report.contexts[i].packed[k].sameBytes = (report.contexts[i].packed[k].sameBytes ?? true) && packedGenerated[i] == generated[i]
                     }
@@ -562,8 +582,9 @@ struct ContextReport: Encodable {
     }
 }
 
-/// hat's rounds with one packed weight format, and whether its greedy bytes equal float32's.
+/// hat's rounds with one --also-weights variant, and whether its greedy bytes equal float32's.
 struct PackedRuns {
+    /// The variant's label: "bf16 weights", "bf16 weights, bf16 kv cache".
     var format: String
     var rounds: [Timing] = []
     var sameBytes: Bool?
@@ -674,18 +695,18 @@ struct GenerateReport: Encodable {
         for c in contexts {
             s += "\n== \(c.name) (\(c.promptBytes) bytes; \(c.contextWordsAtEnd) words in context after generating)\n"
             let other = "\(alsoThreads) thread\(alsoThreads == 1 ? "" : "s")"
-            let packedLines = c.packed.map { ("hat, \($0.format) weights", ContextReport.fastest($0.rounds)) }
+            let packedLines = c.packed.map { ("hat, \($0.format)", ContextReport.fastest($0.rounds)) }
             for (label, t) in [("hat", c.hat)] + packedLines + [("pytorch", c.torch), ("hat, \(other)", c.hatOtherThreads),
                                ("pytorch, \(other)", c.torchOtherThreads), ("token model, hat", c.tokenModel),
                                ("token model, transformers", c.tokenModelTransformers)] {
                 guard let t else { continue }
-                s += "  \(benchPadded(label, 26)) prefill \(benchFigure(1000 * t.prefillSeconds)) ms "
+                s += "  \(benchPadded(label, 34)) prefill \(benchFigure(1000 * t.prefillSeconds)) ms "
                     + "(\(benchFigure(t.prefillBytesPerSecond)) bytes/s), generation \(benchFigure(t.generationBytesPerSecond)) bytes/s "
                     + "= \(benchFigure(t.msPerGeneratedByte)) ms per byte"
                     + (t.cpuMsPerGeneratedByte.map { " (CPU \(benchFigure($0)) ms)" } ?? "") + "\n"
             }
             if let e = c.evalSeconds, let rate = c.evalBytesPerSecond, let ratio = c.prefillOverEval {
-                s += "  \(benchPadded("hat eval (batched forward)", 26)) \(benchFigure(1000 * e)) ms for \(c.evalBytes) bytes "
+                s += "  \(benchPadded("hat eval (batched forward)", 34)) \(benchFigure(1000 * e)) ms for \(c.evalBytes) bytes "
                     + "(\(benchFigure(rate)) bytes/s); prefill runs at \(benchFigure(ratio))× eval's bytes/s\n"
             }
             if let g = c.generationSpeedup, let p = c.prefillSpeedup {
@@ -695,9 +716,9 @@ struct GenerateReport: Encodable {
             }
             for p in c.packed.map({ PackedRunsReport(runs: $0, float32Rounds: c.hatRounds) }) {
                 guard let g = p.generationSpeedup else { continue }
-                s += "  \(p.format) weights: \(benchFigure(g))× the float32 path generating (per round: "
+                s += "  \(p.format): \(benchFigure(g))× the float32 path generating (per round: "
                     + p.generationRatios.map { benchFigure($0) }.joined(separator: ", ") + "); same bytes: "
-                    + (p.sameBytes == true ? "yes" : "no (the packed weights change the greedy choice)") + "\n"
+                    + (p.sameBytes == true ? "yes" : "no (rounding changes the greedy choice)") + "\n"
             }
             if let g = c.tokenModelGenerationSpeedup, let p = c.tokenModelPrefillSpeedup {
                 s += "  token model: hat is \(benchFigure(g))× faster generating, \(benchFigure(p))× prefilling; "

@@ -4,6 +4,7 @@
 // Numeric flags parse `.unconditional`ly, so `--max-bytes -1` is read as -1 and refused by name.
 
 import ArgumentParser
+import HATLayers
 import HATTensor
 
 /// --threads: the threads a command computes on. Results do not depend on it, only speed.
@@ -44,5 +45,20 @@ extension WeightFormat: ExpressibleByArgument {
         Decoding reads the packed weights; everything else uses the same numbers. Default: as stored (a HAT \
         model in bf16 when its file stores every matrix so, as Models/default does; a GGUF token model in its \
         own Q8_0/Q4_1/Q4_K blocks).
+        """
+}
+
+/// --kv-cache f32|bf16|f16 (KVCacheFormat): how decoding's key/value caches hold their numbers.
+extension KVCacheFormat: ExpressibleByArgument {
+    /// What `generate`, `repl` and `serve` use unless told. f32: f16 caches keep greedy output
+    /// identical on the documented check but decode slower today (each chunk of cached rows is
+    /// widened per head before its product; Reports/performance.md, "Key/value caches").
+    public static let commandLineDefault: KVCacheFormat = .f32
+
+    /// The help of every command's --kv-cache.
+    public static let help: ArgumentHelp = """
+        How the key/value caches of decoding hold keys and values: f32; bf16 or f16 (IEEE half, saturating at \
+        ±65504), 2 bytes a number, rounded once when written and widened exactly when read (half the cache \
+        memory; slower today). Default: f32.
         """
 }

@@ -2,6 +2,7 @@
 // byte-level session) or a token model (a GGUF file or a Hugging Face Llama directory, with its
 // tokenizer) — and to describe it in one line.
 
+import HATLayers
 import HATModel
 import HATTensor
 
@@ -10,13 +11,14 @@ public enum GenerationModels {
     /// `weights` nil: as the file stores them (bf16 for a HAT model whose matrices are stored in
     /// BF16, as the shipped default's are; a GGUF token model's own Q8_0/Q4_1/Q4_K blocks: the
     /// same numbers, decoding reads fewer bytes).
+    /// `kvCache`: how the key/value caches hold their numbers (ARCHITECTURE.md §5).
     public static func open(_ path: String, limits: ContextLimits = ContextLimits(), weights: WeightFormat? = nil,
-                            context: ComputeContext) throws -> GenerationModel {
+                            kvCache: KVCacheFormat = .f32, context: ComputeContext) throws -> GenerationModel {
         if TokenModelFiles.isTokenModel(path) {
-            return try TokenTextModel(source: path, capacity: limits.bytes, weights: weights, context: context)
+            return try TokenTextModel(source: path, capacity: limits.bytes, weights: weights, kvCache: kvCache, context: context)
         }
         let (config, parameters) = try ModelFiles.load(from: path, weights: weights)
-        return try GenerationSession(config: config, parameters: parameters, limits: limits, context: context)
+        return try GenerationSession(config: config, parameters: parameters, limits: limits, kvCache: kvCache, context: context)
     }
 
     /// "14819456 parameters; backbone 6×384" or "token model, 134515008 parameters, 30 blocks × 576, vocabulary 49152".

@@ -4,6 +4,7 @@
 // continues it; slash commands change settings. The context persists until /reset.
 
 import Foundation
+import HATLayers
 import HATModel
 import HATTensor
 
@@ -15,6 +16,8 @@ public final class Repl {
         public var raw = false
         /// How a HAT model's matrices are held (`--weights`; nil: as stored); token models run in float32.
         public var weights: WeightFormat?
+        /// How decoding's key/value caches hold their numbers (`--kv-cache`).
+        public var kvCache: KVCacheFormat = .f32
         public init() {}
     }
 
@@ -41,12 +44,12 @@ public final class Repl {
         self.interrupted = interrupted
         self.colors = colors
         self.limits = limits
-        session = try Repl.load(modelDirectory, limits: limits, weights: settings.weights, context: context)
+        session = try Repl.load(modelDirectory, limits: limits, settings: settings, context: context)
         generator = Generator(model: session, sampling: settings.sampling)
     }
 
-    private static func load(_ path: String, limits: ContextLimits, weights: WeightFormat?, context: ComputeContext) throws -> GenerationModel {
-        try GenerationModels.open(path, limits: limits, weights: weights, context: context)
+    private static func load(_ path: String, limits: ContextLimits, settings: Settings, context: ComputeContext) throws -> GenerationModel {
+        try GenerationModels.open(path, limits: limits, weights: settings.weights, kvCache: settings.kvCache, context: context)
     }
 
     private func say(_ text: String) { write(Array((text + "\n").utf8)) }
@@ -140,7 +143,7 @@ public final class Repl {
         case "/model":
             guard !argument.isEmpty else { say("/model needs a model directory or token model file"); break }
             do {
-                session = try Repl.load(argument, limits: limits, weights: settings.weights, context: context)
+                session = try Repl.load(argument, limits: limits, settings: settings, context: context)
                 generator = Generator(model: session, sampling: settings.sampling)
                 modelDirectory = argument
                 say("loaded \(argument)")

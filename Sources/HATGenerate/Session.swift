@@ -128,15 +128,16 @@ public final class GenerationSession {
 
     /// Bytes a session for this model, limits and chunk size allocates besides the parameters
     /// (arena, key/value caches, rotary tables, index buffers); checked arithmetic, nil on overflow.
-    public static func plannedBytes(_ modelConfig: HATConfig, limits: ContextLimits, chunkBytes: Int, threads: Int) -> Int? {
-        let requests = plannedRequests(modelConfig, limits: limits, chunkBytes: chunkBytes, threads: threads)
+    public static func plannedBytes(_ modelConfig: HATConfig, limits: ContextLimits, chunkBytes: Int, threads: Int,
+                                    kvCache: KVCacheFormat = .f32) -> Int? {
+        let requests = plannedRequests(modelConfig, limits: limits, chunkBytes: chunkBytes, threads: threads, kvCache: kvCache)
         guard let planned = Arena.plannedFloats(requests.arena) else { return nil }
         return checkedProduct([4, checkedSum([planned.reserved, requests.other])])
     }
 
     /// What `init` takes from its arena, and the floats it allocates outside it (caches, tables, indices).
-    static func plannedRequests(_ modelConfig: HATConfig, limits: ContextLimits, chunkBytes: Int, threads: Int)
-        -> (arena: [Int?], other: Int?) {
+    static func plannedRequests(_ modelConfig: HATConfig, limits: ContextLimits, chunkBytes: Int, threads: Int,
+                                kvCache: KVCacheFormat = .f32) -> (arena: [Int?], other: Int?) {
         let config = limits.applied(to: modelConfig)
         let enc = config.encoderConfig, bb = config.backboneConfig, dec = config.decoderConfig
         let dl = enc.hiddenSize, db = bb.hiddenSize
@@ -167,9 +168,10 @@ public final class GenerationSession {
         arena += RMSNorm.arenaRequests(channels: dl, maxRows: 1, needsBackward: false)
         arena += [checkedMul(rows, dl), checkedMul(rows, dl), checkedMul(rows, db), checkedMul(rows, db),
                   checkedMul(rows1, db), dl, 256]
-        // Key/value caches: 2 (keys, values) × 2·capacity rows × G·D per layer.
+        // Key/value caches: 2 (keys, values) × 2·capacity rows × G·D numbers per layer, each of
+        // bytesPerValue bytes: in floats, capacity × G·D × bytesPerValue.
         func caches(_ c: TransformerConfig, extra: Int?) -> Int? {
-            checkedProduct([c.numHiddenLayers, 4, checkedAdd(c.slidingWindow ?? 0, extra ?? Int.max),
+            checkedProduct([c.numHiddenLayers, kvCache.bytesPerValue, checkedAdd(c.slidingWindow ?? 0, extra ?? Int.max),
                             checkedMul(c.numKeyValueHeads, c.headDim)])
         }
         other += [caches(enc, extra: rows), caches(bb, extra: words),
@@ -178,7 +180,8 @@ public final class GenerationSession {
     }
 
     public init(config modelConfig: HATConfig, parameters: ParameterSet, limits: ContextLimits = ContextLimits(),
-                chunkBytes: Int = GenerationSession.defaultChunkBytes, context: ComputeContext) throws {
+                chunkBytes: Int = GenerationSession.defaultChunkBytes, kvCache: KVCacheFormat = .f32,
+                context: ComputeContext) throws {
         guard (2...Limits.positions).contains(limits.words) else {
             throw SessionError(message: "the backbone context of \(limits.words) words is outside 2…\(Limits.positions)")
         }
@@ -188,7 +191,8 @@ public final class GenerationSession {
         guard (1...GenerationSession.maxChunkBytes).contains(chunkBytes) else {
             throw SessionError(message: "chunks of \(chunkBytes) bytes are outside 1…\(GenerationSession.maxChunkBytes)")
         }
-        let session = GenerationSession.plannedBytes(modelConfig, limits: limits, chunkBytes: chunkBytes, threads: context.threads)
+        let session = GenerationSession.plannedBytes(modelConfig, limits: limits, chunkBytes: chunkBytes, threads: context.threads,
+                                                     kvCache: kvCache)
         try Limits.requireMemory(checkedSum([session, MemoryPlan.parameterBytes(modelConfig)]),
                                  for: "the parameters and a generation session with a context of \(limits.words) words and \(limits.bytes) bytes")
         let config = limits.applied(to: modelConfig)
@@ -237,7 +241,7 @@ public final class GenerationSession {
         // bytes a rollback may remove.
         func caches(_ c: TransformerConfig, extra: Int) -> [KVCache] {
             (0..<c.numHiddenLayers).map { _ in
-                KVCache(capacity: c.slidingWindow! + extra, kvWidth: c.numKeyValueHeads * c.headDim)
+                KVCache(capacity: c.slidingWindow! + extra, kvWidth: c.numKeyValueHeads * c.headDim, format: kvCache)
             }
         }
         encoderCaches = caches(enc, extra: rows)

@@ -30,7 +30,7 @@ public final class TokenSession {
     /// A session over `model`'s weights with its own buffers and caches (several sessions of one
     /// model may run at once, each on its own context).
     public init(config: TokenModelConfig, parameters: ParameterSet, capacity: Int = 4096, chunkTokens: Int = 256,
-                context: ComputeContext) {
+                kvCache: KVCacheFormat = .f32, context: ComputeContext) {
         precondition(capacity >= 1 && chunkTokens >= 1, "TokenSession: capacity and chunk must be ≥ 1")
         let window = min(config.blocks.slidingWindow ?? capacity, capacity)
         var windowed = config
@@ -46,7 +46,7 @@ public final class TokenSession {
                        maxRows: chunkTokens, arena: arena, context: context, needsBackward: false)
         }
         // Room for the window plus one chunk, as LlamaBlock.step requires.
-        caches = blocks.map { _ in KVCache(capacity: window + chunkTokens, kvWidth: c.numKeyValueHeads * c.headDim) }
+        caches = blocks.map { _ in KVCache(capacity: window + chunkTokens, kvWidth: c.numKeyValueHeads * c.headDim, format: kvCache) }
         ids = arena.allocateInt32(count: chunkTokens)
         positions = arena.allocateInt32(count: chunkTokens)
         stream = arena.tensor(rows: chunkTokens, cols: c.hiddenSize)
@@ -100,10 +100,11 @@ public final class TokenTextModel: GenerationModel {
 
     /// The token model at `source` (GGUF file or Hugging Face directory) with its tokenizer, its
     /// matrices held as `weights` asks (nil: as the file stores them).
-    public convenience init(source: String, capacity: Int = 4096, weights: WeightFormat? = nil, context: ComputeContext) throws {
+    public convenience init(source: String, capacity: Int = 4096, weights: WeightFormat? = nil, kvCache: KVCacheFormat = .f32,
+                            context: ComputeContext) throws {
         let bundle = try TokenModelBundle(path: source, weights: weights)
         self.init(session: TokenSession(config: bundle.config, parameters: bundle.parameters, capacity: capacity,
-                                        context: context),
+                                        kvCache: kvCache, context: context),
                   tokenizer: bundle.tokenizer, source: source)
     }
 

@@ -121,7 +121,7 @@ public final class CrossAttention {
         let q = q.rows(0..<nq), k = k.rows(0..<nk), v = v.rows(0..<nk)
         projectQueries(queries, into: q, positions: queryPositions)
         projectKeyValues(keyValues, keys: k, values: v, positions: keyPositions)
-        attendAndProject(out: out, q: q, k: k, v: v, ranges: ranges, accumulate: accumulate)
+        attendAndProject(out: out, q: q, k: .float(k), v: .float(v), ranges: ranges, accumulate: accumulate)
     }
 
     // The three parts of `forward`, also used by cached stepping (KVCache.swift), which writes
@@ -142,8 +142,8 @@ public final class CrossAttention {
     }
 
     /// out = (or += with `accumulate`) AttentionCore(q, k, v, ranges) Woᵀ, through `attended`.
-    func attendAndProject(out: Tensor /*[n, Cq]*/, q: Tensor /*[n, A]*/, k: Tensor /*[m, G·D]*/, v: Tensor /*[m, G·D]*/,
-                          ranges: KeyRanges, accumulate: Bool) {
+    func attendAndProject(out: Tensor /*[n, Cq]*/, q: Tensor /*[n, A]*/, k: AttentionOperand /*[m, G·D]*/,
+                          v: AttentionOperand /*[m, G·D]*/, ranges: KeyRanges, accumulate: Bool) {
         let a = attended.rows(0..<q.rows)
         core.forward(out: a, q: q, k: k, v: v, ranges: ranges)
         oProj.forward(out: out, input: a, accumulate: accumulate)

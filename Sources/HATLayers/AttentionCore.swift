@@ -10,6 +10,9 @@
 // in order, so its contributions to dK and dV add up in one fixed order. With grouped-query
 // attention the first head of a group writes the group's dK, dV and the others write their own
 // scratch columns, added after it in head order — the same bits for any thread count.
+// Keys and values may also be 16-bit rows (a bf16/f16 KV cache, inference only): each chunk is
+// widened exactly into the worker's scratch before its gemm, so the result equals the float32
+// forward over the widened numbers, bit for bit.
 //
 // Shapes: Nq queries, Nk keys, H heads, G kv heads (head h uses kv head h / (H/G)), D head size,
 // Bq query block, Kc key chunk, P workers (the context's threads).
@@ -20,6 +23,52 @@ import Glibc
 import Darwin
 #endif
 import HATTensor
+
+/// Keys or values of AttentionCore.forward: float32 rows, or 16-bit rows that the core widens
+/// chunk by chunk (a half-precision KV cache).
+public enum AttentionOperand {
+    case float(Tensor)
+    case half(HalfMatrix)
+
+    public var rows: Int {
+        switch self {
+        case .float(let t): t.rows
+        case .half(let h): h.rows
+        }
+    }
+    public var cols: Int {
+        switch self {
+        case .float(let t): t.cols
+        case .half(let h): h.cols
+        }
+    }
+    public var shapeDescription: String {
+        switch self {
+        case .float(let t): t.shapeDescription
+        case .half(let h): h.shapeDescription
+        }
+    }
+
+    /// The view of rows `range` (no copy).
+    public func rows(_ range: Range<Int>) -> AttentionOperand {
+        switch self {
+        case .float(let t): .float(t.rows(range))
+        case .half(let h): .half(h.rows(range))
+        }
+    }
+
+    /// Rows `rows`, columns `cols` as float32: a view of float rows, or 16-bit rows widened into `scratch`.
+    func floats(rows: Range<Int>, columns cols: Range<Int>, scratch: Tensor) -> Tensor {
+        switch self {
+        case .float(let t):
+            return t.rows(rows).columns(cols)
+        case .half(let h):
+            let target = scratch.rows(0..<rows.count).columns(0..<cols.count)
+            h.rows(rows).columns(cols).widen(into: target)
+            return target
+        }
+    }
+}
 
 public final class AttentionCore {
     public let heads: Int
@@ -39,6 +88,7 @@ public final class AttentionCore {
     let rowStats: Tensor             // [P, 3·Bq] running max, running sum, rowsum(dO ⊙ O)
     let headKeyGrads: Tensor         // [maxKeys, (H−G)·D] dK of the heads after the first of each group
     let headValueGrads: Tensor       // [maxKeys, (H−G)·D] dV of the same heads
+    let widenedTiles: Tensor         // [P·2·Kc, D] a worker's widened key and value chunk (inference only)
 
     public init(heads: Int, kvHeads: Int, headDim: Int, maxQueries: Int, maxKeys: Int, arena: Arena,
                 context: ComputeContext, queryBlock: Int = 64, keyChunk: Int = 1024, needsBackward: Bool = true) {
@@ -62,6 +112,7 @@ public final class AttentionCore {
         let extraHeadRows = needsBackward && heads > kvHeads ? maxKeys : 0
         headKeyGrads = arena.tensor(rows: extraHeadRows, cols: (heads - kvHeads) * headDim)
         headValueGrads = arena.tensor(rows: extraHeadRows, cols: (heads - kvHeads) * headDim)
+        widenedTiles = arena.tensor(rows: needsBackward ? 0 : p * 2 * keyChunk, cols: headDim)
     }
 
     /// The float counts `init` takes from its arena (checked; nil on overflow).
@@ -71,7 +122,8 @@ public final class AttentionCore {
         let extraHeadRows = needsBackward && heads > kvHeads ? maxKeys : 0
         let extra = checkedProduct([extraHeadRows, heads - kvHeads, headDim])
         return [checkedProduct([maxQueries, heads]), tile, needsBackward ? tile : 0,
-                checkedProduct([threads, 3, queryBlock]), extra, extra]
+                checkedProduct([threads, 3, queryBlock]), extra, extra,
+                needsBackward ? 0 : checkedProduct([threads, 2, keyChunk, headDim])]
     }
 
     /// Runs body(worker, item) for every item, items dealt round-robin to the workers (an item's
@@ -100,14 +152,27 @@ public final class AttentionCore {
     /// out = attention(q, k, v) over the allowed ranges; saves the log-sum-exp for backward.
     /// q, out: [Nq, H·D]; k, v: [Nk, G·D]. A query with an empty range gets zeros.
     public func forward(out: Tensor, q: Tensor, k: Tensor, v: Tensor, ranges: KeyRanges) {
+        forward(out: out, q: q, k: .float(k), v: .float(v), ranges: ranges)
+    }
+
+    /// The same with keys and values that may be 16-bit rows (only on a core built without
+    /// backward, whose scratch holds the widened chunks).
+    public func forward(out: Tensor, q: Tensor, k: AttentionOperand, v: AttentionOperand, ranges: KeyRanges) {
         let h = heads, g = kvHeads, d = headDim, nq = q.rows, nk = k.rows
         precondition(q.cols == h * d && out.cols == h * d && out.rows == nq && k.cols == g * d && v.cols == g * d
                      && v.rows == nk && nq <= maxQueries && nq <= ranges.count,
                      "AttentionCore: q \(q.shapeDescription) k \(k.shapeDescription) v \(v.shapeDescription) out \(out.shapeDescription), H \(h) G \(g) D \(d), maxQueries \(maxQueries), ranges \(ranges.count)")
+        // A misuse, not bad input, but checked in every build (-Ounchecked drops preconditions):
+        // without its scratch the core would widen into memory it does not own.
+        switch (k, v) {
+        case (.float, .float): break
+        default:
+            if widenedTiles.rows == 0 { fatalError("AttentionCore: 16-bit keys or values need a core built without backward (inference)") }
+        }
         let bq = queryBlock, kc = keyChunk, group = h / g
         let scale = 1 / Float(d).squareRoot()
         let blocks = (nq + bq - 1) / bq
-        let lse = logSumExp, tiles = scoreTiles, stats = rowStats
+        let lse = logSumExp, tiles = scoreTiles, stats = rowStats, widened = widenedTiles
         forEachItem(blocks * h) { w, item in
             let block = item / h, head = item % h, kvHead = head / group
             let i0 = block * bq, i1 = min(i0 + bq, nq), rows = i1 - i0
@@ -127,8 +192,9 @@ public final class AttentionCore {
             while c0 < kHi {
                 let c1 = min(c0 + kc, kHi), cw = c1 - c0
                 let s = tileRows.columns(0..<cw)                                  // [rows, cw]
-                let kChunk = k.rows(c0..<c1).columns(kvHead * d..<(kvHead + 1) * d)
-                let vChunk = v.rows(c0..<c1).columns(kvHead * d..<(kvHead + 1) * d)
+                let headColumns = kvHead * d..<(kvHead + 1) * d
+                let kChunk = k.floats(rows: c0..<c1, columns: headColumns, scratch: widened.rows(2 * w * kc..<(2 * w + 1) * kc))
+                let vChunk = v.floats(rows: c0..<c1, columns: headColumns, scratch: widened.rows((2 * w + 1) * kc..<(2 * w + 2) * kc))
                 gemm(qBlock, kChunk, transposeB: true, into: s, alpha: scale)    // S = Q Kᵀ/√D
                 for r in 0..<rows {
                     let row = s.row(r)

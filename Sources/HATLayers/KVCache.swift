@@ -6,19 +6,32 @@
 // Storage is 2·capacity rows used as a sliding buffer: new rows go after the kept ones, and
 // when the end is reached the last capacity − 1 rows move to the front (amortised O(1) per
 // row), so the keys a step sees are always one contiguous view for AttentionCore.
+// Keys and values are held in float32, or in bfloat16 / IEEE half (KVCacheFormat, `--kv-cache`):
+// half the bytes each decoded position reads, at the cost of rounding them once when they are
+// written (new rows are projected in float32, rounded into the cache, and attention widens the
+// cached rows exactly, chunk by chunk).
 //
 // Shapes: n new rows, C channels, G kv heads, D head size, K = G·D cache width.
 
 import HATTensor
 
+/// How a KVCache holds its keys and values.
+public enum KVCacheFormat: String, Sendable, CaseIterable {
+    case f32, bf16, f16
+
+    /// Bytes per cached number.
+    public var bytesPerValue: Int { self == .f32 ? 4 : 2 }
+}
+
 public final class KVCache {
     /// Positions kept: the window for sliding-window layers, the longest context otherwise.
     public let capacity: Int
     public let kvWidth: Int                           // K = G·D
+    public let format: KVCacheFormat
     let storageRows: Int                              // 2·capacity
-    let keys: Tensor                                  // [storageRows, K] after RoPE
-    let values: Tensor                                // [storageRows, K]
-    private let memory: UnsafeMutablePointer<Float>
+    let keys: AttentionOperand                        // [storageRows, K] after RoPE
+    let values: AttentionOperand                      // [storageRows, K]
+    private let memory: UnsafeMutableRawPointer
     /// Storage row of the oldest kept position.
     public private(set) var start = 0
     /// Positions kept (≤ capacity).
@@ -26,17 +39,29 @@ public final class KVCache {
     /// Positions appended since creation or `reset` (stream index of the next row).
     public private(set) var total = 0
 
-    public init(capacity: Int, kvWidth: Int) {
+    public init(capacity: Int, kvWidth: Int, format: KVCacheFormat = .f32) {
         precondition(capacity >= 1 && kvWidth >= 1, "KVCache: capacity \(capacity) and width \(kvWidth) must be ≥ 1")
         self.capacity = capacity
         self.kvWidth = kvWidth
+        self.format = format
         storageRows = 2 * capacity
-        let floats = 2 * storageRows * kvWidth
-        memory = .allocate(capacity: floats)
-        memory.initialize(repeating: 0, count: floats)
-        keys = Tensor(data: memory, rows: storageRows, cols: kvWidth)
-        values = Tensor(data: memory + storageRows * kvWidth, rows: storageRows, cols: kvWidth)
+        let count = storageRows * kvWidth             // numbers per matrix
+        memory = .allocate(byteCount: 2 * count * format.bytesPerValue, alignment: 64)
+        memory.initializeMemory(as: UInt8.self, repeating: 0, count: 2 * count * format.bytesPerValue)
+        switch format {
+        case .f32:
+            let floats = memory.assumingMemoryBound(to: Float.self)
+            keys = .float(Tensor(data: floats, rows: storageRows, cols: kvWidth))
+            values = .float(Tensor(data: floats + count, rows: storageRows, cols: kvWidth))
+        case .bf16, .f16:
+            let halves = memory.assumingMemoryBound(to: UInt16.self), half: HalfFormat = format == .bf16 ? .bf16 : .f16
+            keys = .half(HalfMatrix(data: halves, rows: storageRows, cols: kvWidth, format: half))
+            values = .half(HalfMatrix(data: halves + count, rows: storageRows, cols: kvWidth, format: half))
+        }
     }
+
+    /// Bytes the keys and values occupy.
+    public var storageBytes: Int { 2 * storageRows * kvWidth * format.bytesPerValue }
 
     deinit { memory.deallocate() }
 
@@ -71,10 +96,11 @@ public final class KVCache {
         if start + count + m > storageRows {
             let keep = min(count, capacity - 1)
             let from = start + count - keep
-            // Regions may overlap: copyMemory is a memmove.
-            let bytes = keep * kvWidth * MemoryLayout<Float>.stride
-            UnsafeMutableRawPointer(keys.data).copyMemory(from: keys.row(from), byteCount: bytes)
-            UnsafeMutableRawPointer(values.data).copyMemory(from: values.row(from), byteCount: bytes)
+            // Regions may overlap: copyMemory is a memmove. Each matrix is storageRows · K numbers.
+            let rowBytes = kvWidth * format.bytesPerValue, matrixBytes = storageRows * rowBytes
+            for matrix in [memory, memory + matrixBytes] {
+                matrix.copyMemory(from: matrix + from * rowBytes, byteCount: keep * rowBytes)
+            }
             start = 0
             count = keep
         }
@@ -102,9 +128,20 @@ extension SelfAttention {
         let base = cache.prepareAppend(n)
         let oldest = cache.total - cache.count            // stream index of the first kept row
         let q = attention.q.rows(0..<n)
-        let kNew = cache.keys.rows(base..<(base + n)), vNew = cache.values.rows(base..<(base + n))
         attention.projectQueries(x, into: q, positions: positions)
-        attention.projectKeyValues(x, keys: kNew, values: vNew, positions: positions)
+        switch (cache.keys, cache.values) {
+        case (.float(let keys), .float(let values)):
+            attention.projectKeyValues(x, keys: keys.rows(base..<(base + n)), values: values.rows(base..<(base + n)),
+                                       positions: positions)
+        case (.half(let keys), .half(let values)):
+            // Projected in float32 into the layer's own k, v rows, then rounded into the cache.
+            let k = attention.k.rows(0..<n), v = attention.v.rows(0..<n)
+            attention.projectKeyValues(x, keys: k, values: v, positions: positions)
+            keys.rows(base..<(base + n)).store(k)
+            values.rows(base..<(base + n)).store(v)
+        default:
+            preconditionFailure("KVCache: keys and values in different formats")
+        }
         // Keys in view: storage rows start ..< base + n, i.e. stream indices oldest ..< total + n.
         for j in 0..<n {
             let t = cache.total + j                        // stream index of new row j
@@ -122,7 +159,9 @@ extension LlamaBlock {
     /// and values to `cache` (which must have width G·D and, for a windowed block, capacity ≥
     /// window). Each row sees the cached rows and the new rows up to itself, within the window
     /// (or within `cache.capacity` positions for a block without window). Uses the block's
-    /// activation buffers: do not call between a training forward and its backward.
+    /// activation buffers: do not call between a training forward and its backward. A bf16/f16
+    /// cache needs a block built with `needsBackward: false` (its attention widens cached rows
+    /// into scratch only inference blocks have).
     public func step(_ x: Tensor /*[n, C]*/, positions: UnsafePointer<Int32>, cache: KVCache) {
         let cfg = config
         precondition(x.cols == cfg.hidden && cache.kvWidth == cfg.kvHeads * cfg.headDim,

@@ -7,6 +7,7 @@
 import Foundation
 import HATGenerate
 import HATModel
+import HATLayers
 import HATTensor
 import HATText
 import HATTokenizer
@@ -32,9 +33,10 @@ public final class ServedModel: @unchecked Sendable {
 
     /// Loads the weights at `path` once. `contextWords` bounds a HAT session's backbone context;
     /// `contextBytes` a token session's window (as in `hat generate` and the REPL). `weights`: how a
-    /// HAT model's matrices are held (nil: as its file stores them, as `hat generate` does).
+    /// HAT model's matrices are held (nil: as its file stores them, as `hat generate` does);
+    /// `kvCache`: how its sessions' key/value caches hold their numbers.
     public init(id: String? = nil, path: String, contextWords: Int = 1024, threadsPerSession: Int = 1,
-                weights: WeightFormat? = nil) throws {
+                weights: WeightFormat? = nil, kvCache: KVCacheFormat = .f32) throws {
         self.path = path
         self.id = id ?? URL(fileURLWithPath: path).standardizedFileURL.lastPathComponent
         self.threadsPerSession = threadsPerSession
@@ -45,7 +47,7 @@ public final class ServedModel: @unchecked Sendable {
             let capacity = ContextLimits().bytes
             makeModel = { context in
                 TokenTextModel(session: TokenSession(config: bundle.config, parameters: bundle.parameters, capacity: capacity,
-                                                     context: context),
+                                                     kvCache: kvCache, context: context),
                                tokenizer: bundle.tokenizer, source: path)
             }
         } else {
@@ -54,7 +56,7 @@ public final class ServedModel: @unchecked Sendable {
             splitterOptions = try config.splitterOptions()
             let limits = ContextLimits(words: contextWords)
             makeModel = { context in
-                try GenerationSession(config: config, parameters: parameters, limits: limits, context: context)
+                try GenerationSession(config: config, parameters: parameters, limits: limits, kvCache: kvCache, context: context)
             }
         }
         // One session now: it proves the model runs here and gives the summary.

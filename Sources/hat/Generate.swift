@@ -7,6 +7,7 @@ import HATCommandLine
 import HATGenerate
 import HATIO
 import HATModel
+import HATLayers
 import HATTensor
 
 struct Generate: ParsableCommand {
@@ -31,6 +32,7 @@ struct Generate: ParsableCommand {
     @Flag(help: "Print one JSON object at the end instead of streaming.") var json = false
     @Option(help: WeightFormat.help)
     var weights: WeightFormat?
+    @Option(help: KVCacheFormat.help) var kvCache = KVCacheFormat.commandLineDefault
 
     func validate() throws {
         guard (prompt == nil) != (promptFile == nil) else { throw ValidationError("give exactly one of --prompt and --prompt-file") }
@@ -55,7 +57,8 @@ struct Generate: ParsableCommand {
             promptBytes = Array(prompt!.utf8)
         }
         let directory = try model ?? Locations.defaultModel()
-        let session = try GenerationModels.open(directory, limits: ContextLimits(words: contextWords), weights: weights, context: context)
+        let session = try GenerationModels.open(directory, limits: ContextLimits(words: contextWords), weights: weights,
+                                                kvCache: kvCache, context: context)
         let generator = Generator(model: session, sampling: sampling)
         let limits = GenerationLimits(maxBytes: maxBytes, maxWords: maxWords, stop: stop.map { Array($0.utf8) })
         let progress = ProgressLine(quiet: json || promptBytes.count <= 1 << 16)

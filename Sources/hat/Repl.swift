@@ -8,6 +8,7 @@ import ArgumentParser
 import Foundation
 import HATCommandLine
 import HATGenerate
+import HATLayers
 import HATTensor
 
 /// Set by the SIGINT handler while an answer streams.
@@ -27,6 +28,7 @@ struct ReplCommand: ParsableCommand {
     @Flag(help: "Write invalid UTF-8 the model emits as raw bytes instead of U+FFFD.") var raw = false
     @Option(help: WeightFormat.help)
     var weights: WeightFormat?
+    @Option(help: KVCacheFormat.help) var kvCache = KVCacheFormat.commandLineDefault
 
     func validate() throws {
         do { try sampling.validate() } catch { throw ValidationError("\(error)") }
@@ -43,6 +45,7 @@ struct ReplCommand: ParsableCommand {
         settings.maxBytes = maxBytes
         settings.raw = raw
         settings.weights = weights
+        settings.kvCache = kvCache
         let terminal = isatty(STDOUT_FILENO) != 0 && isatty(STDIN_FILENO) != 0
         let repl = try Repl(modelDirectory: directory, settings: settings, context: context, colors: terminal,
                             interrupted: { answerInterrupted != 0 },

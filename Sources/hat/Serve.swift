@@ -7,6 +7,7 @@ import Dispatch
 import Foundation
 import HATCommandLine
 import HATServe
+import HATLayers
 import HATTensor
 
 struct Serve: ParsableCommand {
@@ -31,6 +32,7 @@ struct Serve: ParsableCommand {
     @Option(parsing: .unconditional, help: "Largest max_tokens a request may ask (bytes of a HAT model, tokens of a token model).") var maxTokens = 4096
     @Option(parsing: .unconditional, help: "Backbone context window in words of a HAT model.") var contextWords = 1024
     @Option(help: WeightFormat.help) var weights: WeightFormat?
+    @Option(help: KVCacheFormat.help) var kvCache = KVCacheFormat.commandLineDefault
 
     func validate() throws {
         try checkFlag("port", port, 0...65_535)
@@ -48,7 +50,8 @@ struct Serve: ParsableCommand {
         let paths = model.isEmpty ? [try Locations.defaultModel()] : model
         var models: [ServedModel] = []
         for path in paths {
-            let served = try ServedModel(path: path, contextWords: contextWords, threadsPerSession: threadsPerRequest, weights: weights)
+            let served = try ServedModel(path: path, contextWords: contextWords, threadsPerSession: threadsPerRequest, weights: weights,
+                                         kvCache: kvCache)
             guard !models.contains(where: { $0.id == served.id }) else {
                 throw ValidationError("two models are named \"\(served.id)\"; serve models whose last path components differ")
             }

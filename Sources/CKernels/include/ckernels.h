@@ -18,6 +18,18 @@ void hat_bf16_rows_times_transposed(const uint16_t *w, long width, long first, l
                                     const float *x, long xStride, long rows,
                                     float *y, long yStride, int accumulate);
 
+/// Rounds `count` floats to IEEE half (binary16), to nearest with ties to even; magnitudes beyond
+/// the largest half (65504) saturate to it instead of becoming infinite; a NaN stays a NaN.
+void hat_f16_from_f32(const float *source, uint16_t *target, long count);
+
+/// 16-bit float formats of hat_widen_rows.
+enum { HAT_HALF_BF16 = 0, HAT_HALF_F16 = 1 };
+
+/// target[r, c] = the float32 value of source[r, c] (exact) for r < rows, c < cols; both
+/// row-major with the given row strides (in elements).
+void hat_widen_rows(int format, const uint16_t *source, long sourceStride, long rows, long cols,
+                    float *target, long targetStride);
+
 /// ggml block formats, by the numbers used here (not ggml's type ids).
 enum { HAT_Q8_0 = 1, HAT_Q4_1 = 2, HAT_Q4_K = 3 };
 

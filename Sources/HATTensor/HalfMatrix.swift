@@ -1,0 +1,67 @@
+// HalfMatrix: a row-major 2-D view [rows, cols] of 16-bit floats (bfloat16 or IEEE half), the
+// storage of key/value caches held in half the bytes (`--kv-cache bf16|f16`, ARCHITECTURE.md §5).
+// Like Tensor it is a view (strided rows, no ownership). Values enter rounded to nearest (f16
+// saturating at ±65504) and leave widened to float32 exactly.
+
+import CKernels
+
+/// The element format of a HalfMatrix.
+public enum HalfFormat: String, Sendable, CaseIterable {
+    case bf16, f16
+
+    var kernelFormat: Int32 { self == .bf16 ? Int32(HAT_HALF_BF16) : Int32(HAT_HALF_F16) }
+}
+
+public struct HalfMatrix {
+    public let data: UnsafeMutablePointer<UInt16>
+    public let rows: Int
+    public let cols: Int
+    /// Elements between the starts of consecutive rows.
+    public let rowStride: Int
+    public let format: HalfFormat
+
+    public init(data: UnsafeMutablePointer<UInt16>, rows: Int, cols: Int, rowStride: Int? = nil, format: HalfFormat) {
+        precondition(rows >= 0 && cols >= 0, "HalfMatrix shape must be non-negative, got [\(rows), \(cols)]")
+        self.data = data
+        self.rows = rows
+        self.cols = cols
+        self.rowStride = rowStride ?? cols
+        self.format = format
+        precondition(self.rowStride >= cols, "HalfMatrix rowStride \(self.rowStride) < cols \(cols)")
+    }
+
+    /// "[rows, cols] bf16"
+    public var shapeDescription: String { "[\(rows), \(cols)] \(format.rawValue)" }
+
+    /// The view of rows `range` (no copy).
+    public func rows(_ range: Range<Int>) -> HalfMatrix {
+        precondition(range.lowerBound >= 0 && range.upperBound <= rows, "rows \(range) outside [0, \(rows))")
+        return HalfMatrix(data: data + range.lowerBound * rowStride, rows: range.count, cols: cols, rowStride: rowStride,
+                          format: format)
+    }
+
+    /// The view of columns `range` (no copy).
+    public func columns(_ range: Range<Int>) -> HalfMatrix {
+        precondition(range.lowerBound >= 0 && range.upperBound <= cols, "columns \(range) outside [0, \(cols))")
+        return HalfMatrix(data: data + range.lowerBound, rows: rows, cols: range.count, rowStride: rowStride, format: format)
+    }
+
+    /// self = source rounded to this format (same shape).
+    public func store(_ source: Tensor) {
+        precondition(source.rows == rows && source.cols == cols,
+                     "HalfMatrix.store: source \(source.shapeDescription) into \(shapeDescription)")
+        for r in 0..<rows {
+            switch format {
+            case .bf16: hat_bf16_from_f32(source.row(r), data + r * rowStride, cols)
+            case .f16: hat_f16_from_f32(source.row(r), data + r * rowStride, cols)
+            }
+        }
+    }
+
+    /// target = self widened to float32 (exact; same shape).
+    public func widen(into target: Tensor) {
+        precondition(target.rows == rows && target.cols == cols,
+                     "HalfMatrix.widen: \(shapeDescription) into \(target.shapeDescription)")
+        hat_widen_rows(format.kernelFormat, data, rowStride, rows, cols, target.data, target.rowStride)
+    }
+}
