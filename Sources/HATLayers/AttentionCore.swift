@@ -10,9 +10,11 @@
 // in order, so its contributions to dK and dV add up in one fixed order. With grouped-query
 // attention the first head of a group writes the group's dK, dV and the others write their own
 // scratch columns, added after it in head order — the same bits for any thread count.
-// Keys and values may also be 16-bit rows (a bf16/f16 KV cache, inference only): each chunk is
-// widened exactly into the worker's scratch before its gemm, so the result equals the float32
-// forward over the widened numbers, bit for bit.
+// Keys and values may also be 16-bit rows (a bf16/f16 KV cache, inference only): a block of at
+// most 4 queries (a decoding step) reads them in place, widening each number in a register
+// (HalfMatrix.scores/weightedSum: float32 sums in a fixed order); a larger block widens each chunk
+// exactly into the worker's scratch and runs the same gemms as float32 — the same bits as the
+// float32 forward over the widened numbers.
 //
 // Shapes: Nq queries, Nk keys, H heads, G kv heads (head h uses kv head h / (H/G)), D head size,
 // Bq query block, Kc key chunk, P workers (the context's threads).
@@ -57,6 +59,10 @@ public enum AttentionOperand {
         }
     }
 
+    /// Query blocks of at most this many rows (decoding steps) read 16-bit rows in place; larger
+    /// ones widen a chunk once into scratch and reuse it for every row through gemm.
+    static let directRows = 4
+
     /// Rows `rows`, columns `cols` as float32: a view of float rows, or 16-bit rows widened into `scratch`.
     func floats(rows: Range<Int>, columns cols: Range<Int>, scratch: Tensor) -> Tensor {
         switch self {
@@ -67,6 +73,26 @@ public enum AttentionOperand {
             h.rows(rows).columns(cols).widen(into: target)
             return target
         }
+    }
+
+    /// s = scale · queries · (rows `rows`, columns `cols` of these keys)ᵀ.
+    func scores(_ queries: Tensor, rows: Range<Int>, columns cols: Range<Int>, scale: Float, into s: Tensor, scratch: Tensor) {
+        if case .half(let h) = self, queries.rows <= Self.directRows {
+            let keys = h.rows(rows).columns(cols)
+            for r in 0..<queries.rows { keys.scores(query: queries.row(r), scale: scale, into: s.row(r)) }
+            return
+        }
+        gemm(queries, floats(rows: rows, columns: cols, scratch: scratch), transposeB: true, into: s, alpha: scale)
+    }
+
+    /// out = (out if `accumulate`, else 0) + p · (rows `rows`, columns `cols` of these values).
+    func weightedSum(_ p: Tensor, rows: Range<Int>, columns cols: Range<Int>, into out: Tensor, accumulate: Bool, scratch: Tensor) {
+        if case .half(let h) = self, p.rows <= Self.directRows {
+            let values = h.rows(rows).columns(cols)
+            for r in 0..<p.rows { values.weightedSum(p.row(r), into: out.row(r), accumulate: accumulate) }
+            return
+        }
+        gemm(p, floats(rows: rows, columns: cols, scratch: scratch), into: out, beta: accumulate ? 1 : 0)
     }
 }
 
@@ -193,9 +219,8 @@ public final class AttentionCore {
                 let c1 = min(c0 + kc, kHi), cw = c1 - c0
                 let s = tileRows.columns(0..<cw)                                  // [rows, cw]
                 let headColumns = kvHead * d..<(kvHead + 1) * d
-                let kChunk = k.floats(rows: c0..<c1, columns: headColumns, scratch: widened.rows(2 * w * kc..<(2 * w + 1) * kc))
-                let vChunk = v.floats(rows: c0..<c1, columns: headColumns, scratch: widened.rows((2 * w + 1) * kc..<(2 * w + 2) * kc))
-                gemm(qBlock, kChunk, transposeB: true, into: s, alpha: scale)    // S = Q Kᵀ/√D
+                k.scores(qBlock, rows: c0..<c1, columns: headColumns, scale: scale, into: s,        // S = Q Kᵀ/√D
+                         scratch: widened.rows(2 * w * kc..<(2 * w + 1) * kc))
                 for r in 0..<rows {
                     let row = s.row(r)
                     let a = min(max(Int(ranges.lo[i0 + r]) - c0, 0), cw)
@@ -213,7 +238,8 @@ public final class AttentionCore {
                     runSum[r] += sum
                     runMax[r] = m
                 }
-                gemm(s, vChunk, into: oBlock, beta: c0 == kLo ? 0 : 1)               // O += P V
+                v.weightedSum(s, rows: c0..<c1, columns: headColumns, into: oBlock, accumulate: c0 != kLo,   // O += P V
+                              scratch: widened.rows((2 * w + 1) * kc..<(2 * w + 2) * kc))
                 c0 = c1
             }
             for r in 0..<rows {

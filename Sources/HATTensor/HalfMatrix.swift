@@ -1,7 +1,8 @@
 // HalfMatrix: a row-major 2-D view [rows, cols] of 16-bit floats (bfloat16 or IEEE half), the
 // storage of key/value caches held in half the bytes (`--kv-cache bf16|f16`, ARCHITECTURE.md §5).
 // Like Tensor it is a view (strided rows, no ownership). Values enter rounded to nearest (f16
-// saturating at ±65504) and leave widened to float32 exactly.
+// saturating at ±65504) and leave widened to float32 exactly — copied out, or used in place by
+// the two products of a decoding query's attention (scores, weightedSum).
 
 import CKernels
 
@@ -63,5 +64,17 @@ public struct HalfMatrix {
         precondition(target.rows == rows && target.cols == cols,
                      "HalfMatrix.widen: \(shapeDescription) into \(target.shapeDescription)")
         hat_widen_rows(format.kernelFormat, data, rowStride, rows, cols, target.data, target.rowStride)
+    }
+
+    /// scores[j] = scale · Σ_c query[c] · self[j, c] for every row j: one query against these key
+    /// rows, each widened in a register (no widened copy). Float32 sums in a fixed order.
+    public func scores(query: UnsafePointer<Float>, scale: Float, into scores: UnsafeMutablePointer<Float>) {
+        hat_half_scores(format.kernelFormat, query, data, rowStride, rows, cols, scale, scores)
+    }
+
+    /// out[c] = (out[c] if `accumulate`, else 0) + Σ_j weights[j] · self[j, c], rows in order: the
+    /// weighted sum of these value rows.
+    public func weightedSum(_ weights: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        hat_half_weighted_sum(format.kernelFormat, weights, data, rowStride, rows, cols, accumulate ? 1 : 0, out)
     }
 }

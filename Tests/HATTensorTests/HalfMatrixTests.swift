@@ -1,7 +1,8 @@
 // HalfMatrix (the storage of bf16/f16 key/value caches): rounding into each format against an
 // independent rounding (bf16: ties to even on the bits; f16: Swift's Float16 conversion), f16
-// saturation at ±65504 with NaN kept, exact widening, and strided views whose width is not a
-// multiple of the kernels' 8 lanes (the columns around a view stay untouched).
+// saturation at ±65504 with NaN kept, exact widening, strided views whose width is not a
+// multiple of the kernels' 8 lanes (the columns around a view stay untouched), and attention's two
+// products read in place (scores, weighted sums) against Double loops over the widened numbers.
 
 import HATTensor
 import Testing
@@ -91,6 +92,38 @@ import Testing
                     let x = source[r * 13 + c - 2], y = target[r * 17 + c]
                     #expect(abs(y - x) <= abs(x) * (format == .bf16 ? 1.0 / 256 : 1.0 / 2048), "[\(r), \(c)]: \(x) → \(y)")
                 }
+            }
+        }
+    }
+
+    @Test(arguments: HalfFormat.allCases)
+    func scoresAndWeightedSumsReadRowsInPlace(_ format: HalfFormat) {
+        // 7 rows (four at a time, then three) of 45 columns (32 + 8 + 5) at column 3 of a 52-wide buffer.
+        var rng = RandomGenerator(seed: 21)
+        let (n, d, stride) = (7, 45, 52)
+        let floats = UnsafeMutablePointer<Float>.allocate(capacity: n * stride)
+        defer { floats.deallocate() }
+        for i in 0..<(n * stride) { floats[i] = rng.nextUniform() * 4 - 2 }
+        let halves = UnsafeMutablePointer<UInt16>.allocate(capacity: n * stride)
+        defer { halves.deallocate() }
+        let all = HalfMatrix(data: halves, rows: n, cols: stride, format: format)
+        all.store(Tensor(data: floats, rows: n, cols: stride))
+        all.widen(into: Tensor(data: floats, rows: n, cols: stride))      // floats now hold exactly the 16-bit numbers
+        let rows = all.columns(3..<(3 + d))
+        let q = (0..<d).map { _ in rng.nextUniform() * 2 - 1 }, p = (0..<n).map { _ in rng.nextUniform() }
+        var scores = [Float](repeating: 0, count: n)
+        q.withUnsafeBufferPointer { rows.scores(query: $0.baseAddress!, scale: 0.125, into: &scores) }
+        for j in 0..<n {
+            let expected = 0.125 * (0..<d).reduce(0.0) { $0 + Double(q[$1]) * Double(floats[j * stride + 3 + $1]) }
+            #expect(abs(Double(scores[j]) - expected) <= 1e-5, "score \(j): \(scores[j]), expected \(expected)")
+        }
+        for accumulate in [false, true] {
+            var out = (0..<d).map { Float($0) * 0.01 }
+            let before = out
+            p.withUnsafeBufferPointer { rows.weightedSum($0.baseAddress!, into: &out, accumulate: accumulate) }
+            for c in 0..<d {
+                let expected = (accumulate ? Double(before[c]) : 0) + (0..<n).reduce(0.0) { $0 + Double(p[$1]) * Double(floats[$1 * stride + 3 + c]) }
+                #expect(abs(Double(out[c]) - expected) <= 1e-5, "weighted sum [\(c)] accumulate \(accumulate): \(out[c]), expected \(expected)")
             }
         }
     }

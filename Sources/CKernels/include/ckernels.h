@@ -30,6 +30,16 @@ enum { HAT_HALF_BF16 = 0, HAT_HALF_F16 = 1 };
 void hat_widen_rows(int format, const uint16_t *source, long sourceStride, long rows, long cols,
                     float *target, long targetStride);
 
+/// scores[j] = scale · Σ_c q[c] · k[j, c] for j < n: one query (d floats) against n 16-bit key
+/// rows of d numbers, kStride elements apart. Float32 sums in a fixed order.
+void hat_half_scores(int format, const float *q, const uint16_t *k, long kStride, long n, long d, float scale,
+                     float *scores);
+
+/// out[c] = (out[c] if `accumulate`, else 0) + Σ_j p[j] · v[j, c] for c < d, j in order: n weights
+/// against n 16-bit value rows of d numbers, vStride elements apart.
+void hat_half_weighted_sum(int format, const float *p, const uint16_t *v, long vStride, long n, long d, int accumulate,
+                           float *out);
+
 /// ggml block formats, by the numbers used here (not ggml's type ids).
 enum { HAT_Q8_0 = 1, HAT_Q4_1 = 2, HAT_Q4_K = 3 };
 
