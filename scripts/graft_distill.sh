@@ -38,7 +38,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 STEPS=${STEPS:-520}                 # stage-1 steps per arm (8 rows of ≤ 256 words: ≈ 10 KB per step, 5 MB in all)
-STAGE2_STEPS=${STAGE2_STEPS:-200}
+STAGE2_STEPS=${STAGE2_STEPS:-100}
 ROWS=${ROWS:-8}
 WORDS=${WORDS:-256}
 MAX_ROW_BYTES=${MAX_ROW_BYTES:-2048}
