@@ -199,7 +199,7 @@ archive() {
         if [ -f "$ROOT/$arm/$f" ]; then cp "$ROOT/$arm/$f" "$ARCHIVE/$arm/$f"; fi
     done
     cp "$final/config.json" "$ARCHIVE/$arm/config.json"
-    echo "$(basename "$final") $(git rev-parse --short HEAD) $(date -u +%Y-%m-%dT%H:%MZ)" > "$ARCHIVE/$arm/DONE"
+    echo "$(basename "$final"), archived from checkout $(git rev-parse --short HEAD) at $(date -u +%Y-%m-%dT%H:%MZ)" > "$ARCHIVE/$arm/DONE"
 }
 
 evaluate teacher "$GGUF"

@@ -26,8 +26,8 @@ import Darwin
 #endif
 import HATTensor
 
-/// Keys or values of AttentionCore.forward: float32 rows, or 16-bit rows that the core widens
-/// chunk by chunk (a half-precision KV cache).
+/// Keys or values of AttentionCore.forward: float32 rows, or 16-bit rows (a half-precision KV
+/// cache) that a decoding step reads in place and a larger block widens chunk by chunk.
 public enum AttentionOperand {
     case float(Tensor)
     case half(HalfMatrix)
