@@ -10,7 +10,14 @@ tiny preset weights, 20 steps of 2 micro-batches of 8 rows (320 of 102 rows: the
 Tolerances (measured on the 2-core dev machine: losses 7e-8 relative, live weights 1e-6
 absolute, moments 1.2e-6 relative to the largest):
   every step's training loss and the validation bits per byte:  1e-5 relative
-  every weight:                                                   2e-5 absolute
+  every weight:                                                   2e-5 absolute, except that at
+      most 1 in 10,000 elements may differ by up to 1e-4 (a sixth of the first step's learning rate)
+  AdamW's step lr·m̂/(√v̂ + ε) is ill-conditioned for an element whose gradient is near ε = 1e-8: it
+  passes the gradient's rounding on at full strength (sensitivity lr/ε). Seen on Zen 3 (OpenBLAS's
+  `Zen` kernels): backbone.layers.0.mlp.up_proj.weight[46, 4] has a step-1 gradient of about 4e-9
+  (a sum that nearly cancels: hat 3.9e-9, PyTorch 4.8e-9), so it moves 1.90e-4 in hat and 2.15e-4
+  in PyTorch, a 2.47e-5 difference that stays; every other element agrees within 5e-7. A real
+  difference between the engines moves many elements, and those still fail the 2e-5 bound.
   AdamW moments m and v:                                          1e-4 relative to the largest
   state.json (step, epoch, cursor, bytes seen, optimizer step, schedule): equal
 The decoder cross-attention's q_proj, k_proj and query_norm get an exact zero gradient in both
@@ -88,9 +95,14 @@ def test_mixed_runs_land_where_hat_lands(runs, mixed):
     weights, expected = load_file(os.path.join(checkpoint(other), "model.safetensors")), \
         load_file(os.path.join(checkpoint(reference), "model.safetensors"))
     assert set(weights) == set(expected)
+    elements = sum(tensor.size for tensor in expected.values())
+    beyond = []                                    # (name, index, error) of elements off by more than 2e-5
     for name in expected:
-        error = float(np.abs(weights[name] - expected[name]).max())
-        assert error <= 2e-5, f"{name}: {error:.2e}"
+        errors = np.abs(weights[name] - expected[name])
+        assert float(errors.max()) <= 1e-4, f"{name}: {float(errors.max()):.2e}"
+        beyond += [(name, tuple(int(i) for i in index), float(errors[tuple(index)]))
+                   for index in np.argwhere(errors > 2e-5)]
+    assert len(beyond) <= elements // 10_000, f"{len(beyond)} of {elements} elements off by more than 2e-5: {beyond[:5]}"
     moments, expected_moments = load_file(os.path.join(checkpoint(other), "optimizer.safetensors")), \
         load_file(os.path.join(checkpoint(reference), "optimizer.safetensors"))
     for name in ("adamw.m", "adamw.v"):
