@@ -156,7 +156,8 @@ struct BenchGenerate: ParsableCommand {
             } else {
                 packed = try ModelFiles.load(from: directory, weights: variant.weights).parameters
                 packedParameters[variant.weights] = packed
-                report.packedBytes.append(PackedBytes(format: variant.weights.rawValue, matrices: packed.packedBytes))
+                report.packedBytes.append(PackedBytes(format: variant.weights.rawValue, matrices: packed.packedBytes,
+                                                      float32: packed.float32Bytes))
             }
             let context = ComputeContext(threads: threadOptions.threads)
             packedSessions.append((variant, try contextWords.map { _ in
@@ -610,10 +611,12 @@ struct PackedRunsReport: Encodable {
     }
 }
 
-/// Bytes a packed format's matrices take (held beside the float32 values).
+/// What one weight format holds: its packed matrices and the float32 parameters it keeps
+/// (norm gains, vectors, matrices the format cannot split into blocks).
 struct PackedBytes: Encodable {
     var format: String
     var matrices: Int
+    var float32: Int
 }
 
 struct GenerateReport: Encodable {
@@ -747,8 +750,9 @@ struct GenerateReport: Encodable {
         s += "resident memory: hat \(residentBytes / 1_048_576) MiB"
             + (torchMaxResidentBytes.map { ", pytorch peak \($0 / 1_048_576) MiB" } ?? "") + "\n"
         if !packedBytes.isEmpty {
-            s += "weights: float32 values \(benchFigure(Double(parameterBytes) / 1_048_576)) MiB; packed matrices, held beside them: "
-                + packedBytes.map { "\($0.format) \(benchFigure(Double($0.matrices) / 1_048_576)) MiB" }.joined(separator: ", ") + "\n"
+            s += "weights: f32 \(benchFigure(Double(parameterBytes) / 1_048_576)) MiB; "
+                + packedBytes.map { "\($0.format) \(benchFigure(Double($0.matrices) / 1_048_576)) MiB packed + \(benchFigure(Double($0.float32) / 1_048_576)) float32" }
+                    .joined(separator: ", ") + "\n"
         }
         if let v = torchVersion { s += "pytorch \(v): \(torchImplementation ?? "")\n" }
         if let e = torchError { s += e + "\n" }

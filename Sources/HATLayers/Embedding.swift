@@ -1,5 +1,6 @@
 // Embedding: row lookup in a table weight [V, C] (byte embedding, V = 256), as torch
-// nn.Embedding. Forward copies rows; backward adds each output-gradient row to its id's row.
+// nn.Embedding. Forward copies rows (widens them when the table is held packed, `--weights`);
+// backward adds each output-gradient row to its id's row.
 //
 // Shapes: N rows, V vocabulary, C channels.
 
@@ -7,19 +8,23 @@ import HATTensor
 
 public final class Embedding {
     public let name: String
-    public let weight: Tensor       // [V, C]
+    /// The float32 table [V, C]; nil when the parameters hold it packed only.
+    public let weight: Tensor?
+    /// The table packed, when the parameters were loaded so (then `weight` is nil).
+    public let packedWeight: PackedMatrix?
     public let weightGrad: Tensor   // [V, C]
     /// Skip the weight gradient (backward then does nothing).
     public var isFrozen = false
     public let context: ComputeContext
 
-    public var vocabulary: Int { weight.rows }
-    public var channels: Int { weight.cols }
+    public var vocabulary: Int { weightGrad.rows }
+    public var channels: Int { weightGrad.cols }
 
     public init(parameters: ParameterSet, name: String, context: ComputeContext) {
         self.name = name
         self.context = context
-        weight = parameters.value(name)
+        packedWeight = parameters.packedMatrix(name)
+        weight = packedWeight == nil ? parameters.value(name) : nil
         weightGrad = parameters.grad(name)
     }
 
@@ -30,15 +35,19 @@ public final class Embedding {
     /// out[i] = W[ids[i]]. Ids must be in 0..<V (the caller validates its input).
     public func forward(out: Tensor /*[N, C]*/, ids: UnsafePointer<Int32> /*[N]*/) {
         precondition(out.cols == channels, "Embedding \(name): out \(out.shapeDescription), table [\(vocabulary), \(channels)]")
-        let c = channels, weight = weight
+        let c = channels, weight = weight, packed = packedWeight
         context.parallelChunks(out.rows, chunk: 256) { range in
-            for i in range { out.row(i).update(from: weight.row(Int(ids[i])), count: c) }
+            for i in range {
+                let id = Int(ids[i])
+                if let weight { out.row(i).update(from: weight.row(id), count: c) } else { packed!.widenRows(id..<(id + 1), into: out.row(i)) }
+            }
         }
     }
 
     /// dW[ids[i]] += dOut[i]. Split over columns so that no two workers touch one float.
     public func backward(dOut: Tensor /*[N, C]*/, ids: UnsafePointer<Int32>) {
         if isFrozen { return }
+        precondition(weight != nil, "Embedding \(name): the table is held packed, for inference only")
         precondition(dOut.cols == channels, "Embedding \(name): dOut \(dOut.shapeDescription), table [\(vocabulary), \(channels)]")
         let grad = weightGrad, n = dOut.rows
         context.parallelChunks(channels, chunk: 16) { cols in

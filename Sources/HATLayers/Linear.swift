@@ -1,7 +1,8 @@
 // Linear: y = x Wᵀ with weight [out, in] and no bias (torch nn.Linear(bias=False)).
 // Both products run on the layer's context (ComputeContext.gemm: cut by shape, any thread count
 // gives the same bits). When the parameters hold their matrices packed (`--weights bf16`, `q8_0`,
-// …), a forward of at most PackedMatrix.maxRows rows (a decoding step) reads the packed copy.
+// …) the weight exists only packed and every forward reads it so (ComputeContext.packedProduct);
+// such a layer is for inference and has no backward.
 //
 // Shapes: N rows, I input width, O output width.
 
@@ -9,23 +10,25 @@ import HATTensor
 
 public final class Linear {
     public let name: String
-    public let weight: Tensor       // [O, I]
+    /// The float32 weight [O, I]; nil when the parameters hold it packed only.
+    public let weight: Tensor?
     public let weightGrad: Tensor   // [O, I]
-    /// The weight packed (the same numbers as `weight`), when the parameters were loaded so.
+    /// The weight packed, when the parameters were loaded so (then `weight` is nil).
     public let packedWeight: PackedMatrix?
     /// Skip dW (the input gradient still flows).
     public var isFrozen = false
     public let context: ComputeContext
 
-    public var inputWidth: Int { weight.cols }
-    public var outputWidth: Int { weight.rows }
+    public let inputWidth: Int
+    public let outputWidth: Int
 
     public init(parameters: ParameterSet, name: String, context: ComputeContext) {
         self.name = name
         self.context = context
-        weight = parameters.value(name)
-        weightGrad = parameters.grad(name)
         packedWeight = parameters.packedMatrix(name)
+        weight = packedWeight == nil ? parameters.value(name) : nil
+        weightGrad = parameters.grad(name)
+        (inputWidth, outputWidth) = (weightGrad.cols, weightGrad.rows)
     }
 
     public static func parameterSpecs(name: String, input: Int, output: Int) -> [ParameterSpec] {
@@ -34,16 +37,20 @@ public final class Linear {
 
     /// y = x Wᵀ, or y += x Wᵀ with `accumulate` (a residual add for free).
     public func forward(out y: Tensor /*[N, O]*/, input x: Tensor /*[N, I]*/, accumulate: Bool = false) {
-        if let w = packedWeight, x.rows <= PackedMatrix.maxRows {
-            context.packedProduct(x, w, into: y, accumulate: accumulate)
-        } else {
+        if let weight {
             context.gemm(x, weight, transposeB: true, into: y, beta: accumulate ? 1 : 0)
+        } else {
+            context.packedProduct(x, packedWeight!, into: y, accumulate: accumulate)
         }
     }
 
     /// dW += dyᵀ x (unless frozen); dx = dy W, or dx += dy W with `accumulateInput`; dx nil skips it.
+    /// dW is summed before dx is written, so dx may be x's own memory.
     public func backward(dInput dx: Tensor? /*[N, I]*/, dOut dy: Tensor /*[N, O]*/, input x: Tensor /*[N, I]*/,
                          accumulateInput: Bool = false) {
+        guard let weight else {
+            preconditionFailure("Linear \(name): the weight is held packed (\(packedWeight!.format.rawValue)), for inference only")
+        }
         if !isFrozen {
             context.gemm(dy, transposeA: true, x, into: weightGrad, beta: 1)
         }

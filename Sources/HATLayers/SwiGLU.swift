@@ -64,8 +64,7 @@ public final class SwiGLU {
     public func backward(dInput dx: Tensor, dOut dy: Tensor, input x: Tensor, accumulateInput: Bool = false) {
         let n = x.rows
         let g = gate.rows(0..<n), u = up.rows(0..<n), h = hidden.rows(0..<n)
-        downProj.backward(dInput: nil, dOut: dy, input: h)          // dWd += dyᵀ h
-        context.gemm(dy, downProj.weight, into: h)                    // dh = dy Wd, over h
+        downProj.backward(dInput: h, dOut: dy, input: h)            // dWd += dyᵀ h, then dh = dy Wd over h
         SwiGLU.activationBackward(gate: g, up: u, dHidden: h, on: context)   // gate ← dgate, up ← dup
         gateProj.backward(dInput: dx, dOut: g, input: x, accumulateInput: accumulateInput)
         upProj.backward(dInput: dx, dOut: u, input: x, accumulateInput: true)

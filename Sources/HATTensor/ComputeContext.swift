@@ -30,6 +30,11 @@ public final class ComputeContext: @unchecked Sendable {
     private var partials: UnsafeMutablePointer<Float>?
     private var partialsCapacity = 0
     private let partialsLock = NSLock()
+    /// Packed weights widened to float32 for a many-row product (ComputeContext.packedProduct),
+    /// grown to the largest slice needed and reused.
+    private var widened: UnsafeMutablePointer<Float>?
+    private var widenedCapacity = 0
+    private let widenedLock = NSLock()
 
     /// The instructions products over packed weights use (PackedWeights.swift): the best this CPU
     /// has unless a test asks for another.
@@ -48,6 +53,7 @@ public final class ComputeContext: @unchecked Sendable {
     deinit {
         pool.shutdown()
         partials?.deallocate()
+        widened?.deallocate()
     }
 
     // MARK: loops
@@ -160,6 +166,21 @@ public final class ComputeContext: @unchecked Sendable {
                 }
             }
         }
+    }
+
+    /// Runs body with at least `count` floats of scratch for widened weights, held by this call
+    /// alone until it returns.
+    func withWideningScratch<R>(_ count: Int, _ body: (UnsafeMutablePointer<Float>) -> R) -> R {
+        widenedLock.lock()
+        defer { widenedLock.unlock() }
+        if count > widenedCapacity {
+            widened?.deallocate()
+            let raw = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.stride,
+                                                       alignment: Arena.alignmentBytes)
+            widened = raw.bindMemory(to: Float.self, capacity: count)
+            widenedCapacity = count
+        }
+        return body(widened!)
     }
 
     /// At least `count` floats of scratch (caller holds partialsLock).

@@ -2,10 +2,16 @@
 // gradient buffer of exactly the same layout (llm.c style). Optimizer moments, clipping,
 // checkpoint writing and gradient checks are then flat loops over `count` floats. Both buffers
 // are anonymous maps (Arena.mapZeroedFloats): the gradients of a model that only runs inference
-// are never touched, so they never become resident.
+// are never touched, so they never become resident, and a matrix packed for inference
+// (`packMatrices`) gives its float32 pages back.
 // Entries are named by their checkpoint keys (ARCHITECTURE.md §3) and keep their logical shape.
 
 import CKernels
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
 
 public struct ParameterSpec: Equatable, Sendable {
     public let name: String
@@ -76,10 +82,11 @@ public final class ParameterSet {
     }
 
     /// Packs every matrix (rank ≥ 2) in `format` (a Q4_K matrix whose rows do not split into
-    /// super-blocks in Q4_1, see WeightFormat.format(forRowsOf:)) and replaces its float32 values
-    /// by the numbers the packed weights mean, so a product over either gives the same terms.
-    /// Call once, right after loading and before any layer is made over these parameters (layers
-    /// take their packed view when they are made); norm gains and vectors stay float32.
+    /// super-blocks in Q4_1, see WeightFormat.format(forRowsOf:)) and releases its float32
+    /// values: a packed matrix is read only packed (`packedMatrix`; `value` refuses it), which is
+    /// for inference. Call once, right after loading and before any layer is made over these
+    /// parameters (layers take their packed view when they are made); norm gains and vectors
+    /// stay float32.
     public func packMatrices(_ format: WeightFormat) {
         packMatrices(formatOf: { format.format(forRowsOf: $0.shape.last!) })
     }
@@ -87,7 +94,7 @@ public final class ParameterSet {
     /// Packs each matrix in the format `formatOf` gives it (f32: left as it is; a block format
     /// must split its rows). `storedBytes`, when given, may fill a matrix's packed bytes from the
     /// source instead (returning true) — e.g. a GGUF's own blocks; otherwise they are made from
-    /// the float32 values. Either way the float32 values become the numbers the bytes mean.
+    /// the float32 values. Either way the matrix's float32 values are then released.
     public func packMatrices(formatOf: (Entry) -> WeightFormat,
                              storedBytes: ((Entry, UnsafeMutableRawPointer, Int) throws -> Bool)? = nil) rethrows {
         precondition(packedMemory == nil, "the matrices are already packed")
@@ -105,18 +112,29 @@ public final class ParameterSet {
             let data = memory + offset
             let values = self.values + entry.offset
             let stored = try storedBytes?(entry, data, size) ?? false
-            if let block = held.blockFormat {
-                let bytes = data.bindMemory(to: UInt8.self, capacity: size)
-                if !stored { hat_quantize(block, values, bytes, entry.count) }
-                hat_dequantize(block, bytes, values, entry.count)
-            } else {
-                let bits = data.bindMemory(to: UInt16.self, capacity: entry.count)
-                if !stored { hat_bf16_from_f32(values, bits, entry.count) }
-                for i in 0..<entry.count { values[i] = Float(bitPattern: UInt32(bits[i]) << 16) }
+            if !stored {
+                if let block = held.blockFormat {
+                    hat_quantize(block, values, data.bindMemory(to: UInt8.self, capacity: size), entry.count)
+                } else {
+                    hat_bf16_from_f32(values, data.bindMemory(to: UInt16.self, capacity: entry.count), entry.count)
+                }
             }
             packedMatrices[entry.name] = PackedMatrix(format: held, data: data, rows: rows, cols: cols)
+            releaseValues(entry)
             offset += (size + alignment - 1) / alignment * alignment
         }
+    }
+
+    /// Gives the pages that lie wholly inside the entry's float32 values back to the system and
+    /// makes them unreadable, so a stray read of a released matrix fails at once instead of
+    /// reading zeros (the pages it shares with its neighbours stay).
+    private func releaseValues(_ entry: Entry) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = Int(bitPattern: values + entry.offset), end = Int(bitPattern: values + entry.offset + entry.count)
+        let first = (start + page - 1) / page * page, last = end / page * page
+        guard last > first, let pages = UnsafeMutableRawPointer(bitPattern: first) else { return }
+        madvise(pages, last - first, MADV_DONTNEED)
+        mprotect(pages, last - first, PROT_NONE)
     }
 
     /// The formats the matrices are packed in (empty while they are float32 only).
@@ -126,9 +144,14 @@ public final class ParameterSet {
     /// float32, and before packing.
     public func packedMatrix(_ name: String) -> PackedMatrix? { packedMatrices[name] }
 
-    /// Bytes the packed matrices take (beside the float32 values).
+    /// Bytes the packed matrices take (their float32 values are released).
     public var packedBytes: Int {
         packedMatrices.values.reduce(0) { $0 + $1.format.bytes(rows: $1.rows, cols: $1.cols) }
+    }
+
+    /// Bytes of float32 values held: every entry not packed (packed ones are released).
+    public var float32Bytes: Int {
+        entries.filter { packedMatrices[$0.name] == nil }.reduce(0) { $0 + $1.count } * MemoryLayout<Float>.stride
     }
 
     public func contains(_ name: String) -> Bool { index[name] != nil }
@@ -138,8 +161,13 @@ public final class ParameterSet {
         return entries[i]
     }
 
-    /// The entry's values as a 2-D view: [out, in] for matrices, [1, n] for vectors.
-    public func value(_ name: String) -> Tensor { view(entry(name), values) }
+    /// The entry's values as a 2-D view: [out, in] for matrices, [1, n] for vectors. Not for a
+    /// packed matrix (its float32 values are released: read `packedMatrix`).
+    public func value(_ name: String) -> Tensor {
+        precondition(packedMatrices[name] == nil,
+                     "\(name) is held packed (\(packedMatrices[name]!.format.rawValue)) for inference: read it through packedMatrix")
+        return view(entry(name), values)
+    }
     /// The entry's gradient, same view as `value`.
     public func grad(_ name: String) -> Tensor { view(entry(name), grads) }
 

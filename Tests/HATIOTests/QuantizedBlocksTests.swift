@@ -1,7 +1,8 @@
 // The blocks `--weights q8_0|q4_1|q4_k` packs are ggml's: the GGUF reader (GGMLDequantize, written
 // from the ggml format description and checked against gguf-py fixtures in GGUFTests) reads them
-// back as exactly the float32 values ParameterSet.packMatrices leaves — every bit, for every
-// block — and the byte counts agree with ggml's block sizes. The other way round, blocks made by
+// back as exactly the numbers PackedMatrix.widenRows widens them to (what every many-row
+// product and embedding lookup computes with) — every bit, for every block — and the byte counts
+// agree with ggml's block sizes. The other way round, blocks made by
 // gguf-py (the quants.gguf fixture: a real Q4_K quantizer's scales and minimums) multiplied by
 // the packed kernels — as a GGUF token model held as stored is — equal a Double loop over the
 // values the GGUF reader reads.
@@ -25,10 +26,13 @@ struct QuantizedBlocksTests {
         let packed = parameters.packedMatrix("w")!
         #expect(format.bytes(rows: rows, cols: cols) == rows * cols / type.blockSize * type.typeSize)
         let read = UnsafeMutablePointer<Float>.allocate(capacity: rows * cols)
-        defer { read.deallocate() }
+        let widened = UnsafeMutablePointer<Float>.allocate(capacity: rows * cols)
+        defer { read.deallocate(); widened.deallocate() }
         #expect(GGMLDequantize.run(type, src: packed.data, dst: read, count: rows * cols))
-        let mismatches = (0..<(rows * cols)).filter { read[$0].bitPattern != parameters.values[$0].bitPattern }
-        #expect(mismatches.isEmpty, "\(format.rawValue): \(mismatches.count) values differ, first at \(mismatches.first ?? -1): \(mismatches.first.map { "\(read[$0]) read, \(parameters.values[$0]) packed" } ?? "")")
+        packed.widenRows(0..<2, into: widened)                        // in two calls: rows start at whole blocks
+        packed.widenRows(2..<rows, into: widened + 2 * cols)
+        let mismatches = (0..<(rows * cols)).filter { read[$0].bitPattern != widened[$0].bitPattern }
+        #expect(mismatches.isEmpty, "\(format.rawValue): \(mismatches.count) values differ, first at \(mismatches.first ?? -1): \(mismatches.first.map { "\(read[$0]) read, \(widened[$0]) widened" } ?? "")")
     }
 
     @Test(arguments: [(GGMLType.q8_0, WeightFormat.q8_0), (.q4_1, .q4_1), (.q4_K, .q4_k)])

@@ -2,9 +2,11 @@
 // to NaN, infinity and the largest floats); ggml blocks Q8_0, Q4_1, Q4_K within half a step of
 // the float32 weights, with the formats' fallbacks; every packed product against a Double loop
 // over the numbers the packed weights mean, for row counts that use every kernel path (1–4 rows,
-// two groups, a bf16 tail of widths not a multiple of 8), with the same bits for any thread
-// count; ParameterSet packs matrices only. (That the blocks are laid out as ggml's is checked
-// against the GGUF reader in HATIOTests/QuantizedBlocksTests.)
+// two groups, a bf16 tail of widths not a multiple of 8, more rows than the in-place kernels
+// take, a matrix widened in several slices), with the same bits for any thread count;
+// ParameterSet packs matrices only and releases their float32 values. (That the blocks are laid
+// out as ggml's, and widen to exactly its numbers, is checked against the GGUF reader in
+// HATIOTests/QuantizedBlocksTests.)
 
 import HATTensor
 import Testing
@@ -15,6 +17,13 @@ struct PackedWeightsTests {
     /// A bfloat16 matrix's bit patterns.
     static func bits(_ w: PackedMatrix) -> UnsafeMutablePointer<UInt16> {
         w.data.assumingMemoryBound(to: UInt16.self)
+    }
+    /// Every number a packed matrix means, row-major (PackedMatrix.widenRows).
+    static func widened(_ w: PackedMatrix) -> [Float] {
+        [Float](unsafeUninitializedCapacity: w.rows * w.cols) { buffer, count in
+            w.widenRows(0..<w.rows, into: buffer.baseAddress!)
+            count = w.rows * w.cols
+        }
     }
 
     @Test func roundsToNearestWithTiesToEven() {
@@ -40,8 +49,11 @@ struct PackedWeightsTests {
         #expect(Self.widen(w[5]) == .infinity)
         #expect(Self.widen(w[6]) == 0x1p-133)
         #expect(w[7] == 0x8000)
-        // The float32 values hold the same numbers afterwards.
-        for i in 0..<8 where !Self.widen(w[i]).isNaN { #expect(v[i] == Self.widen(w[i])) }
+        // Widening gives the same numbers; the matrix's float32 values are released.
+        let widened = Self.widened(parameters.packedMatrix("w")!)
+        for i in 0..<8 where !Self.widen(w[i]).isNaN { #expect(widened[i].bitPattern == Self.widen(w[i]).bitPattern) }
+        #expect(widened[4].isNaN)
+        #expect(parameters.float32Bytes == 0)
     }
 
     @Test func vectorsStayFloat32AndMatricesAreRounded() {
@@ -51,12 +63,15 @@ struct PackedWeightsTests {
         parameters.packMatrices(.bf16)
         #expect((0..<5).map { parameters.value("gain").data[$0] } == gain)
         #expect(parameters.packedMatrix("gain") == nil)
-        let w = parameters.value("w"), bits = Self.bits(parameters.packedMatrix("w")!)
-        #expect((0..<15).allSatisfy { w.data[$0] == Self.widen(bits[$0]) })
+        let w = Self.widened(parameters.packedMatrix("w")!), bits = Self.bits(parameters.packedMatrix("w")!)
+        #expect((0..<15).allSatisfy { w[$0] == Self.widen(bits[$0]) && abs(w[$0] - (1 + Float(16 + $0) * 0x1p-12)) <= 0x1p-8 })
+        #expect(parameters.float32Bytes == 5 * 4)
     }
 
+    /// (rows, width, outputs): up to PackedMatrix.maxRows rows read the packed weights in place,
+    /// more widen them; [2100, 512] (1.05 M weights) widens in two slices.
     static let productShapes = [(1, 8, 16), (2, 24, 5), (1, 37, 5), (3, 37, 9), (4, 64, 24), (6, 13, 11), (9, 200, 70)]
-    static let blockShapes = [(1, 256, 16), (3, 512, 9), (4, 256, 24), (6, 768, 11), (9, 256, 70)]
+    static let blockShapes = [(1, 256, 16), (3, 512, 9), (4, 256, 24), (6, 768, 11), (9, 256, 70), (5, 512, 2100)]
     static let productCases: [(WeightFormat, Int, Int, Int)] =
         productShapes.map { (.bf16, $0.0, $0.1, $0.2) }
         + [WeightFormat.q8_0, .q4_1, .q4_k].flatMap { f in blockShapes.map { (f, $0.0, $0.1, $0.2) } }
@@ -71,7 +86,7 @@ struct PackedWeightsTests {
         var rng = RandomGenerator(seed: UInt64(rows * 1000 + width))
         for i in 0..<parameters.count { parameters.values[i] = rng.nextNormal() }
         parameters.packMatrices(format)
-        let w = parameters.packedMatrix("w")!, rounded = parameters.value("w")
+        let w = parameters.packedMatrix("w")!, rounded = Self.widened(w)
         #expect(w.format == format)
         let arena = Arena(name: "packed product test")
         let x = arena.tensor(rows: rows, cols: width), base = arena.tensor(rows: rows, cols: outputs)
@@ -85,7 +100,7 @@ struct PackedWeightsTests {
             for r in 0..<rows {
                 for o in 0..<outputs {
                     var sum = accumulate ? Double(base.data[r * outputs + o]) : 0
-                    for i in 0..<width { sum += Double(x.data[r * width + i]) * Double(rounded.data[o * width + i]) }
+                    for i in 0..<width { sum += Double(x.data[r * width + i]) * Double(rounded[o * width + i]) }
                     #expect(abs(Double(y.data[r * outputs + o]) - sum) <= 1e-5 * Double(width).squareRoot() * 4,
                             "\(format.rawValue), \(kernel): row \(r), output \(o): \(y.data[r * outputs + o]) against \(sum)")
                 }
@@ -97,7 +112,7 @@ struct PackedWeightsTests {
 
     /// Each weight is within half a quantization step of its float32 value (the step of its block
     /// or sub-block, read back from the dequantized numbers' spacing), and the error is small
-    /// against the weights' spread; the float32 values afterwards are the numbers packed.
+    /// against the weights' spread; (read back widened).
     @Test(arguments: [(WeightFormat.q8_0, 0.01), (.q4_1, 0.12), (.q4_k, 0.12)])
     func blocksStayWithinHalfAStep(format: WeightFormat, relativeError: Double) {
         let width = 512, rows = 6
@@ -107,7 +122,7 @@ struct PackedWeightsTests {
         parameters.values[5] = 0           // a block with zeros and an outlier
         let original = Array(UnsafeBufferPointer(start: parameters.values, count: parameters.count))
         parameters.packMatrices(format)
-        let packed = Array(UnsafeBufferPointer(start: parameters.values, count: parameters.count))
+        let packed = Self.widened(parameters.packedMatrix("w")!)
         let block = 32
         var squaredError = 0.0, squared = 0.0
         for start in stride(from: 0, to: rows * width, by: block) {
@@ -140,6 +155,7 @@ struct PackedWeightsTests {
         #expect(parameters.packedMatrix("odd") == nil && parameters.packedMatrix("gain") == nil)
         #expect((0..<80).map { parameters.value("odd").data[$0] } == odd, "a matrix left in float32 keeps its values")
         #expect(parameters.packedBytes == 2 * 144 * 2 + 2 * 12 * 20)
+        #expect(parameters.float32Bytes == (80 + 384) * 4, "odd and gain stay float32")
         #expect(WeightFormat.q8_0.bytes(rows: 3, cols: 64) == 3 * 2 * 34)
     }
 }
