@@ -26,15 +26,10 @@ public final class ComputeContext: @unchecked Sendable {
     /// Threads that run this context's work (the caller's plus threads − 1 workers).
     public let threads: Int
     let pool: WorkerPool
-    /// Partial results of products cut along K, grown to the largest needed and reused.
-    private var partials: UnsafeMutablePointer<Float>?
-    private var partialsCapacity = 0
-    private let partialsLock = NSLock()
-    /// Packed weights widened to float32 for a many-row product (ComputeContext.packedProduct),
-    /// grown to the largest slice needed and reused.
-    private var widened: UnsafeMutablePointer<Float>?
-    private var widenedCapacity = 0
-    private let widenedLock = NSLock()
+    /// Partial results of products cut along K.
+    private let partials = Scratch()
+    /// Packed weights widened to float32 for a many-row product (ComputeContext.packedProduct).
+    private let widened = Scratch()
 
     /// The instructions products over packed weights use (PackedWeights.swift): the best this CPU
     /// has unless a test asks for another.
@@ -52,8 +47,6 @@ public final class ComputeContext: @unchecked Sendable {
 
     deinit {
         pool.shutdown()
-        partials?.deallocate()
-        widened?.deallocate()
     }
 
     // MARK: loops
@@ -149,9 +142,9 @@ public final class ComputeContext: @unchecked Sendable {
             }
         case .sum(let chunk, let pieces):
             precondition(c.rows == m && c.cols == n, "gemm: C \(c.shapeDescription) for a [\(m), \(n)] product")
-            partialsLock.lock()
-            defer { partialsLock.unlock() }
-            let scratch = partialBuffer((pieces - 1) * m * n)
+            partials.lock.lock()
+            defer { partials.lock.unlock() }
+            let scratch = partials.atLeast((pieces - 1) * m * n)
             pool.run(pieces) { i in
                 let r = piece(i, chunk, k)
                 let target = i == 0 ? c : Tensor(data: scratch + (i - 1) * m * n, rows: m, cols: n)
@@ -171,27 +164,30 @@ public final class ComputeContext: @unchecked Sendable {
     /// Runs body with at least `count` floats of scratch for widened weights, held by this call
     /// alone until it returns.
     func withWideningScratch<R>(_ count: Int, _ body: (UnsafeMutablePointer<Float>) -> R) -> R {
-        widenedLock.lock()
-        defer { widenedLock.unlock() }
-        if count > widenedCapacity {
-            widened?.deallocate()
-            let raw = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.stride,
-                                                       alignment: Arena.alignmentBytes)
-            widened = raw.bindMemory(to: Float.self, capacity: count)
-            widenedCapacity = count
-        }
-        return body(widened!)
+        widened.lock.lock()
+        defer { widened.lock.unlock() }
+        return body(widened.atLeast(count))
     }
+}
 
-    /// At least `count` floats of scratch (caller holds partialsLock).
-    private func partialBuffer(_ count: Int) -> UnsafeMutablePointer<Float> {
-        if count > partialsCapacity {
-            partials?.deallocate()
+/// A float buffer grown to the largest size asked of it and reused; its user holds `lock` while
+/// using it.
+private final class Scratch {
+    let lock = NSLock()
+    private var floats: UnsafeMutablePointer<Float>?
+    private var capacity = 0
+
+    deinit { floats?.deallocate() }
+
+    /// At least `count` floats (earlier contents are not kept when it grows).
+    func atLeast(_ count: Int) -> UnsafeMutablePointer<Float> {
+        if count > capacity {
+            floats?.deallocate()
             let raw = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.stride,
                                                        alignment: Arena.alignmentBytes)
-            partials = raw.bindMemory(to: Float.self, capacity: count)
-            partialsCapacity = count
+            floats = raw.bindMemory(to: Float.self, capacity: count)
+            capacity = count
         }
-        return partials!
+        return floats!
     }
 }
