@@ -17,6 +17,9 @@ HAT=${HAT:-.build/release/hat}
 BYTES=${BYTES:-256}
 PROMPT_BYTES=${PROMPT_BYTES:-600}
 FILES=${FILES:-6}
+for knob in BYTES PROMPT_BYTES FILES; do
+    [[ ${!knob} =~ ^[1-9][0-9]*$ ]] || { echo "check_greedy_formats: $knob must be a positive whole number, got '${!knob}'" >&2; exit 2; }
+done
 [ -x "$HAT" ] || { echo "check_greedy_formats: $HAT not found (swift build -c release)" >&2; exit 1; }
 [ -d "$prompts" ] || { echo "check_greedy_formats: $prompts is not a directory of text files" >&2; exit 1; }
 prompt=$(mktemp)

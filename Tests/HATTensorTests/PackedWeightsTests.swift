@@ -112,7 +112,7 @@ struct PackedWeightsTests {
 
     /// Each weight is within half a quantization step of its float32 value (the step of its block
     /// or sub-block, read back from the dequantized numbers' spacing), and the error is small
-    /// against the weights' spread; (read back widened).
+    /// against the weights' spread (the packed numbers read back widened).
     @Test(arguments: [(WeightFormat.q8_0, 0.01), (.q4_1, 0.12), (.q4_k, 0.12)])
     func blocksStayWithinHalfAStep(format: WeightFormat, relativeError: Double) {
         let width = 512, rows = 6
