@@ -206,6 +206,14 @@ public final class SafeTensorsFile: @unchecked Sendable {
         return UnsafeRawBufferPointer(rebasing: file.bytes[(dataStart + i.byteRange.lowerBound)..<(dataStart + i.byteRange.upperBound)])
     }
 
+    /// Gives the tensor's mapped pages back: a loader that has read a tensor and moves on keeps
+    /// its resident memory to what it holds itself (a page shared with a neighbour is read again
+    /// from the page cache if needed).
+    public func release(_ name: String) {
+        guard let i = infos[name] else { return }
+        file.adviseDone((dataStart + i.byteRange.lowerBound)..<(dataStart + i.byteRange.upperBound))
+    }
+
     /// The tensor converted to Float (F32, F16, BF16, F64).
     public func floats(_ name: String) throws -> [Float] {
         let i = try info(name)

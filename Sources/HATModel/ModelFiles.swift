@@ -65,10 +65,10 @@ public enum ModelFiles {
         let weightsPath = (directory as NSString).appendingPathComponent(weightsName)
         let file = try openWeights(weightsPath)
         try match(file, specs, optional: { _ in false }, ignoreExtra: { _ in false })
-        let parameters = try MemoryPlan.allocateParameters(config, for: directory)
-        try read(file, into: parameters)
         let format = try weights ?? (specs.filter(\.decays).allSatisfy { try file.info($0.name).dtype == .bf16 } ? .bf16 : .f32)
-        parameters.packMatrices(format)
+        let parameters = try MemoryPlan.allocateParameters(config, for: directory)
+        // Each matrix is packed as soon as it is read, so loading holds one matrix in float32 at a time.
+        try parameters.fill({ try read(file, $0, into: parameters) }, packing: { format.format(forRowsOf: $0.shape.last!) })
         return (config, parameters)
     }
 
@@ -80,7 +80,9 @@ public enum ModelFiles {
                                    ignoreExtra: (String) -> Bool = { _ in false }) throws {
         let file = try openWeights(path)
         try match(file, parameters.entries.map(\.spec), optional: optional, ignoreExtra: ignoreExtra)
-        try read(file, into: parameters)
+        for entry in parameters.entries {
+            try read(file, entry, into: parameters)
+        }
     }
 
     private static func openWeights(_ path: String) throws -> SafeTensorsFile {
@@ -115,14 +117,14 @@ public enum ModelFiles {
         }
     }
 
-    /// Reads the tensors `match` accepted into `parameters`; refuses a non-finite value.
-    private static func read(_ file: SafeTensorsFile, into parameters: ParameterSet) throws {
-        let present = Set(file.names)
-        for entry in parameters.entries where present.contains(entry.name) {
-            try file.read(entry.name, into: parameters.values + entry.offset, count: entry.count)
-            for i in 0..<entry.count where !parameters.values[entry.offset + i].isFinite {
-                throw ModelFileError(path: file.path, "tensor \(entry.name) holds a non-finite value at element \(i)")
-            }
+    /// Reads one tensor `match` accepted into its entry of `parameters` (an entry the file does not
+    /// hold keeps its values) and gives the file's pages for it back; refuses a non-finite value.
+    private static func read(_ file: SafeTensorsFile, _ entry: ParameterSet.Entry, into parameters: ParameterSet) throws {
+        guard file.contains(entry.name) else { return }
+        defer { file.release(entry.name) }
+        try file.read(entry.name, into: parameters.values + entry.offset, count: entry.count)
+        for i in 0..<entry.count where !parameters.values[entry.offset + i].isFinite {
+            throw ModelFileError(path: file.path, "tensor \(entry.name) holds a non-finite value at element \(i)")
         }
     }
 

@@ -64,7 +64,7 @@ public final class Teacher {
         let definition = try TokenizerText.definition(from: source)
         let tokenizer = try BPETokenizer(definition, source: source)
         self.tokenizer = tokenizer
-        let (config, parameters, _) = try TokenModelFiles.load(source, includeBlocks: sharedBlocks == nil)
+        let (config, parameters) = try TokenModelFiles.load(source, includeBlocks: sharedBlocks == nil)
         guard tokenizer.vocabularySize <= config.vocabularySize else {
             throw HATIOError(.badShape, path: source, tensor: TokenModel.embeddingName,
                              "has \(config.vocabularySize) rows but the tokenizer has \(tokenizer.vocabularySize) tokens")

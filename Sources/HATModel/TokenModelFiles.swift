@@ -27,9 +27,13 @@ public enum TokenModelFiles {
 
     /// Reads the config and every weight of the model at `path` (GGUF file or HF directory/file);
     /// with `includeBlocks: false` only the embedding, final norm and head (for a teacher whose
-    /// blocks are a grafted backbone's).
-    public static func load(_ path: String, includeBlocks: Bool = true)
-        throws -> (config: TokenModelConfig, parameters: ParameterSet, checkpoint: LlamaCheckpoint) {
+    /// blocks are a grafted backbone's). `weights` other than f32 packs the matrices so (for
+    /// decoding, see ParameterSet.packMatrices); nil holds each matrix the file stores in blocks
+    /// the packed kernels read (a GGUF's Q8_0, Q4_1, Q4_K) in the file's own bytes — decoding then
+    /// reads what the file holds, and their numbers are the float32 path's — and every other
+    /// matrix in float32. Each matrix is packed as soon as it is read.
+    public static func load(_ path: String, includeBlocks: Bool = true, weights: WeightFormat? = .f32)
+        throws -> (config: TokenModelConfig, parameters: ParameterSet) {
         let checkpoint = try openLlamaCheckpoint(path)
         let source = checkpoint.config
         if let scaling = source.ropeScaling {
@@ -64,11 +68,11 @@ public enum TokenModelFiles {
             throw HATIOError(.missingTensor, path: path, lines.joined(separator: "\n  "))
         }
         let parameters = ParameterSet(includeBlocks ? specs : TokenModel.headSpecs(config))
-        for entry in parameters.entries {
-            guard shapes[entry.name] == entry.shape else {
-                throw HATIOError(.badShape, path: path, tensor: entry.name,
-                                 "has shape \(shapes[entry.name]!), a Llama of this config needs \(entry.shape)")
-            }
+        for entry in parameters.entries where shapes[entry.name] != entry.shape {
+            throw HATIOError(.badShape, path: path, tensor: entry.name,
+                             "has shape \(shapes[entry.name]!), a Llama of this config needs \(entry.shape)")
+        }
+        let read = { (entry: ParameterSet.Entry) throws in
             let values = parameters.values + entry.offset
             try checkpoint.read(entry.name, into: values, count: entry.count)
             checkpoint.release(entry.name)
@@ -76,22 +80,20 @@ public enum TokenModelFiles {
                 throw HATIOError(.malformed, path: path, tensor: entry.name, "holds a non-finite value at element \(bad)")
             }
         }
-        return (config, parameters, checkpoint)
-    }
-
-    /// Holds each matrix the checkpoint stores in blocks the packed kernels read (a GGUF's Q8_0,
-    /// Q4_1, Q4_K) in the file's own bytes — decoding then reads what the file holds, and the
-    /// float32 values (already the blocks' numbers) stay as they are; every other matrix stays
-    /// float32 only.
-    public static func holdAsStored(_ parameters: ParameterSet, _ checkpoint: LlamaCheckpoint) throws {
-        try parameters.packMatrices(formatOf: { entry in
-            guard let format = checkpoint.blockType(entry.name).flatMap(WeightFormat.init(blocks:)),
-                  format.format(forRowsOf: entry.shape.last!) == format else { return .f32 }
-            return format
-        }, storedBytes: { entry, bytes, count in
-            try checkpoint.readBlocks(entry.name, into: bytes, byteCount: count)
-            return true
-        })
+        if let weights {
+            try parameters.fill(read, packing: { weights.format(forRowsOf: $0.shape.last!) })
+        } else {
+            try parameters.fill(read, packing: { entry in
+                guard let stored = checkpoint.blockType(entry.name).flatMap(WeightFormat.init(blocks:)),
+                      stored.format(forRowsOf: entry.shape.last!) == stored else { return .f32 }
+                return stored
+            }, storedBytes: { entry, bytes, count in
+                defer { checkpoint.release(entry.name) }
+                try checkpoint.readBlocks(entry.name, into: bytes, byteCount: count)
+                return true
+            })
+        }
+        return (config, parameters)
     }
 
     /// Source tensors a token model does not use: rotary caches some exporters include.
@@ -109,16 +111,11 @@ public struct TokenModelBundle {
     public let tokenizer: BPETokenizer
 
     /// Reads the model at `path`, its matrices held as `weights` asks (ParameterSet.packMatrices),
-    /// or with nil as the file stores them (TokenModelFiles.holdAsStored). A tokenizer with more
+    /// or with nil as the file stores them (TokenModelFiles.load). A tokenizer with more
     /// tokens than the embedding has rows is an error naming the file and both fields (a model
     /// that cannot score its own tokens).
     public init(path: String, weights: WeightFormat? = nil) throws {
-        let (config, parameters, checkpoint) = try TokenModelFiles.load(path)
-        if let weights {
-            parameters.packMatrices(weights)
-        } else {
-            try TokenModelFiles.holdAsStored(parameters, checkpoint)
-        }
+        let (config, parameters) = try TokenModelFiles.load(path, weights: weights)
         let tokenizer = try BPETokenizer(try TokenizerText.definition(from: path), source: path)
         guard tokenizer.vocabularySize <= config.vocabularySize else {
             let field = TokenModelFiles.isGGUF(path) ? "tokenizer.ggml.tokens" : "tokenizer.json model.vocab"

@@ -97,16 +97,28 @@ public final class ParameterSet {
     /// the float32 values. Either way the matrix's float32 values are then released.
     public func packMatrices(formatOf: (Entry) -> WeightFormat,
                              storedBytes: ((Entry, UnsafeMutableRawPointer, Int) throws -> Bool)? = nil) rethrows {
+        try fill({ _ in }, packing: formatOf, storedBytes: storedBytes)
+    }
+
+    /// Fills the entries in order with `fill` (which writes an entry's float32 values, e.g. from a
+    /// file) and packs each matrix as `packMatrices(formatOf:storedBytes:)` does right after it is
+    /// filled, releasing its float32 values before the next is filled: a loader that fills this
+    /// way holds the packed bytes and at most one matrix in float32, not every matrix at once.
+    public func fill(_ fill: (Entry) throws -> Void, packing formatOf: (Entry) -> WeightFormat,
+                     storedBytes: ((Entry, UnsafeMutableRawPointer, Int) throws -> Bool)? = nil) rethrows {
         precondition(packedMemory == nil, "the matrices are already packed")
-        let matrices = entries.filter(\.spec.decays).map { ($0, formatOf($0)) }.filter { $0.1 != .f32 }
-        guard !matrices.isEmpty else { return }
+        let formats = entries.map { $0.spec.decays ? formatOf($0) : .f32 }
         let alignment = Arena.alignmentBytes
-        let sizes = matrices.map { entry, held in held.bytes(rows: entry.count / entry.shape.last!, cols: entry.shape.last!) }
-        let memory = UnsafeMutableRawPointer.allocate(byteCount: sizes.reduce(0) { $0 + ($1 + alignment - 1) / alignment * alignment },
-                                                      alignment: alignment)
+        let sizes = zip(entries, formats).map { entry, held in
+            held == .f32 ? 0 : held.bytes(rows: entry.count / entry.shape.last!, cols: entry.shape.last!)
+        }
+        let total = sizes.reduce(0) { $0 + ($1 + alignment - 1) / alignment * alignment }
+        let memory = total == 0 ? nil : UnsafeMutableRawPointer.allocate(byteCount: total, alignment: alignment)
         packedMemory = memory
         var offset = 0
-        for ((entry, held), size) in zip(matrices, sizes) {
+        for ((entry, held), size) in zip(zip(entries, formats), sizes) {
+            try fill(entry)
+            guard held != .f32, let memory else { continue }
             let cols = entry.shape.last!, rows = entry.count / cols
             precondition(held.format(forRowsOf: cols) == held, "\(entry.name): rows of \(cols) do not split into \(held.rawValue) blocks")
             let data = memory + offset

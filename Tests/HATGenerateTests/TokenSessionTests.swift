@@ -27,7 +27,7 @@ import Testing
 
     @Test(arguments: [(1, 64), (5, 64), (3, 16)])
     func cachedEqualsFullForward(chunk: Int, capacity: Int) throws {
-        let (config, parameters, _) = try TokenModelFiles.load(Self.tiny)
+        let (config, parameters) = try TokenModelFiles.load(Self.tiny)
         var rng = RandomGenerator(seed: UInt64(chunk * 100 + capacity))
         let ids = (0..<40).map { _ in Int32(rng.nextInt(below: config.vocabularySize)) }
         let full = fullLogits(config, parameters, ids, window: capacity)
@@ -53,8 +53,7 @@ import Testing
     /// kernels) gives the full forward's logits over the same parameters (sgemm).
     @Test(arguments: [WeightFormat.bf16, .q8_0, .q4_1])
     func packedWeightsStepAsTheFullForward(format: WeightFormat) throws {
-        let (config, parameters, _) = try TokenModelFiles.load(Self.tiny)
-        parameters.packMatrices(format)       // as TokenModelBundle(path:weights:) does
+        let (config, parameters) = try TokenModelFiles.load(Self.tiny, weights: format)
         #expect(parameters.packedFormats == [format] && parameters.packedBytes > 0)
         let ids: [Int32] = [1, 5, 9, 2, 31, 0, 7, 7, 7, 12, 30, 4]
         let full = fullLogits(config, parameters, ids, window: 64)
@@ -68,7 +67,7 @@ import Testing
     }
 
     @Test func sameBitsForAnyThreadCount() throws {
-        let (config, parameters, _) = try TokenModelFiles.load(Self.tiny)
+        let (config, parameters) = try TokenModelFiles.load(Self.tiny)
         let ids: [Int32] = [1, 5, 9, 2, 31, 0, 7, 7, 7, 12, 30, 4]
         var results: [[Float]] = []
         for threads in [1, 2, 3, 8] {
@@ -92,7 +91,7 @@ import Testing
         let result = try Generator(model: model, sampling: .greedy).generate(prompt: prompt, limits: GenerationLimits(maxBytes: 40))
 
         // By hand: the full forward over [document start] + prompt tokens + what was chosen so far.
-        let (config, parameters, _) = try TokenModelFiles.load(Self.teacher)
+        let (config, parameters) = try TokenModelFiles.load(Self.teacher)
         let full = TokenModel(config: config, parameters: parameters, maxTokens: 128, context: ComputeContext(threads: 2))
         var ids = [Int32(TokenizerText.documentStart(model.tokenizer)!)] + model.tokenizer.encode("It is a truth universally").map { Int32($0) }
         var bytes: [UInt8] = []

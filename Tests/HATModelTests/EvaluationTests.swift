@@ -50,7 +50,7 @@ import Testing
 
     @Test(arguments: [nil, 200])
     func tokenUnitsAddUpAndRowsFollowTheRules(blockBytes: Int?) throws {
-        let (config, parameters, _) = try TokenModelFiles.load(Self.teacher)
+        let (config, parameters) = try TokenModelFiles.load(Self.teacher)
         let tokenizer = try BPETokenizer(try TokenizerText.definition(from: Self.teacher), source: Self.teacher)
         let documents = try documents()
         let model = TokenModel(config: config, parameters: parameters, maxTokens: 40, context: ComputeContext(threads: 2))

@@ -41,7 +41,7 @@ enum TokenFixtures {
 
 @Suite struct TokenModelTests {
     func tinyCase(_ source: String, expected name: String) throws {
-        let (config, parameters, _) = try TokenModelFiles.load(source)
+        let (config, parameters) = try TokenModelFiles.load(source)
         #expect(config.vocabularySize == 32 && config.blocks.numHiddenLayers == 2 && !config.tiedEmbeddings)
         let fixture = try SafeTensorsFile(path: TokenFixtures.directory + "/tiny.safetensors")
         let ids = try fixture.floats("ids").map { Int32($0) }
@@ -66,7 +66,7 @@ enum TokenFixtures {
     }
 
     @Test func packedSequencesDoNotSeeEachOther() throws {
-        let (config, parameters, _) = try TokenModelFiles.load(TokenFixtures.ioFixtures + "/tiny_llama_f32")
+        let (config, parameters) = try TokenModelFiles.load(TokenFixtures.ioFixtures + "/tiny_llama_f32")
         let a: [Int32] = [3, 9, 4, 17, 1], b: [Int32] = [30, 2, 2, 8]
         let model = TokenModel(config: config, parameters: parameters, maxTokens: 9, context: ComputeContext(threads: 2))
         let alone = TokenFixtures.logits(model, a) + TokenFixtures.logits(model, b)
@@ -81,7 +81,7 @@ enum TokenFixtures {
     @Test(.enabled(if: FileManager.default.fileExists(atPath: TokenFixtures.smollm2),
                    "needs data/smollm2 (scripts/fetch_data.py smollm2)"))
     func smolLM2MatchesTransformers() throws {
-        let (config, parameters, _) = try TokenModelFiles.load(TokenFixtures.smollm2)
+        let (config, parameters) = try TokenModelFiles.load(TokenFixtures.smollm2)
         #expect(config.vocabularySize == 49152 && config.tiedEmbeddings && config.blocks.numHiddenLayers == 30)
         let fixture = try SafeTensorsFile(path: TokenFixtures.directory + "/smollm2.safetensors")
         let ids = try fixture.floats("ids").map { Int32($0) }

@@ -4,10 +4,11 @@
 // over the numbers the packed weights mean, for row counts that use every kernel path (1–4 rows,
 // two groups, a bf16 tail of widths not a multiple of 8, more rows than the in-place kernels
 // take, a matrix widened in several slices), with the same bits for any thread count;
-// ParameterSet packs matrices only and releases their float32 values. (That the blocks are laid
-// out as ggml's, and widen to exactly its numbers, is checked against the GGUF reader in
-// HATIOTests/QuantizedBlocksTests.)
+// ParameterSet packs matrices only and releases their float32 values, also matrix by matrix as a
+// loader fills them. (That the blocks are laid out as ggml's, and widen to exactly its numbers,
+// is checked against the GGUF reader in HATIOTests/QuantizedBlocksTests.)
 
+import Foundation
 import HATTensor
 import Testing
 
@@ -54,6 +55,32 @@ struct PackedWeightsTests {
         for i in 0..<8 where !Self.widen(w[i]).isNaN { #expect(widened[i].bitPattern == Self.widen(w[i]).bitPattern) }
         #expect(widened[4].isNaN)
         #expect(parameters.float32Bytes == 0)
+    }
+
+    /// A loader fills entry by entry (ParameterSet.fill): each matrix is packed and its float32
+    /// released before the next entry is filled, and the packed bytes are exactly those
+    /// packMatrices makes from the same values afterwards.
+    @Test(arguments: [WeightFormat.bf16, .q8_0, .q4_k])
+    func fillingPacksEachMatrixBeforeTheNext(format: WeightFormat) {
+        let specs = [ParameterSpec("a", [4, 256]), ParameterSpec("gain", [256]), ParameterSpec("b", [3, 512]),
+                     ParameterSpec("c", [2, 256])]
+        func value(_ i: Int) -> Float { sin(Float(i) * 0.37) * 0.1 }
+        let afterwards = ParameterSet(specs), filled = ParameterSet(specs)
+        for i in 0..<afterwards.count { afterwards.values[i] = value(i) }
+        afterwards.packMatrices(format)
+        var packedBeforeFilling: [String: [String]] = [:]
+        filled.fill({ entry in
+            packedBeforeFilling[entry.name] = specs.map(\.name).filter { filled.packedMatrix($0) != nil }
+            for i in 0..<entry.count { filled.values[entry.offset + i] = value(entry.offset + i) }
+        }, packing: { _ in format })
+        #expect(packedBeforeFilling == ["a": [], "gain": ["a"], "b": ["a"], "c": ["a", "b"]])
+        for name in ["a", "b", "c"] {
+            let x = afterwards.packedMatrix(name)!, y = filled.packedMatrix(name)!
+            let bytes = format.bytes(rows: x.rows, cols: x.cols)
+            #expect(memcmp(x.data, y.data, bytes) == 0, "\(name): the same \(bytes) packed bytes")
+        }
+        #expect(filled.value("gain").toArray() == afterwards.value("gain").toArray())
+        #expect(filled.float32Bytes == 256 * 4, "only the vector stays float32")
     }
 
     @Test func vectorsStayFloat32AndMatricesAreRounded() {
