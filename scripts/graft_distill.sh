@@ -16,19 +16,23 @@
 #                   keeps its own copy of SmolLM2's blocks)
 #   (a2) stage 2    from (a): everything trained end to end with the student's own backbone,
 #                   the backbone at BACKBONE_LR, cross-entropy only
+#   (a2′) stage2-long  the same from (a), STAGE2_LONG_STEPS steps on bytes in another order
+#                   (STAGE2_LONG_SEED): the candidate for shipping, which may take more bytes
+#                   than the compared arms; long enough to span sessions (it resumes)
 #
 # Local parts: by default warm-started from the shipped default model's (LOCAL_FROM, `hat graft
 # --local-from`: its encoder, decoder and head; the tensors that meet the backbone's width are
 # fresh); LOCAL_FROM= (empty) starts them fresh from the graft-local preset instead.
 #
-# Every arm trains on the same bytes in the same order (same seed, rows and steps). Held out
+# Every compared arm trains on the same bytes in the same order (same seed, rows and steps). Held out
 # (never trained on): six works of literature (the shipped default model's held-out documents) and
 # a fixed subset of the technical corpus's held-out documents. Afterwards every arm, the shipped
 # default and the teacher itself are evaluated on both, and the report is written.
 #
-# Usage: scripts/graft_distill.sh        Knobs (environment): STEPS STAGE2_STEPS ROWS WORDS LR
-#   STAGE2_LR BACKBONE_LR WARMUP ALIGN_BLOCKS ALIGN_DISTANCE VALIDATE_EVERY VALIDATION_ROWS CHECKPOINT_EVERY SEED THREADS
-#   NICE ARMS (default "distilled stage2 random plain") ARCHIVE SCRATCH PYTHON HAT (a hat binary to use)
+# Usage: scripts/graft_distill.sh        Knobs (environment): STEPS STAGE2_STEPS STAGE2_LONG_STEPS
+#   STAGE2_LONG_SEED ROWS WORDS LR STAGE2_LR BACKBONE_LR WARMUP ALIGN_BLOCKS ALIGN_DISTANCE VALIDATE_EVERY
+#   VALIDATION_ROWS CHECKPOINT_EVERY SEED THREADS NICE ARMS (default "distilled stage2 random plain
+#   stage2-long") ARCHIVE SCRATCH PYTHON HAT (a hat binary to use)
 #   ROOT (the experiment's directory, default runs/graft-warm; the first, unequal 2-MB runs of
 #   2026-12-03 are in runs/distill, 108 steps of the fresh-local 5-MB recipe in runs/graft-5mb)
 #   LOCAL_FROM (a HAT model whose local parts start the graft; empty: fresh from graft-local)
@@ -39,6 +43,8 @@ cd "$(dirname "$0")/.."
 
 STEPS=${STEPS:-520}                 # stage-1 steps per arm (8 rows of ≤ 256 words: ≈ 10 KB per step, 5 MB in all)
 STAGE2_STEPS=${STAGE2_STEPS:-100}
+STAGE2_LONG_STEPS=${STAGE2_LONG_STEPS:-1000}   # ≈ 10 MB
+STAGE2_LONG_SEED=${STAGE2_LONG_SEED:-2}        # another order of the documents: bytes (a) did not see
 ROWS=${ROWS:-8}
 WORDS=${WORDS:-256}
 MAX_ROW_BYTES=${MAX_ROW_BYTES:-2048}
@@ -54,7 +60,7 @@ CHECKPOINT_EVERY=${CHECKPOINT_EVERY:-25}
 SEED=${SEED:-1}
 THREADS=${THREADS:-2}
 NICE=${NICE:-5}
-ARMS=${ARMS:-"distilled stage2 random plain"}
+ARMS=${ARMS:-"distilled stage2 random plain stage2-long"}
 SCRATCH=${SCRATCH:-.build-graft}
 PYTHON=${PYTHON:-python3}
 
@@ -127,7 +133,7 @@ timed() {
 COMMON=(--data "$DATA/train" --rows-per-batch "$ROWS" --words-per-row "$WORDS" --max-row-bytes "$MAX_ROW_BYTES"
         --warmup-steps "$WARMUP" --validation-fraction 0.01 --validate-every "$VALIDATE_EVERY"
         --validation-rows "$VALIDATION_ROWS" --checkpoint-every "$CHECKPOINT_EVERY" --keep-checkpoints 2
-        --seed "$SEED" --threads "$THREADS" --log-every 5)
+        --threads "$THREADS" --log-every 5)
 TEACHER=(--teacher "$GGUF" --align-blocks "$ALIGN_BLOCKS" --align-distance "$ALIGN_DISTANCE")
 
 # train ARM STEPS ARGS…: a new run, or the continuation of an unfinished one.
@@ -207,21 +213,27 @@ evaluate default Models/default
 
 for arm in $ARMS; do
     if [ -f "$ARCHIVE/$arm/DONE" ]; then
-        # A finished arm is trained again only when it is (a) and stage 2 still needs its checkpoint.
-        if [ "$arm" != distilled ] || [ -f "$ARCHIVE/stage2/DONE" ] || [[ " $ARMS " != *" stage2 "* ]]; then
+        # A finished arm is trained again only when it is (a) and a stage 2 still needs its checkpoint.
+        waiting=no
+        for later in stage2 stage2-long; do
+            if [ ! -f "$ARCHIVE/$later/DONE" ] && [[ " $ARMS " == *" $later "* ]]; then waiting=yes; fi
+        done
+        if [ "$arm" != distilled ] || [ $waiting = no ]; then
             echo "$arm: done ($(cat "$ARCHIVE/$arm/DONE"))"; continue
         fi
     fi
     case $arm in
-        distilled) train distilled "$STEPS" --init-from "$INIT/pretrained" --freeze backbone --learning-rate "$LR" "${COMMON[@]}" "${TEACHER[@]}" ;;
-        plain)     train plain "$STEPS" --init-from "$INIT/pretrained" --freeze backbone --learning-rate "$LR" "${COMMON[@]}" ;;
-        random)    train random "$STEPS" --init-from "$INIT/random" --freeze backbone --learning-rate "$LR" "${COMMON[@]}" "${TEACHER[@]}" ;;
-        stage2)
+        distilled) train distilled "$STEPS" --init-from "$INIT/pretrained" --freeze backbone --learning-rate "$LR" --seed "$SEED" "${COMMON[@]}" "${TEACHER[@]}" ;;
+        plain)     train plain "$STEPS" --init-from "$INIT/pretrained" --freeze backbone --learning-rate "$LR" --seed "$SEED" "${COMMON[@]}" ;;
+        random)    train random "$STEPS" --init-from "$INIT/random" --freeze backbone --learning-rate "$LR" --seed "$SEED" "${COMMON[@]}" "${TEACHER[@]}" ;;
+        stage2|stage2-long)
             from=$(ls -d "$ROOT/distilled/checkpoints"/step-* 2>/dev/null | sort | tail -n 1 || true)
             if [ -z "$from" ] || [ "$(newest_step "$ROOT/distilled")" -lt "$STEPS" ]; then
-                echo "stage2: waits for the distilled arm to finish"; continue
+                echo "$arm: waits for the distilled arm to finish"; continue
             fi
-            train stage2 "$STAGE2_STEPS" --init-from "$from" --backbone-learning-rate "$BACKBONE_LR" --learning-rate "$STAGE2_LR" "${COMMON[@]}" ;;
+            if [ "$arm" = stage2 ]; then steps=$STAGE2_STEPS seed=$SEED; else steps=$STAGE2_LONG_STEPS seed=$STAGE2_LONG_SEED; fi
+            train "$arm" "$steps" --init-from "$from" --backbone-learning-rate "$BACKBONE_LR" --learning-rate "$STAGE2_LR" \
+                --seed "$seed" "${COMMON[@]}" ;;
         *) echo "unknown arm $arm" >&2; exit 2 ;;
     esac
     [ -f "$ARCHIVE/$arm/DONE" ] || archive "$arm"

@@ -25,6 +25,7 @@ struct ReportDistill: ParsableCommand {
         ("plain", "(b) plain: SmolLM2 blocks frozen, no teacher"),
         ("random", "(c) random blocks frozen, teacher"),
         ("stage2", "(a2) stage 2 from (a)"),
+        ("stage2-long", "(a2′) longer stage 2 from (a), other bytes"),
     ]
     /// Models evaluated besides the arms.
     static let references: [(key: String, label: String)] = [
@@ -51,7 +52,7 @@ struct ReportDistill: ParsableCommand {
             throw CommandError("\(root): not a directory (the experiment's root, e.g. runs/distill)")
         }
         let arms = try Self.arms.compactMap { try Self.readArm(root: root, key: $0.key, label: $0.label) }
-        guard !arms.isEmpty else { throw CommandError("\(root): no arm has a metrics.jsonl (distilled, plain, random, stage2)") }
+        guard !arms.isEmpty else { throw CommandError("\(root): no arm has a metrics.jsonl (\(Self.arms.map(\.key).joined(separator: ", ")))") }
 
         var scored: [DistillationReport.Scored] = []
         for (key, label) in Self.references + Self.arms {
