@@ -16,9 +16,12 @@
 #                   keeps its own copy of SmolLM2's blocks)
 #   (a2) stage 2    from (a): everything trained end to end with the student's own backbone,
 #                   the backbone at BACKBONE_LR, cross-entropy only
-#   (a2′) stage2-long  the same from (a), STAGE2_LONG_STEPS steps on bytes in another order
-#                   (STAGE2_LONG_SEED): the candidate for shipping, which may take more bytes
-#                   than the compared arms; long enough to span sessions (it resumes)
+#   (a2′) stage2-long  from (a): the local parts trained end to end on the student's own backbone
+#                   output, cross-entropy only, the backbone frozen — so the model is its local
+#                   weights plus the unchanged SmolLM2 GGUF, which is what can be shipped —
+#                   STAGE2_LONG_STEPS steps on bytes in another order (STAGE2_LONG_SEED). The
+#                   candidate for shipping may take more bytes than the compared arms; it is long
+#                   enough to span sessions (it resumes)
 #
 # Local parts: by default warm-started from the shipped default model's (LOCAL_FROM, `hat graft
 # --local-from`: its encoder, decoder and head; the tensors that meet the backbone's width are
@@ -231,9 +234,13 @@ for arm in $ARMS; do
             if [ -z "$from" ] || [ "$(newest_step "$ROOT/distilled")" -lt "$STEPS" ]; then
                 echo "$arm: waits for the distilled arm to finish"; continue
             fi
-            if [ "$arm" = stage2 ]; then steps=$STAGE2_STEPS seed=$SEED; else steps=$STAGE2_LONG_STEPS seed=$STAGE2_LONG_SEED; fi
-            train "$arm" "$steps" --init-from "$from" --backbone-learning-rate "$BACKBONE_LR" --learning-rate "$STAGE2_LR" \
-                --seed "$seed" "${COMMON[@]}" ;;
+            if [ "$arm" = stage2 ]; then
+                train stage2 "$STAGE2_STEPS" --init-from "$from" --backbone-learning-rate "$BACKBONE_LR" --learning-rate "$STAGE2_LR" \
+                    --seed "$SEED" "${COMMON[@]}"
+            else
+                train stage2-long "$STAGE2_LONG_STEPS" --init-from "$from" --freeze backbone --learning-rate "$STAGE2_LR" \
+                    --seed "$STAGE2_LONG_SEED" "${COMMON[@]}"
+            fi ;;
         *) echo "unknown arm $arm" >&2; exit 2 ;;
     esac
     [ -f "$ARCHIVE/$arm/DONE" ] || archive "$arm"

@@ -8,10 +8,8 @@ import HATTensor
 
 public final class Embedding {
     public let name: String
-    /// The float32 table [V, C]; nil when the parameters hold it packed only.
-    public let weight: Tensor?
-    /// The table packed, when the parameters were loaded so (then `weight` is nil).
-    public let packedWeight: PackedMatrix?
+    /// The table [V, C], float32 or packed (for inference only) as the parameters hold it.
+    public let weight: LayerWeight
     public let weightGrad: Tensor   // [V, C]
     /// Skip the weight gradient (backward then does nothing).
     public var isFrozen = false
@@ -23,8 +21,7 @@ public final class Embedding {
     public init(parameters: ParameterSet, name: String, context: ComputeContext) {
         self.name = name
         self.context = context
-        packedWeight = parameters.packedMatrix(name)
-        weight = packedWeight == nil ? parameters.value(name) : nil
+        weight = LayerWeight(parameters: parameters, name: name)
         weightGrad = parameters.grad(name)
     }
 
@@ -35,11 +32,14 @@ public final class Embedding {
     /// out[i] = W[ids[i]]. Ids must be in 0..<V (the caller validates its input).
     public func forward(out: Tensor /*[N, C]*/, ids: UnsafePointer<Int32> /*[N]*/) {
         precondition(out.cols == channels, "Embedding \(name): out \(out.shapeDescription), table [\(vocabulary), \(channels)]")
-        let c = channels, weight = weight, packed = packedWeight
+        let c = channels, weight = weight
         context.parallelChunks(out.rows, chunk: 256) { range in
             for i in range {
                 let id = Int(ids[i])
-                if let weight { out.row(i).update(from: weight.row(id), count: c) } else { packed!.widenRows(id..<(id + 1), into: out.row(i)) }
+                switch weight {
+                case .float32(let table): out.row(i).update(from: table.row(id), count: c)
+                case .packed(let packed): packed.widenRows(id..<(id + 1), into: out.row(i))
+                }
             }
         }
     }
@@ -47,7 +47,7 @@ public final class Embedding {
     /// dW[ids[i]] += dOut[i]. Split over columns so that no two workers touch one float.
     public func backward(dOut: Tensor /*[N, C]*/, ids: UnsafePointer<Int32>) {
         if isFrozen { return }
-        precondition(weight != nil, "Embedding \(name): the table is held packed, for inference only")
+        weight.requireFloat32(in: "Embedding \(name)")
         precondition(dOut.cols == channels, "Embedding \(name): dOut \(dOut.shapeDescription), table [\(vocabulary), \(channels)]")
         let grad = weightGrad, n = dOut.rows
         context.parallelChunks(channels, chunk: 16) { cols in

@@ -10,11 +10,9 @@ import HATTensor
 
 public final class Linear {
     public let name: String
-    /// The float32 weight [O, I]; nil when the parameters hold it packed only.
-    public let weight: Tensor?
+    /// The weight [O, I], float32 or packed (for inference only) as the parameters hold it.
+    public let weight: LayerWeight
     public let weightGrad: Tensor   // [O, I]
-    /// The weight packed, when the parameters were loaded so (then `weight` is nil).
-    public let packedWeight: PackedMatrix?
     /// Skip dW (the input gradient still flows).
     public var isFrozen = false
     public let context: ComputeContext
@@ -25,8 +23,7 @@ public final class Linear {
     public init(parameters: ParameterSet, name: String, context: ComputeContext) {
         self.name = name
         self.context = context
-        packedWeight = parameters.packedMatrix(name)
-        weight = packedWeight == nil ? parameters.value(name) : nil
+        weight = LayerWeight(parameters: parameters, name: name)
         weightGrad = parameters.grad(name)
         (inputWidth, outputWidth) = (weightGrad.cols, weightGrad.rows)
     }
@@ -37,10 +34,9 @@ public final class Linear {
 
     /// y = x Wᵀ, or y += x Wᵀ with `accumulate` (a residual add for free).
     public func forward(out y: Tensor /*[N, O]*/, input x: Tensor /*[N, I]*/, accumulate: Bool = false) {
-        if let weight {
-            context.gemm(x, weight, transposeB: true, into: y, beta: accumulate ? 1 : 0)
-        } else {
-            context.packedProduct(x, packedWeight!, into: y, accumulate: accumulate)
+        switch weight {
+        case .float32(let weight): context.gemm(x, weight, transposeB: true, into: y, beta: accumulate ? 1 : 0)
+        case .packed(let packed): context.packedProduct(x, packed, into: y, accumulate: accumulate)
         }
     }
 
@@ -48,9 +44,7 @@ public final class Linear {
     /// dW is summed before dx is written, so dx may be x's own memory.
     public func backward(dInput dx: Tensor? /*[N, I]*/, dOut dy: Tensor /*[N, O]*/, input x: Tensor /*[N, I]*/,
                          accumulateInput: Bool = false) {
-        guard let weight else {
-            preconditionFailure("Linear \(name): the weight is held packed (\(packedWeight!.format.rawValue)), for inference only")
-        }
+        let weight = weight.requireFloat32(in: "Linear \(name)")
         if !isFrozen {
             context.gemm(dy, transposeA: true, x, into: weightGrad, beta: 1)
         }
