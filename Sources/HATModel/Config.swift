@@ -215,6 +215,37 @@ public struct Provenance: Codable, Equatable, Sendable {
     }
 }
 
+/// A backbone that stays in its source file: the pretrained token model's GGUF (or Hugging Face
+/// checkpoint) the backbone was grafted from and kept frozen, so a model directory ships only its
+/// local weights (ModelFiles: loading reads the backbone's blocks from the file after checking
+/// its SHA-256; saving leaves them out).
+public struct BackboneSource: Codable, Equatable, Sendable {
+    /// The source file (a GGUF, or a Hugging Face directory's main weights file), relative to the
+    /// model directory in config.json; ModelFiles.load makes it absolute in memory and save
+    /// writes it relative to the directory it writes.
+    public var path: String
+    /// SHA-256 of that file, lowercase hex: the blocks must be exactly those trained with.
+    public var sha256: String
+    /// The command that fetches the file, named in the error when it is missing.
+    public var fetch: String?
+
+    public init(path: String, sha256: String, fetch: String? = nil) {
+        self.path = path
+        self.sha256 = sha256
+        self.fetch = fetch
+    }
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case path, sha256, fetch }
+
+    public init(from decoder: Decoder) throws {
+        try rejectUnknownKeys(decoder, CodingKeys.allCases.map(\.rawValue))
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        path = try c.decode(String.self, forKey: .path)
+        sha256 = try c.decode(String.self, forKey: .sha256)
+        fetch = try c.decodeIfPresent(String.self, forKey: .fetch)
+    }
+}
+
 /// The whole model configuration (config.json beside model.safetensors).
 public struct HATConfig: Codable, Equatable, Sendable {
     public var modelType: String
@@ -227,6 +258,8 @@ public struct HATConfig: Codable, Equatable, Sendable {
     /// The byte that ends a sequence (192, never valid in UTF-8).
     public var eosTokenId: Int
     public var provenance: Provenance
+    /// Set when the backbone's blocks are read from their source file, not from model.safetensors.
+    public var backboneSource: BackboneSource?
 
     public init(encoderConfig: TransformerConfig, backboneConfig: TransformerConfig, decoderConfig: TransformerConfig,
                 maxWordSize: Int = 100, splitter: SplitterConfig = SplitterConfig(), eosTokenId: Int = 192,
@@ -250,6 +283,7 @@ public struct HATConfig: Codable, Equatable, Sendable {
         case splitter
         case eosTokenId = "eos_token_id"
         case provenance
+        case backboneSource = "backbone_source"
     }
 
     public init(from decoder: Decoder) throws {
@@ -263,6 +297,7 @@ public struct HATConfig: Codable, Equatable, Sendable {
         splitter = try c.decodeIfPresent(SplitterConfig.self, forKey: .splitter) ?? SplitterConfig()
         eosTokenId = try c.decodeIfPresent(Int.self, forKey: .eosTokenId) ?? 192
         provenance = try c.decodeIfPresent(Provenance.self, forKey: .provenance) ?? Provenance()
+        backboneSource = try c.decodeIfPresent(BackboneSource.self, forKey: .backboneSource)
     }
 
     /// Checks every field and the relations between the three stacks.
@@ -293,6 +328,11 @@ public struct HATConfig: Codable, Equatable, Sendable {
                     "must be \"hat\" or \"icu-dictionary\", found \"\(splitter.name)\"")
         try require(eosTokenId == 0xC0 || eosTokenId == 0xC1 || (0xF5...0xFF).contains(eosTokenId), "eos_token_id",
                     "must be a byte that never occurs in UTF-8 (192, 193 or 245…255), found \(eosTokenId)")
+        if let source = backboneSource {
+            try require(!source.path.isEmpty, "backbone_source.path", "must name the backbone's source file")
+            try require(source.sha256.count == 64 && source.sha256.allSatisfy { "0123456789abcdef".contains($0) },
+                        "backbone_source.sha256", "must be 64 lowercase hex digits, found \"\(source.sha256)\"")
+        }
         guard let count = parameterCount, count <= Limits.parameters else {
             throw ConfigError(field: "(all stacks)", "the model would have \(parameterCount.map(String.init) ?? "more than 2⁶³") parameters, "
                               + "more than the limit of \(Limits.parameters)")

@@ -376,6 +376,9 @@ public final class Trainer {
         try options.validate(maxWordSize: config.maxWordSize)
         self.runDirectory = runDirectory
         self.options = options
+        var config = config
+        // A backbone that trains is no longer its source file's: the checkpoints then hold it.
+        if !options.freeze.contains("backbone") { config.backboneSource = nil }
         self.config = config
         self.parameters = parameters
         self.context = context

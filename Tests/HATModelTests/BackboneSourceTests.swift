@@ -1,0 +1,108 @@
+// A model whose backbone stays in its pretrained file (config `backbone_source`, `hat export
+// --backbone-source`): the tiny Llama GGUF is converted and grafted; the directory written holds
+// only the local tensors and the file's path relative to it, and loading reads the backbone from
+// the GGUF — the same numbers as the graft, every bit. Refused, by name: a backbone that is not the
+// file's (a changed value), a file with another SHA-256, a missing file (with its fetch command).
+// A training run that keeps the backbone frozen checkpoints only the local tensors (and loads
+// back); one that trains the backbone drops `backbone_source`, so its checkpoints hold it.
+
+import Foundation
+import HATIO
+import HATModel
+import HATTensor
+import HATTestSupport
+import Testing
+
+struct BackboneSourceTests {
+    static let gguf = TinyModel.repositoryRoot + "/Tests/HATIOTests/Fixtures/tiny_llama.gguf"
+
+    /// The tiny HAT preset grafted onto the tiny Llama (a copy of its GGUF in `directory`).
+    static func graft(in directory: TemporaryDirectory) throws -> (config: HATConfig, parameters: ParameterSet, gguf: String) {
+        let gguf = directory.file("tiny_llama.gguf")
+        try FileManager.default.copyItem(atPath: Self.gguf, toPath: gguf)
+        let converted = directory.file("backbone")
+        _ = try BackboneConversion.convert(try openLlamaCheckpoint(gguf), outDir: converted, dtype: .f32, convertedBy: "test")
+        let (config, parameters, _) = try Graft.make(backboneDirectory: converted, preset: try TinyModel.config(), seed: 3)
+        return (config, parameters, gguf)
+    }
+
+    @Test func theBackboneIsReadFromItsSourceFile() throws {
+        let directory = try TemporaryDirectory("backbone-source")
+        var (config, parameters, gguf) = try Self.graft(in: directory)
+        config.backboneSource = try ModelFiles.backboneSource(equalTo: parameters, config: config, file: gguf, fetch: "fetch-tiny")
+        let model = directory.file("models/tiny-graft")
+        try ModelFiles.save(config: config, parameters: parameters, to: model, dtype: .f32)
+
+        let stored = try SafeTensorsFile(path: model + "/" + ModelFiles.weightsName)
+        #expect(!stored.names.isEmpty && stored.names.allSatisfy { !ModelFiles.isBackbone($0) }, "only the local tensors are written")
+        let written = try HATConfig.load(path: model + "/" + ModelFiles.configName)
+        #expect(written.backboneSource?.path == "../../tiny_llama.gguf", "the file's path relative to the model directory")
+        #expect(written.backboneSource?.fetch == "fetch-tiny")
+
+        let (loaded, read) = try ModelFiles.load(from: model)
+        #expect(loaded.backboneSource?.path == gguf, "absolute once loaded, so a copy saved elsewhere still finds it")
+        for entry in parameters.entries {
+            let a = parameters.value(entry.name).toArray(), b = read.value(entry.name).toArray()
+            #expect(a.map(\.bitPattern) == b.map(\.bitPattern), "\(entry.name): the graft's numbers")
+        }
+        let (_, packed) = try ModelFiles.load(from: model, weights: .bf16)
+        #expect(packed.packedMatrix("backbone.layers.1.mlp.up_proj.weight")?.format == .bf16)
+    }
+
+    @Test func aBackboneThatIsNotTheFilesIsRefused() throws {
+        let directory = try TemporaryDirectory("backbone-source")
+        let (config, parameters, gguf) = try Self.graft(in: directory)
+        parameters.value("backbone.layers.0.self_attn.k_proj.weight").data[5] += 0.001
+        let message = "\(try #require(throws: ModelFileError.self) { try ModelFiles.backboneSource(equalTo: parameters, config: config, file: gguf, fetch: nil) })"
+        #expect(message.contains("backbone.layers.0.self_attn.k_proj.weight") && message.contains("element 5"), "\(message)")
+    }
+
+    @Test func anotherFileOrNoFileIsAClearError() throws {
+        let directory = try TemporaryDirectory("backbone-source")
+        var (config, parameters, gguf) = try Self.graft(in: directory)
+        config.backboneSource = try ModelFiles.backboneSource(equalTo: parameters, config: config, file: gguf, fetch: "fetch-tiny")
+        let model = directory.file("model")
+        try ModelFiles.save(config: config, parameters: parameters, to: model, dtype: .bf16)
+
+        // One byte of the GGUF's last tensor changed: the hash no longer matches.
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: gguf))
+        var changed = bytes
+        changed[changed.count - 1] ^= 1
+        try changed.write(to: URL(fileURLWithPath: gguf))
+        let mismatch = "\(try #require(throws: ModelFileError.self) { try ModelFiles.load(from: model) })"
+        #expect(mismatch.contains("SHA-256") && mismatch.contains(gguf), "\(mismatch)")
+
+        try FileManager.default.removeItem(atPath: gguf)
+        let missing = "\(try #require(throws: ModelFileError.self) { try ModelFiles.load(from: model) })"
+        #expect(missing.contains("is missing") && missing.contains("fetch it with: fetch-tiny") && missing.contains("tiny_llama.gguf"), "\(missing)")
+    }
+
+    @Test(arguments: [true, false])
+    func checkpointsHoldTheBackboneOnlyWhenItTrains(frozen: Bool) throws {
+        let directory = try TemporaryDirectory("backbone-source")
+        var (config, parameters, gguf) = try Self.graft(in: directory)
+        config.backboneSource = try ModelFiles.backboneSource(equalTo: parameters, config: config, file: gguf, fetch: nil)
+        let data = try TinyCorpus.write(into: directory.file("corpus")), run = directory.file("run")
+        var options = tinyOptions(data: data, steps: 4)
+        if frozen { options.freeze = ["backbone"] }
+        let trainer = try Trainer(runDirectory: run, options: options, config: config, parameters: parameters,
+                                  context: ComputeContext(threads: 2))
+        _ = try trainer.run { _ in }
+        let checkpoint = try #require(try Trainer.newestCheckpoint(in: run + "/checkpoints"))
+        let stored = try SafeTensorsFile(path: checkpoint + "/" + ModelFiles.weightsName)
+        #expect(stored.names.contains { ModelFiles.isBackbone($0) } == !frozen)
+        let (saved, reloaded) = try ModelFiles.load(from: checkpoint)
+        #expect((saved.backboneSource != nil) == frozen)
+        let name = "backbone.layers.0.mlp.up_proj.weight"
+        #expect(reloaded.value(name).toArray() == trainer.parameters.value(name).toArray(), "the run's backbone, wherever it is read from")
+    }
+
+    @Test func aSha256ThatIsNotHexIsRefusedByName() throws {
+        let directory = try TemporaryDirectory("backbone-source")
+        var (config, parameters, gguf) = try Self.graft(in: directory)
+        config.backboneSource = try ModelFiles.backboneSource(equalTo: parameters, config: config, file: gguf, fetch: nil)
+        config.backboneSource?.sha256 = "ABC"
+        let error = "\(try #require(throws: ConfigError.self) { try config.validate() })"
+        #expect(error.contains("backbone_source.sha256"), "\(error)")
+    }
+}
