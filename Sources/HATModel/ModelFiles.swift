@@ -3,7 +3,9 @@
 // the config: every expected tensor present with its shape, nothing extra; errors list the
 // missing and extra names and name the file. Files are written to a temporary name, then renamed.
 // Nothing is allocated for the weights until the config is valid, the file's header matches it
-// and the parameters fit the machine's memory (MemoryPlan).
+// and the parameters fit the machine's memory (MemoryPlan). A config with `backbone_source` keeps
+// the backbone's blocks in the pretrained file they were grafted from (checked by SHA-256 at load,
+// left out at save); model.safetensors then holds only the local tensors.
 
 import Foundation
 import HATIO
@@ -62,7 +64,7 @@ public enum ModelFiles {
     /// `weights` other than f32 packs the matrices so (for decoding: ParameterSet.packMatrices);
     /// nil holds them as the files store them: the local matrices in bf16 when every one is stored
     /// in BF16, else f32; the blocks of a `backbone_source` in the source's own ggml blocks where
-    /// the packed kernels read them (Q8_0, Q4_1, Q4_K: the numbers the float32 path reads).
+    /// the packed kernels read them (Q8_0, Q4_1, Q4_K: the numbers the float32 path reads), else f32.
     /// With a `backbone_source` the backbone's blocks are read from that file (made absolute in
     /// the returned config) once its SHA-256 matches the config's.
     public static func load(from directory: String, weights: WeightFormat? = .f32) throws -> (config: HATConfig, parameters: ParameterSet) {
@@ -99,7 +101,8 @@ public enum ModelFiles {
                 try read(file, entry, into: parameters)
             }
         }, packing: { entry in
-            if weights == nil, let backbone, isBackbone(entry.name), let stored = backbone.storedFormat(entry) { return stored }
+            // As stored, a source's block matrices keep their blocks and its other matrices their float32 values.
+            if weights == nil, let backbone, isBackbone(entry.name) { return backbone.storedFormat(entry) ?? .f32 }
             return localFormat.format(forRowsOf: entry.shape.last!)
         }, storedBytes: { entry, bytes, count in
             guard weights == nil, let backbone, isBackbone(entry.name), backbone.storedFormat(entry) != nil else { return false }

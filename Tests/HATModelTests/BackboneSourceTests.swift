@@ -47,6 +47,10 @@ struct BackboneSourceTests {
         }
         let (_, packed) = try ModelFiles.load(from: model, weights: .bf16)
         #expect(packed.packedMatrix("backbone.layers.1.mlp.up_proj.weight")?.format == .bf16)
+        // As stored: the GGUF's F16 matrices are not blocks the packed kernels read, so they stay float32 (not bf16).
+        let (_, asStored) = try ModelFiles.load(from: model, weights: nil)
+        let up = "backbone.layers.1.mlp.up_proj.weight"
+        #expect(asStored.packedMatrix(up) == nil && asStored.value(up).toArray() == parameters.value(up).toArray())
     }
 
     @Test func aBackboneThatIsNotTheFilesIsRefused() throws {

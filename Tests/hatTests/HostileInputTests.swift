@@ -141,6 +141,12 @@ func withFIFO(_ path: String, _ text: String, _ arguments: [String]) throws -> R
         #expect(try hat(["export", model, "--out", existing, "--force"]).status == 0)
         #expect(!FileManager.default.fileExists(atPath: existing + "/stale.txt"), "--force replaced the directory whole")
         expectClearError(try hat(["export", model, "--out", model, "--force"]), ["input"], "export onto its source", status: 64)
+        expectClearError(try hat(["export", model, "--out", scratch.file("fetch-only"), "--backbone-fetch", "x"]), ["--backbone-source"],
+                         "a fetch command without a source", status: 64)
+        let gguf = TinyModel.repositoryRoot + "/Tests/HATIOTests/Fixtures/tiny_llama.gguf"
+        expectClearError(try hat(["export", model, "--out", scratch.file("not-grafted"), "--backbone-source", gguf]),
+                         ["backbone.layers.0", "[48"], "a backbone that is not the file's")
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("not-grafted")), "nothing written")
 
         let fixture = TinyModel.repositoryRoot + "/Tests/HATIOTests/Fixtures/tiny_llama_f32"
         #expect(try hat(["convert-backbone", fixture, "--out", backbone, "--dtype", "f32", "--keep-token-head"]).status == 0)
