@@ -16,7 +16,8 @@
 #                   keeps its own copy of SmolLM2's blocks)
 #   (a2) stage 2    from (a): everything trained end to end with the student's own backbone,
 #                   the backbone at BACKBONE_LR, cross-entropy only
-#   (a2′) stage2-long  from (a): the local parts trained end to end on the student's own backbone
+#   (a2′) stage2-long  from STAGE2_LONG_FROM (an arm: distilled, or plain when that did better):
+#                   the local parts trained end to end on the student's own backbone
 #                   output, cross-entropy only, the backbone frozen — so the model is its local
 #                   weights plus the unchanged SmolLM2 GGUF, which is what can be shipped —
 #                   STAGE2_LONG_STEPS steps on bytes in another order (STAGE2_LONG_SEED). The
@@ -33,7 +34,7 @@
 # default and the teacher itself are evaluated on both, and the report is written.
 #
 # Usage: scripts/graft_distill.sh        Knobs (environment): STEPS STAGE2_STEPS STAGE2_LONG_STEPS
-#   STAGE2_LONG_SEED ROWS WORDS LR STAGE2_LR BACKBONE_LR WARMUP ALIGN_BLOCKS ALIGN_DISTANCE VALIDATE_EVERY
+#   STAGE2_LONG_SEED STAGE2_LONG_FROM ROWS WORDS LR STAGE2_LR BACKBONE_LR WARMUP ALIGN_BLOCKS ALIGN_DISTANCE VALIDATE_EVERY
 #   VALIDATION_ROWS CHECKPOINT_EVERY SEED THREADS NICE ARMS (default "distilled stage2 random plain
 #   stage2-long") ARCHIVE SCRATCH PYTHON HAT (a hat binary to use)
 #   ROOT (the experiment's directory, default runs/graft-warm; the first, unequal 2-MB runs of
@@ -48,6 +49,7 @@ STEPS=${STEPS:-520}                 # stage-1 steps per arm (8 rows of ≤ 256 w
 STAGE2_STEPS=${STAGE2_STEPS:-100}
 STAGE2_LONG_STEPS=${STAGE2_LONG_STEPS:-1000}   # ≈ 10 MB
 STAGE2_LONG_SEED=${STAGE2_LONG_SEED:-2}        # another order of the documents: bytes (a) did not see
+STAGE2_LONG_FROM=${STAGE2_LONG_FROM:-distilled}
 ROWS=${ROWS:-8}
 WORDS=${WORDS:-256}
 MAX_ROW_BYTES=${MAX_ROW_BYTES:-2048}
@@ -216,12 +218,13 @@ evaluate default Models/default
 
 for arm in $ARMS; do
     if [ -f "$ARCHIVE/$arm/DONE" ]; then
-        # A finished arm is trained again only when it is (a) and a stage 2 still needs its checkpoint.
+        # A finished arm is trained again only when a stage 2 still needs its checkpoint.
         waiting=no
         for later in stage2 stage2-long; do
-            if [ ! -f "$ARCHIVE/$later/DONE" ] && [[ " $ARMS " == *" $later "* ]]; then waiting=yes; fi
+            if [ "$later" = stage2 ]; then source=distilled; else source=$STAGE2_LONG_FROM; fi
+            if [ "$arm" = "$source" ] && [ ! -f "$ARCHIVE/$later/DONE" ] && [[ " $ARMS " == *" $later "* ]]; then waiting=yes; fi
         done
-        if [ "$arm" != distilled ] || [ $waiting = no ]; then
+        if [ $waiting = no ]; then
             echo "$arm: done ($(cat "$ARCHIVE/$arm/DONE"))"; continue
         fi
     fi
@@ -230,9 +233,10 @@ for arm in $ARMS; do
         plain)     train plain "$STEPS" --init-from "$INIT/pretrained" --freeze backbone --learning-rate "$LR" --seed "$SEED" "${COMMON[@]}" ;;
         random)    train random "$STEPS" --init-from "$INIT/random" --freeze backbone --learning-rate "$LR" --seed "$SEED" "${COMMON[@]}" "${TEACHER[@]}" ;;
         stage2|stage2-long)
-            from=$(ls -d "$ROOT/distilled/checkpoints"/step-* 2>/dev/null | sort | tail -n 1 || true)
-            if [ -z "$from" ] || [ "$(newest_step "$ROOT/distilled")" -lt "$STEPS" ]; then
-                echo "$arm: waits for the distilled arm to finish"; continue
+            if [ "$arm" = stage2 ]; then source=distilled; else source=$STAGE2_LONG_FROM; fi
+            from=$(ls -d "$ROOT/$source/checkpoints"/step-* 2>/dev/null | sort | tail -n 1 || true)
+            if [ -z "$from" ] || [ "$(newest_step "$ROOT/$source")" -lt "$STEPS" ]; then
+                echo "$arm: waits for the $source arm to finish"; continue
             fi
             if [ "$arm" = stage2 ]; then
                 train stage2 "$STAGE2_STEPS" --init-from "$from" --backbone-learning-rate "$BACKBONE_LR" --learning-rate "$STAGE2_LR" \
