@@ -26,10 +26,17 @@ struct BackboneSourceTests {
         return (config, parameters, gguf)
     }
 
+    /// The graft with its `backbone_source` set to its GGUF copy (as `hat export --backbone-source` sets it).
+    static func sourcedGraft(in directory: TemporaryDirectory, fetch: String? = "fetch-tiny") throws
+        -> (config: HATConfig, parameters: ParameterSet, gguf: String) {
+        var (config, parameters, gguf) = try graft(in: directory)
+        config.backboneSource = try ModelFiles.backboneSource(equalTo: parameters, config: config, file: gguf, fetch: fetch)
+        return (config, parameters, gguf)
+    }
+
     @Test func theBackboneIsReadFromItsSourceFile() throws {
         let directory = try TemporaryDirectory("backbone-source")
-        var (config, parameters, gguf) = try Self.graft(in: directory)
-        config.backboneSource = try ModelFiles.backboneSource(equalTo: parameters, config: config, file: gguf, fetch: "fetch-tiny")
+        let (config, parameters, gguf) = try Self.sourcedGraft(in: directory)
         let model = directory.file("models/tiny-graft")
         try ModelFiles.save(config: config, parameters: parameters, to: model, dtype: .f32)
 
@@ -63,8 +70,7 @@ struct BackboneSourceTests {
 
     @Test func anotherFileOrNoFileIsAClearError() throws {
         let directory = try TemporaryDirectory("backbone-source")
-        var (config, parameters, gguf) = try Self.graft(in: directory)
-        config.backboneSource = try ModelFiles.backboneSource(equalTo: parameters, config: config, file: gguf, fetch: "fetch-tiny")
+        let (config, parameters, gguf) = try Self.sourcedGraft(in: directory)
         let model = directory.file("model")
         try ModelFiles.save(config: config, parameters: parameters, to: model, dtype: .bf16)
 
@@ -84,8 +90,7 @@ struct BackboneSourceTests {
     @Test(arguments: [true, false])
     func checkpointsHoldTheBackboneOnlyWhenItTrains(frozen: Bool) throws {
         let directory = try TemporaryDirectory("backbone-source")
-        var (config, parameters, gguf) = try Self.graft(in: directory)
-        config.backboneSource = try ModelFiles.backboneSource(equalTo: parameters, config: config, file: gguf, fetch: nil)
+        let (config, parameters, _) = try Self.sourcedGraft(in: directory, fetch: nil)
         let data = try TinyCorpus.write(into: directory.file("corpus")), run = directory.file("run")
         var options = tinyOptions(data: data, steps: 4)
         if frozen { options.freeze = ["backbone"] }
@@ -103,8 +108,7 @@ struct BackboneSourceTests {
 
     @Test func aSha256ThatIsNotHexIsRefusedByName() throws {
         let directory = try TemporaryDirectory("backbone-source")
-        var (config, parameters, gguf) = try Self.graft(in: directory)
-        config.backboneSource = try ModelFiles.backboneSource(equalTo: parameters, config: config, file: gguf, fetch: nil)
+        var (config, _, _) = try Self.sourcedGraft(in: directory, fetch: nil)
         config.backboneSource?.sha256 = "ABC"
         let error = "\(try #require(throws: ConfigError.self) { try config.validate() })"
         #expect(error.contains("backbone_source.sha256"), "\(error)")
