@@ -105,7 +105,8 @@ public enum ModelFiles {
             if weights == nil, let backbone, isBackbone(entry.name) { return backbone.storedFormat(entry) ?? .f32 }
             return localFormat.format(forRowsOf: entry.shape.last!)
         }, storedBytes: { entry, bytes, count in
-            guard weights == nil, let backbone, isBackbone(entry.name), backbone.storedFormat(entry) != nil else { return false }
+            // Asked only for packed matrices: a backbone one held as stored is in the source's own blocks.
+            guard weights == nil, let backbone, isBackbone(entry.name) else { return false }
             try backbone.readBlocks(entry, into: bytes, byteCount: count)
             return true
         })
