@@ -50,6 +50,14 @@ public struct HATIOError: Error, CustomStringConvertible, LocalizedError, Sendab
     }
 
     public var errorDescription: String? { description }
+
+    /// Throws `.nonFinite` naming `tensor` of `path` and the first NaN or infinite value among the
+    /// `count` values just read from it: what every weight loader checks before using a tensor.
+    public static func requireFinite(_ values: UnsafePointer<Float>, count: Int, path: String, tensor: String) throws {
+        if let bad = (0..<count).first(where: { !values[$0].isFinite }) {
+            throw HATIOError(.nonFinite, path: path, tensor: tensor, "holds a non-finite value (\(values[bad])) at element \(bad)")
+        }
+    }
 }
 
 /// The text of errno, e.g. "No such file or directory".

@@ -132,6 +132,12 @@ public enum ModelFiles {
                 throw ModelFileError(path: main, "has SHA-256 \(sha256), but \(model) (backbone_source.sha256) needs \(source.sha256): "
                                      + "not the file this model's backbone was trained with")
             }
+            try self.init(checked: checkpoint, specs: specs, config: config, model: model)
+        }
+
+        /// The backbone of an opened source file whose SHA-256 has been checked (or, on export, recorded).
+        init(checked checkpoint: LlamaCheckpoint, specs: [ParameterSpec], config: TransformerConfig, model: String) throws {
+            let main = checkpoint.weightFiles.first ?? checkpoint.path
             let plan = try BackboneConversion.plan(checkpoint)
             let shapes = Dictionary(plan.map { ($0.output, $0.shape) }, uniquingKeysWith: { a, _ in a })
             for spec in specs where shapes[spec.name] != spec.shape {
@@ -156,9 +162,7 @@ public enum ModelFiles {
             let name = sourceNames[tensor]!
             defer { checkpoint.release(name) }
             try checkpoint.read(name, into: values, count: count)
-            if let bad = (0..<count).first(where: { !values[$0].isFinite }) {
-                throw ModelFileError(path: checkpoint.path, "tensor \(name) holds a non-finite value at element \(bad)")
-            }
+            try HATIOError.requireFinite(values, count: count, path: checkpoint.path, tensor: name)
         }
 
         /// The packed format of the source's own blocks for this tensor, when the packed kernels read them.
@@ -181,10 +185,10 @@ public enum ModelFiles {
     public static func backboneSource(equalTo parameters: ParameterSet, config: HATConfig, file: String,
                                       fetch: String?) throws -> BackboneSource {
         let absolute = absolutePath(file, in: FileManager.default.currentDirectoryPath)
-        let main = try openLlamaCheckpoint(absolute).weightFiles.first ?? absolute
-        let source = BackboneSource(path: absolute, sha256: try SHA256.file(main), fetch: fetch)
+        let checkpoint = try openLlamaCheckpoint(absolute)
+        let source = BackboneSource(path: absolute, sha256: try SHA256.file(checkpoint.weightFiles.first ?? absolute), fetch: fetch)
         let specs = parameters.entries.map(\.spec).filter { isBackbone($0.name) }
-        let backbone = try ExternalBackbone(source, specs: specs, config: config.backboneConfig, model: "the model")
+        let backbone = try ExternalBackbone(checked: checkpoint, specs: specs, config: config.backboneConfig, model: "the model")
         let theirs = UnsafeMutablePointer<Float>.allocate(capacity: specs.map(\.count).max() ?? 1)
         defer { theirs.deallocate() }
         for spec in specs {
@@ -264,9 +268,7 @@ public enum ModelFiles {
         guard file.contains(entry.name) else { return }
         defer { file.release(entry.name) }
         try file.read(entry.name, into: parameters.values + entry.offset, count: entry.count)
-        for i in 0..<entry.count where !parameters.values[entry.offset + i].isFinite {
-            throw ModelFileError(path: file.path, "tensor \(entry.name) holds a non-finite value at element \(i)")
-        }
+        try HATIOError.requireFinite(parameters.values + entry.offset, count: entry.count, path: file.path, tensor: entry.name)
     }
 
     private static func summarize(_ names: [String]) -> String {

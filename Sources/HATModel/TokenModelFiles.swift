@@ -76,9 +76,7 @@ public enum TokenModelFiles {
             let values = parameters.values + entry.offset
             try checkpoint.read(entry.name, into: values, count: entry.count)
             checkpoint.release(entry.name)
-            if let bad = (0..<entry.count).first(where: { !values[$0].isFinite }) {
-                throw HATIOError(.malformed, path: path, tensor: entry.name, "holds a non-finite value at element \(bad)")
-            }
+            try HATIOError.requireFinite(values, count: entry.count, path: path, tensor: entry.name)
         }
         if let weights {
             try parameters.fill(read, packing: { weights.format(forRowsOf: $0.shape.last!) })
