@@ -19,6 +19,7 @@ public final class TokenSession {
     public let chunkTokens: Int
     let caches: [KVCache]
     let blocks: [LlamaBlock]
+    let blockScratch: Arena                       // one block's buffers, shared by every block
     let arena: Arena
     let ids: UnsafeMutablePointer<Int32>          // [chunkTokens]
     let positions: UnsafeMutablePointer<Int32>    // [chunkTokens]
@@ -41,10 +42,9 @@ public final class TokenSession {
         let arena = Arena(name: "token-session")
         self.arena = arena
         let c = config.blocks
-        blocks = (0..<c.numHiddenLayers).map {
-            LlamaBlock(prefix: "\(TokenModel.sourceBlockPrefix).\($0)", config: windowed.blocks.block, parameters: parameters,
-                       maxRows: chunkTokens, arena: arena, context: context, needsBackward: false)
-        }
+        (blocks, blockScratch) = LlamaBlock.inferenceStack(
+            count: c.numHiddenLayers, prefix: { "\(TokenModel.sourceBlockPrefix).\($0)" }, config: windowed.blocks.block,
+            parameters: parameters, maxRows: chunkTokens, context: context, name: "token-session blocks")
         // Room for the window plus one chunk, as LlamaBlock.step requires.
         caches = blocks.map { _ in KVCache(capacity: window + chunkTokens, kvWidth: c.numKeyValueHeads * c.headDim, format: kvCache) }
         ids = arena.allocateInt32(count: chunkTokens)

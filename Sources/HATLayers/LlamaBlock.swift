@@ -114,6 +114,20 @@ public final class LlamaBlock {
         dNormed = arena.tensor(rows: needsBackward ? maxRows : 0, cols: c)
     }
 
+    /// `count` inference blocks (no backward) named `prefix(i)` that share one block's buffers,
+    /// carved from the returned arena `scratch`, which the caller keeps as long as the blocks: a
+    /// block leaves its result in the stream it is given and nothing in its buffers, so blocks run
+    /// one after another need one block's scratch, not `count` (30 for SmolLM2).
+    public static func inferenceStack(count: Int, prefix: (Int) -> String, config: LlamaBlockConfig, parameters: ParameterSet,
+                                      maxRows: Int, context: ComputeContext, name: String) -> (blocks: [LlamaBlock], scratch: Arena) {
+        let scratch = Arena(name: name)
+        let blocks = (0..<count).map { i in
+            LlamaBlock(prefix: prefix(i), config: config, parameters: parameters, maxRows: maxRows,
+                       arena: i == 0 ? scratch : Arena(name: "\(name) \(i)", replaying: scratch), context: context, needsBackward: false)
+        }
+        return (blocks, scratch)
+    }
+
     /// x ← block(x), in place. positions [N] for RoPE; ranges [N] the keys each row may see.
     public func forward(_ x: Tensor /*[N, C]*/, positions: UnsafePointer<Int32>, ranges: KeyRanges) {
         let n = x.rows

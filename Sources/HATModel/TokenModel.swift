@@ -57,6 +57,7 @@ public final class TokenModel {
 
     // Buffers.
     let arena: Arena
+    let blockScratch: Arena       // one block's buffers, shared by every block (LlamaBlock.inferenceStack)
     let stream: Tensor            // [maxTokens, C] residual stream; after forward: h (before the norm)
     let normed: Tensor            // [Tc, C] final norm of a chunk of rows
     let chunkLogits: Tensor       // [Tc, V]
@@ -94,10 +95,9 @@ public final class TokenModel {
         let arena = Arena(name: "token-model")
         self.arena = arena
         embedding = Embedding(parameters: parameters, name: Self.embeddingName, context: context)
-        blocks = (0..<config.blocks.numHiddenLayers).map {
-            LlamaBlock(prefix: "\(blockPrefix).\($0)", config: config.blocks.block, parameters: blockParameters ?? parameters,
-                       maxRows: maxTokens, arena: arena, context: context, needsBackward: false)
-        }
+        (blocks, blockScratch) = LlamaBlock.inferenceStack(
+            count: config.blocks.numHiddenLayers, prefix: { "\(blockPrefix).\($0)" }, config: config.blocks.block,
+            parameters: blockParameters ?? parameters, maxRows: maxTokens, context: context, name: "token-model blocks")
         finalNorm = RMSNorm(parameters: parameters, name: Self.finalNormName, eps: config.blocks.rmsNormEps,
                             maxRows: Self.headChunkRows, arena: arena, context: context, needsBackward: false)
         head = Linear(parameters: parameters, name: config.tiedEmbeddings ? Self.embeddingName : Self.headName, context: context)

@@ -7,6 +7,9 @@
 // Requests up to `blockFloats` share blocks; a larger one gets a block of its own and the shared
 // block stays open, so the memory reserved is at most 2 × (small requests) + (large requests)
 // + one block — the bound `plannedFloats` gives before anything is allocated.
+// An arena made `replaying:` another hands out that arena's buffers again, request by request:
+// the layers of an inference-only stack run one after another and leave nothing in their
+// buffers that the next needs, so the 30 blocks of a token model can share one block's scratch.
 
 #if canImport(Glibc)
 import Glibc
@@ -24,6 +27,11 @@ public final class Arena {
     private var usedInSharedBlock = 0
     /// Floats handed out so far.
     public private(set) var usedFloats = 0
+    /// Every request's buffer and padded size, in order (what a replaying arena hands out again).
+    private var handedOut: [(pointer: UnsafeMutablePointer<Float>, floats: Int)] = []
+    /// The arena whose buffers this one hands out again, and how many it has handed out.
+    private let replayed: Arena?
+    private var replayedCount = 0
 
     /// Alignment of every tensor's first element, in bytes (one cache line, full AVX-512 vector).
     public static let alignmentBytes = 64
@@ -31,6 +39,19 @@ public final class Arena {
     public init(name: String, blockFloats: Int = 1 << 22) {
         self.name = name
         self.blockFloats = blockFloats
+        replayed = nil
+    }
+
+    /// An arena that reserves nothing: its n-th request gets the buffer of `source`'s n-th request,
+    /// which must be of the same size (a mismatch is a programming error and traps). For objects
+    /// built alike and used strictly one after another whose buffers hold nothing between uses
+    /// (the blocks of an inference-only stack: each leaves its result in the stream it is given).
+    /// Its buffers are zero-filled only until their first user writes them. Tensors do not hold
+    /// their arena: whoever keeps the objects built from this arena keeps `source`.
+    public init(name: String, replaying source: Arena) {
+        self.name = name
+        blockFloats = source.blockFloats
+        replayed = source
     }
 
     deinit {
@@ -46,7 +67,21 @@ public final class Arena {
     public func allocate(count: Int) -> UnsafeMutablePointer<Float> {
         precondition(count >= 0, "Arena \(name): negative size \(count)")
         let padded = Arena.padded(count)
+        if let replayed {
+            precondition(replayedCount < replayed.handedOut.count && replayed.handedOut[replayedCount].floats == padded,
+                         "Arena \(name): request \(replayedCount) of \(count) floats is not the one arena \(replayed.name) handed out")
+            replayedCount += 1
+            return replayed.handedOut[replayedCount - 1].pointer
+        }
         usedFloats += padded
+        let pointer = carve(padded)
+        handedOut.append((pointer, padded))
+        return pointer
+    }
+
+    /// `padded` floats from the shared block (a new one when they do not fit) or, when larger
+    /// than a block, from a block of their own.
+    private func carve(_ padded: Int) -> UnsafeMutablePointer<Float> {
         if padded > blockFloats { return newBlock(padded) }
         if let shared = sharedBlock, usedInSharedBlock + padded <= blocks[shared].capacity {
             let pointer = blocks[shared].base + usedInSharedBlock

@@ -1,7 +1,8 @@
 // LlamaBlock against the Double reference composition (forward) and central finite differences
 // of L = Σ block(x) ⊙ R (every weight and the input, ε = 1e-2), with a sliding window smaller
 // than the sequence and two segments; a frozen block leaves weight gradients untouched.
-// Tolerances: forward 1e-5 absolute, gradients 1e-3 × the tensor max + 5e-5.
+// Tolerances: forward 1e-5 absolute, gradients 1e-3 × the tensor max + 5e-5. An inference
+// stack whose blocks share one block's buffers computes the same bits as blocks with their own.
 
 import HATLayers
 import HATTensor
@@ -81,5 +82,34 @@ extension LayerTests.Block {
             let differing = zip(outcomes[i + 1], outcomes[0]).filter { $0 != $1 }.count
             #expect(differing == 0, "\(differing) of \(outcomes[0].count) output, input-gradient and weight-gradient floats differ between \(threads) threads and 1")
         }
+    }
+}
+
+extension LayerTests.Block {
+    @Test func anInferenceStackSharingOneBlocksBuffersComputesTheSameBits() {
+        var rng = RandomGenerator(seed: 23)
+        let cfg = Self.config, n = 13, layers = 3, context = ComputeContext(threads: 2)
+        let specs = (0..<layers).flatMap { LlamaBlock.parameterSpecs(prefix: "b.\($0)", config: cfg) }
+        let p = randomParameters(specs, &rng, bound: 0.4)
+        let arena = Arena(name: "test"), ownArena = Arena(name: "own buffers")
+        let own = (0..<layers).map {
+            LlamaBlock(prefix: "b.\($0)", config: cfg, parameters: p, maxRows: 16, arena: ownArena, context: context, needsBackward: false)
+        }
+        let (shared, scratch) = LlamaBlock.inferenceStack(count: layers, prefix: { "b.\($0)" }, config: cfg, parameters: p,
+                                                         maxRows: 16, context: context, name: "shared")
+        #expect(scratch.usedFloats * layers == ownArena.usedFloats, "the stack holds one block's buffers")
+        let positions = (0..<Int32(n)).map { $0 }
+        let ranges = TestRanges.causal(n, window: cfg.window)
+        let x = randomTensor(arena, n, cfg.hidden, &rng, bound: 1.5)
+        let a = arena.tensor(rows: n, cols: cfg.hidden), b = arena.tensor(rows: n, cols: cfg.hidden)
+        a.copy(from: x)
+        b.copy(from: x)
+        positions.withUnsafeBufferPointer { pos in
+            for _ in 0..<2 {          // twice: the second pass finds the buffers the first left dirty
+                for block in own { block.forward(a, positions: pos.baseAddress!, ranges: ranges.ranges) }
+                for block in shared { block.forward(b, positions: pos.baseAddress!, ranges: ranges.ranges) }
+            }
+        }
+        #expect(a.toArray() == b.toArray())
     }
 }

@@ -1,7 +1,8 @@
 // The arena's plan (issue item 5): for any sequence of requests, `Arena.plannedFloats` gives the
 // floats handed out exactly and a bound on what is reserved from the system — the number a
 // caller checks against the machine's memory before it builds a model — and requests larger
-// than a block get blocks of their own without wasting the shared one.
+// than a block get blocks of their own without wasting the shared one. An arena replaying
+// another hands out the same buffers for the same requests and reserves nothing itself.
 
 import HATTensor
 import Testing
@@ -37,5 +38,16 @@ import Testing
         #expect(Arena.plannedFloats([1 << 62, 1 << 62]) == nil)
         #expect(Arena.plannedFloats([nil]) == nil)
         #expect(Arena.plannedFloats([-1]) == nil)
+    }
+
+    @Test func aReplayingArenaHandsOutTheSameBuffersAndReservesNothing() {
+        let source = Arena(name: "source", blockFloats: 1024)
+        let sizes = [100, 5000, 7, 1024, 300]          // small, own block, small, a full block, small
+        let original = sizes.map { source.allocate(count: $0) }
+        let replay = Arena(name: "replay", replaying: source)
+        let again = sizes.map { replay.allocate(count: $0) }
+        #expect(again == original)
+        #expect(replay.reservedBytes == 0 && replay.usedFloats == 0)
+        #expect(Set(original).count == sizes.count, "the source's buffers are distinct")
     }
 }
