@@ -9,7 +9,8 @@
 // Keys and values are held in float32, or in bfloat16 / IEEE half (KVCacheFormat, `--kv-cache`):
 // half the bytes each decoded position reads, at the cost of rounding them once when they are
 // written (new rows are projected in float32, rounded into the cache, and attention widens the
-// cached rows exactly, chunk by chunk).
+// cached rows exactly, chunk by chunk). The storage is an arena's zero pages, resident only once
+// written: a session sized for 4,096 positions that has seen 20 holds 20 rows, not 2·4,096.
 //
 // Shapes: n new rows, C channels, G kv heads, D head size, K = G·D cache width.
 
@@ -31,7 +32,8 @@ public final class KVCache {
     let storageRows: Int                              // 2·capacity
     let keys: AttentionOperand                        // [storageRows, K] after RoPE
     let values: AttentionOperand                      // [storageRows, K]
-    private let memory: UnsafeMutableRawPointer
+    private let memory: UnsafeMutableRawPointer       // keys then values, in `arena`
+    private let arena: Arena
     /// Storage row of the oldest kept position.
     public private(set) var start = 0
     /// Positions kept (≤ capacity).
@@ -46,8 +48,9 @@ public final class KVCache {
         self.format = format
         storageRows = 2 * capacity
         let count = storageRows * kvWidth             // numbers per matrix
-        memory = .allocate(byteCount: 2 * count * format.bytesPerValue, alignment: 64)
-        memory.initializeMemory(as: UInt8.self, repeating: 0, count: 2 * count * format.bytesPerValue)
+        let floats = 2 * count * format.bytesPerValue / MemoryLayout<Float>.stride
+        arena = Arena(name: "kv cache", blockFloats: floats)          // one block of exactly this size
+        memory = UnsafeMutableRawPointer(arena.allocate(count: floats))
         switch format {
         case .f32:
             let floats = memory.assumingMemoryBound(to: Float.self)
@@ -62,8 +65,6 @@ public final class KVCache {
 
     /// Bytes the keys and values occupy.
     public var storageBytes: Int { 2 * storageRows * kvWidth * format.bytesPerValue }
-
-    deinit { memory.deallocate() }
 
     /// Forget every position (a new sequence).
     public func reset() {
