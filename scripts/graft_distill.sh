@@ -23,6 +23,11 @@
 #                   STAGE2_LONG_STEPS steps on bytes in another order (STAGE2_LONG_SEED). The
 #                   candidate for shipping may take more bytes than the compared arms; it
 #                   resumes from its newest checkpoint when the script is run again
+#   (a2″) stage2-prose  the same as (a2′) — same start, steps, rate and seed — on a training set
+#                   of half literature, half technical text by bytes (DATA/train-half-prose: every
+#                   literature training document and a fixed subset of the technical ones): (a2′)
+#                   trains on 93 % technical bytes, and held-out prose is where the grafts lose to
+#                   the default (trained on literature alone)
 #
 # Local parts: by default warm-started from the shipped default model's (LOCAL_FROM, `hat graft
 # --local-from`: its encoder, decoder and head; the tensors that meet the backbone's width are
@@ -36,7 +41,7 @@
 # Usage: scripts/graft_distill.sh        Knobs (environment): STEPS STAGE2_STEPS STAGE2_LONG_STEPS
 #   STAGE2_LONG_SEED STAGE2_LONG_FROM ROWS WORDS LR STAGE2_LR BACKBONE_LR WARMUP ALIGN_BLOCKS ALIGN_DISTANCE VALIDATE_EVERY
 #   VALIDATION_ROWS CHECKPOINT_EVERY SEED THREADS NICE ARMS (default "distilled stage2 random plain
-#   stage2-long") ARCHIVE SCRATCH PYTHON HAT (a hat binary to use)
+#   stage2-long stage2-prose") ARCHIVE SCRATCH PYTHON HAT (a hat binary to use)
 #   ROOT (the experiment's directory, default runs/graft-warm; the first, unequal 2-MB runs of
 #   2026-12-03 are in runs/distill, 108 steps of the fresh-local 5-MB recipe in runs/graft-5mb)
 #   LOCAL_FROM (a HAT model whose local parts start the graft; empty: fresh from graft-local)
@@ -65,7 +70,7 @@ CHECKPOINT_EVERY=${CHECKPOINT_EVERY:-25}
 SEED=${SEED:-1}
 THREADS=${THREADS:-2}
 NICE=${NICE:-5}
-ARMS=${ARMS:-"distilled stage2 random plain stage2-long"}
+ARMS=${ARMS:-"distilled stage2 random plain stage2-long stage2-prose"}
 SCRATCH=${SCRATCH:-.build-graft}
 PYTHON=${PYTHON:-python3}
 
@@ -108,6 +113,16 @@ if [ ! -f "$DATA/READY" ]; then
         while read -r f; do ln -s "../../../../$f" "$DATA/heldout-technical/$(basename "$(dirname "$f")")--$(basename "$f")"; done
     touch "$DATA/READY"
 fi
+# Half literature, half technical text by bytes, for (a2″): every literature training document and
+# every thirteenth technical one by sorted name (16.1 MB of literature against about 16 MB).
+if [ ! -f "$DATA/HALF_PROSE_READY" ]; then
+    rm -rf "$DATA/train-half-prose"
+    mkdir -p "$DATA/train-half-prose"
+    for f in "$DATA"/train/english--*.txt; do ln -s "$(readlink "$f")" "$DATA/train-half-prose/$(basename "$f")"; done
+    ls "$DATA"/train/*.txt | grep -v '/english--' | sort | awk 'NR % 13 == 1' |
+        while read -r f; do ln -s "$(readlink "$f")" "$DATA/train-half-prose/$(basename "$f")"; done
+    touch "$DATA/HALF_PROSE_READY"
+fi
 
 # 4. Backbone and the two starting models (identical local parts; backbone pretrained or random).
 [ -f "$BACKBONE/model.safetensors" ] || step "$HAT" convert-backbone "$GGUF" --out "$BACKBONE" --dtype f32
@@ -135,7 +150,7 @@ timed() {
     echo "end $(cut -d' ' -f1 /proc/loadavg)" >> "$run/load.txt"
 }
 
-COMMON=(--data "$DATA/train" --rows-per-batch "$ROWS" --words-per-row "$WORDS" --max-row-bytes "$MAX_ROW_BYTES"
+COMMON=(--rows-per-batch "$ROWS" --words-per-row "$WORDS" --max-row-bytes "$MAX_ROW_BYTES"
         --warmup-steps "$WARMUP" --validation-fraction 0.01 --validate-every "$VALIDATE_EVERY"
         --validation-rows "$VALIDATION_ROWS" --checkpoint-every "$CHECKPOINT_EVERY" --keep-checkpoints 2
         --threads "$THREADS" --log-every 5)
@@ -220,7 +235,7 @@ for arm in $ARMS; do
     if [ -f "$ARCHIVE/$arm/DONE" ]; then
         # A finished arm is trained again only when a stage 2 still needs its checkpoint.
         waiting=no
-        for later in stage2 stage2-long; do
+        for later in stage2 stage2-long stage2-prose; do
             if [ "$later" = stage2 ]; then source=distilled; else source=$STAGE2_LONG_FROM; fi
             if [ "$arm" = "$source" ] && [ ! -f "$ARCHIVE/$later/DONE" ] && [[ " $ARMS " == *" $later "* ]]; then waiting=yes; fi
         done
@@ -229,21 +244,23 @@ for arm in $ARMS; do
         fi
     fi
     case $arm in
-        distilled) train distilled "$STEPS" --init-from "$INIT/pretrained" --freeze backbone --learning-rate "$LR" --seed "$SEED" "${COMMON[@]}" "${TEACHER[@]}" ;;
-        plain)     train plain "$STEPS" --init-from "$INIT/pretrained" --freeze backbone --learning-rate "$LR" --seed "$SEED" "${COMMON[@]}" ;;
-        random)    train random "$STEPS" --init-from "$INIT/random" --freeze backbone --learning-rate "$LR" --seed "$SEED" "${COMMON[@]}" "${TEACHER[@]}" ;;
-        stage2|stage2-long)
+        distilled) train distilled "$STEPS" --data "$DATA/train" --init-from "$INIT/pretrained" --freeze backbone --learning-rate "$LR" --seed "$SEED" "${COMMON[@]}" "${TEACHER[@]}" ;;
+        plain)     train plain "$STEPS" --data "$DATA/train" --init-from "$INIT/pretrained" --freeze backbone --learning-rate "$LR" --seed "$SEED" "${COMMON[@]}" ;;
+        random)    train random "$STEPS" --data "$DATA/train" --init-from "$INIT/random" --freeze backbone --learning-rate "$LR" --seed "$SEED" "${COMMON[@]}" "${TEACHER[@]}" ;;
+        stage2|stage2-long|stage2-prose)
             if [ "$arm" = stage2 ]; then source=distilled; else source=$STAGE2_LONG_FROM; fi
             from=$(ls -d "$ROOT/$source/checkpoints"/step-* 2>/dev/null | sort | tail -n 1 || true)
             if [ -z "$from" ] || [ "$(newest_step "$ROOT/$source")" -lt "$STEPS" ]; then
                 echo "$arm: waits for the $source arm to finish"; continue
             fi
             if [ "$arm" = stage2 ]; then
-                train stage2 "$STAGE2_STEPS" --init-from "$from" --backbone-learning-rate "$BACKBONE_LR" --learning-rate "$STAGE2_LR" \
+                train stage2 "$STAGE2_STEPS" --data "$DATA/train" --init-from "$from" --backbone-learning-rate "$BACKBONE_LR" --learning-rate "$STAGE2_LR" \
                     --seed "$SEED" "${COMMON[@]}"
             else
-                train stage2-long "$STAGE2_LONG_STEPS" --init-from "$from" --freeze backbone --learning-rate "$STAGE2_LR" \
-                    --seed "$STAGE2_LONG_SEED" "${COMMON[@]}"
+                data=$DATA/train
+                [ "$arm" = stage2-prose ] && data=$DATA/train-half-prose
+                train "$arm" "$STAGE2_LONG_STEPS" --init-from "$from" --freeze backbone --learning-rate "$STAGE2_LR" \
+                    --seed "$STAGE2_LONG_SEED" --data "$data" "${COMMON[@]}"
             fi ;;
         *) echo "unknown arm $arm" >&2; exit 2 ;;
     esac

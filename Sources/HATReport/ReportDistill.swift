@@ -25,7 +25,8 @@ struct ReportDistill: ParsableCommand {
         ("plain", "(b) plain: SmolLM2 blocks frozen, no teacher"),
         ("random", "(c) random blocks frozen, teacher"),
         ("stage2", "(a2) stage 2 from (a)"),
-        ("stage2-long", "(a2′) longer stage 2, backbone frozen, other bytes"),
+        ("stage2-long", "(a2′) stage 2 from (b), backbone frozen, other bytes"),
+        ("stage2-prose", "(a2″) as (a2′), half the bytes literature"),
     ]
     /// Models evaluated besides the arms.
     static let references: [(key: String, label: String)] = [

@@ -672,19 +672,22 @@ final class ScriptedModel: ByteModel {
         #expect(md.contains("| distilled | 1 | 9,000 | 1m40s | 3m00s | 90 | 4.500 | 4.200 / 1.100 |"))
         #expect(md.contains("## Reading (written by hand)\n\nhand-written"))
         #expect(md.contains("![caption](c.svg)"))
-        #expect(!md.contains("stage2-long"), "the longer stage 2 has no rows before it is evaluated")
+        #expect(!md.contains("stage2-long") && !md.contains("stage2-prose"), "the later stage-2 arms have no rows before they are evaluated")
         let charts = report.charts()
         #expect(charts.map(\.file).contains("graft-smollm2-oracle.svg") && charts.allSatisfy { $0.svg.hasPrefix("<svg") })
     }
 
-    /// Once evaluated, the longer stage 2 is held to the same shipping targets, on its own rows.
-    @Test func theLongerStage2IsHeldToTheShippingTargets() {
+    /// Once evaluated, the later stage-2 arms are held to the same shipping targets, on rows of their own.
+    @Test func theLaterStage2ArmsAreHeldToTheShippingTargets() {
         let report = DistillationReport(arms: [], scored: [Self.scored("stage2", 2.2), Self.scored("stage2-long", 1.8),
+                                                           Self.scored("stage2-prose", 0.9),
                                                            Self.scored("default", 2.0), Self.scored("teacher", 1.6)],
                                         sets: ["prose", "technical"], reading: nil, command: "hat report distill X")
         let md = report.markdown(charts: [])
         #expect(md.contains("| stage2 − default | +0.200 [+0.200, +0.200] | +0.200 [+0.200, +0.200] | < 0 on prose, ≤ −1.0 on technical | no |"))
         #expect(md.contains("| stage2-long − default | -0.200 [-0.200, -0.200] | -0.200 [-0.200, -0.200] | < 0 on prose, ≤ −1.0 on technical | no |"))
         #expect(md.contains("| stage2-long − teacher | +0.200 [+0.200, +0.200]"))
+        #expect(md.contains("| stage2-prose − default | -1.100 [-1.100, -1.100] | -1.100 [-1.100, -1.100] | < 0 on prose, ≤ −1.0 on technical | yes |"))
+        #expect(md.contains("| stage2-prose − teacher | -0.700 [-0.700, -0.700]"))
     }
 }
