@@ -119,7 +119,7 @@ if [ ! -f "$DATA/HALF_PROSE_READY" ]; then
     rm -rf "$DATA/train-half-prose"
     mkdir -p "$DATA/train-half-prose"
     for f in "$DATA"/train/english--*.txt; do ln -s "$(readlink "$f")" "$DATA/train-half-prose/$(basename "$f")"; done
-    ls "$DATA"/train/*.txt | grep -v '/english--' | sort | awk 'NR % 13 == 1' |
+    find "$DATA/train" -maxdepth 1 -name '*.txt' ! -name 'english--*' | sort | awk 'NR % 13 == 1' |
         while read -r f; do ln -s "$(readlink "$f")" "$DATA/train-half-prose/$(basename "$f")"; done
     touch "$DATA/HALF_PROSE_READY"
 fi
