@@ -114,3 +114,37 @@ struct BackboneSourceTests {
         #expect(error.contains("backbone_source.sha256"), "\(error)")
     }
 }
+
+/// The shipped graft `Models/smollm2-hat` (local weights in git, SmolLM2's blocks in the GGUF that
+/// `scripts/fetch_data.py smollm2` brings): its config is valid and names the GGUF relative to the
+/// model directory with its SHA-256 and fetch command; its file holds exactly the local tensors, in
+/// BF16, with the config's shapes; a copy away from the GGUF fails to load with an error naming the
+/// fetch command. (Loading it with the GGUF is what `hat eval --model Models/smollm2-hat` does;
+/// tests do not fetch 98 MB.)
+@Suite struct ShippedGraft {
+    static let model = TinyModel.repositoryRoot + "/Models/smollm2-hat"
+
+    @Test func holdsTheLocalPartsAndNamesItsBackbonesFile() throws {
+        let config = try HATConfig.load(path: Self.model + "/config.json")
+        let source = try #require(config.backboneSource)
+        #expect(source.path == "../../data/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+        #expect(source.sha256 == "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53")
+        #expect(source.fetch == "python3 scripts/fetch_data.py smollm2")
+        #expect(config.backboneConfig.numHiddenLayers == 30 && config.backboneConfig.hiddenSize == 576)
+
+        let file = try SafeTensorsFile(path: Self.model + "/model.safetensors")
+        let local = HierarchicalModel.parameterSpecs(config).filter { !ModelFiles.isBackbone($0.name) }
+        #expect(Set(file.names) == Set(local.map(\.name)))
+        for spec in local {
+            let info = try file.info(spec.name)
+            #expect(info.shape == spec.shape && info.dtype == .bf16, "\(spec.name): \(info.dtype) \(info.shape)")
+        }
+
+        let directory = try TemporaryDirectory("shipped-graft")
+        let copy = directory.file("a/b")
+        try FileManager.default.createDirectory(atPath: directory.file("a"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Self.model, toPath: copy)
+        let missing = "\(try #require(throws: ModelFileError.self) { try ModelFiles.load(from: copy) })"
+        #expect(missing.contains("is missing") && missing.contains("fetch it with: python3 scripts/fetch_data.py smollm2"), "\(missing)")
+    }
+}
