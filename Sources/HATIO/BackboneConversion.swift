@@ -169,14 +169,14 @@ public enum BackboneConversion {
         return done
     }
 
-    /// Throws unless every value is finite (and, for a BF16 output, stays finite when rounded).
+    /// Throws unless every value is finite (HATIOError.requireFinite) and, for a BF16 output, stays
+    /// finite when rounded.
     static func requireFinite(_ values: UnsafePointer<Float>, count: Int, dtype: DType, path: String, tensor: String) throws {
-        for i in 0..<count {
-            let x = values[i]
-            if !x.isFinite || (dtype == .bf16 && !Half.bf16ToFloat(Half.floatToBF16(x)).isFinite) {
-                throw HATIOError(.nonFinite, path: path, tensor: tensor,
-                                 "holds \(x) at element \(i)\(x.isFinite ? ", which is infinite in BF16" : ""); refusing to convert non-finite weights")
-            }
+        try HATIOError.requireFinite(values, count: count, path: path, tensor: tensor)
+        guard dtype == .bf16 else { return }
+        if let i = (0..<count).first(where: { !Half.bf16ToFloat(Half.floatToBF16(values[$0])).isFinite }) {
+            throw HATIOError(.nonFinite, path: path, tensor: tensor,
+                             "holds \(values[i]) at element \(i), which is infinite in BF16; refusing to convert it to BF16")
         }
     }
 
