@@ -3,7 +3,9 @@
 
 Run: python3 scripts/make_io_fixtures.py
 Requirements (pip): numpy==2.4.6 safetensors==0.8.0 torch==2.13.0 transformers==5.24.0 gguf==0.19.0
-Seeds are fixed, so rerunning gives identical files (MANIFEST.json records versions and seeds).
+Seeds are fixed, so rerunning gives identical files (MANIFEST.json records versions and seeds) —
+except tiny_llama_states.safetensors, whose last bits depend on the CPU torch's kernels run on:
+keep the committed one (`git checkout` it) unless the tiny Llama itself changes.
 """
 import copy
 import json
@@ -208,7 +210,27 @@ def tiny_llama_fixtures():
     note("tiny_llama_states.safetensors", f"inputs [{T_POS}, 64] (inputs_embeds, positions 0…{T_POS-1}), hidden states after layer 0 and after the last block (before the final norm), F32")
 
     # GGUF of the same model: F16 matrices, F32 norms, q/k rows permuted as llama.cpp does
-    path = os.path.join(OUT, "tiny_llama.gguf")
+    sd = {k: v.detach().numpy() for k, v in model.state_dict().items()}
+    f16 = lambda name, a: (a.astype(np.float16), None)
+    write_tiny_llama_gguf(os.path.join(OUT, "tiny_llama.gguf"), sd, f16)
+    note("tiny_llama.gguf", "the tiny Llama as GGUF v3 (arch llama): F16 matrices with q/k rows permuted as llama.cpp does, F32 norms")
+
+    # and with its blocks' matrices in quantized blocks, as pretrained GGUFs ship them: layer 0
+    # in Q8_0, layer 1 in Q4_1 (SmolLM2's file); embedding and head F16, norms F32
+    from gguf import GGMLQuantizationType as Q, quants
+    def blocks(name, a):
+        if not name.startswith("blk.") or name.endswith("norm.weight"):
+            return f16(name, a)
+        qtype = Q.Q8_0 if name.startswith("blk.0.") else Q.Q4_1
+        return quants.quantize(a.astype(np.float32), qtype), qtype
+    write_tiny_llama_gguf(os.path.join(OUT, "tiny_llama_q8_0_q4_1.gguf"), sd, blocks)
+    note("tiny_llama_q8_0_q4_1.gguf", "the same GGUF with layer 0's matrices in Q8_0 and layer 1's in Q4_1 (gguf.quants.quantize of the float32 weights); embedding and head F16, norms F32")
+
+
+def write_tiny_llama_gguf(path, sd, stored):
+    """The tiny Llama's state dict `sd` as a llama.cpp GGUF at `path`; `stored(gguf_name, array)`
+    gives each matrix's stored array and its quantization type (None: the array's own dtype)."""
+    import gguf
     w = gguf.GGUFWriter(path, "llama")
     w.add_block_count(TINY["num_hidden_layers"])
     w.add_context_length(TINY["max_position_embeddings"])
@@ -221,25 +243,30 @@ def tiny_llama_fixtures():
     w.add_rope_dimension_count(TINY["hidden_size"] // TINY["num_attention_heads"])
     w.add_tokenizer_model("llama")
     w.add_token_list([f"<t{i}>" for i in range(TINY["vocab_size"])])
-    sd = {k: v.detach().numpy() for k, v in model.state_dict().items()}
     H, G = TINY["num_attention_heads"], TINY["num_key_value_heads"]
-    f16 = lambda a: a.astype(np.float16)
-    w.add_tensor("token_embd.weight", f16(sd["model.embed_tokens.weight"]))
+
+    def matrix(name, a):
+        data, qtype = stored(name, a)
+        if qtype is None:
+            w.add_tensor(name, data)
+        else:
+            w.add_tensor(name, data, raw_shape=data.shape, raw_dtype=qtype)
+
+    matrix("token_embd.weight", sd["model.embed_tokens.weight"])
     for i in range(TINY["num_hidden_layers"]):
         p = f"model.layers.{i}."
         w.add_tensor(f"blk.{i}.attn_norm.weight", sd[p + "input_layernorm.weight"])
-        w.add_tensor(f"blk.{i}.attn_q.weight", f16(gguf_permute(sd[p + "self_attn.q_proj.weight"], H)))
-        w.add_tensor(f"blk.{i}.attn_k.weight", f16(gguf_permute(sd[p + "self_attn.k_proj.weight"], G)))
-        w.add_tensor(f"blk.{i}.attn_v.weight", f16(sd[p + "self_attn.v_proj.weight"]))
-        w.add_tensor(f"blk.{i}.attn_output.weight", f16(sd[p + "self_attn.o_proj.weight"]))
+        matrix(f"blk.{i}.attn_q.weight", gguf_permute(sd[p + "self_attn.q_proj.weight"], H))
+        matrix(f"blk.{i}.attn_k.weight", gguf_permute(sd[p + "self_attn.k_proj.weight"], G))
+        matrix(f"blk.{i}.attn_v.weight", sd[p + "self_attn.v_proj.weight"])
+        matrix(f"blk.{i}.attn_output.weight", sd[p + "self_attn.o_proj.weight"])
         w.add_tensor(f"blk.{i}.ffn_norm.weight", sd[p + "post_attention_layernorm.weight"])
-        w.add_tensor(f"blk.{i}.ffn_gate.weight", f16(sd[p + "mlp.gate_proj.weight"]))
-        w.add_tensor(f"blk.{i}.ffn_up.weight", f16(sd[p + "mlp.up_proj.weight"]))
-        w.add_tensor(f"blk.{i}.ffn_down.weight", f16(sd[p + "mlp.down_proj.weight"]))
+        matrix(f"blk.{i}.ffn_gate.weight", sd[p + "mlp.gate_proj.weight"])
+        matrix(f"blk.{i}.ffn_up.weight", sd[p + "mlp.up_proj.weight"])
+        matrix(f"blk.{i}.ffn_down.weight", sd[p + "mlp.down_proj.weight"])
     w.add_tensor("output_norm.weight", sd["model.norm.weight"])
-    w.add_tensor("output.weight", f16(sd["lm_head.weight"]))
+    matrix("output.weight", sd["lm_head.weight"])
     w.write_header_to_file(); w.write_kv_data_to_file(); w.write_tensors_to_file(); w.close()
-    note("tiny_llama.gguf", "the tiny Llama as GGUF v3 (arch llama): F16 matrices with q/k rows permuted as llama.cpp does, F32 norms")
 
 
 def main():

@@ -3,6 +3,8 @@
 // only the local tensors and the file's path relative to it, and loading reads the backbone from
 // the GGUF — the same numbers as the graft, every bit. Refused, by name: a backbone that is not the
 // file's (a changed value), a file with another SHA-256, a missing file (with its fetch command).
+// A GGUF whose blocks' matrices are quantized (Q8_0, Q4_1, as SmolLM2's file) is held as stored:
+// its blocks packed as the file has them, each meaning the converted graft's numbers exactly.
 // A training run that keeps the backbone frozen checkpoints only the local tensors (and loads
 // back); one that trains the backbone drops `backbone_source`, so its checkpoints hold it.
 
@@ -14,12 +16,14 @@ import HATTestSupport
 import Testing
 
 struct BackboneSourceTests {
-    static let gguf = TinyModel.repositoryRoot + "/Tests/HATIOTests/Fixtures/tiny_llama.gguf"
+    static let fixtures = TinyModel.repositoryRoot + "/Tests/HATIOTests/Fixtures/"
 
-    /// The tiny HAT preset grafted onto the tiny Llama (a copy of its GGUF in `directory`).
-    static func graft(in directory: TemporaryDirectory) throws -> (config: HATConfig, parameters: ParameterSet, gguf: String) {
+    /// The tiny HAT preset grafted onto the tiny Llama (a copy of its GGUF `fixture` in `directory`:
+    /// F16 matrices, or layer 0's in Q8_0 and layer 1's in Q4_1).
+    static func graft(in directory: TemporaryDirectory, fixture: String = "tiny_llama.gguf")
+        throws -> (config: HATConfig, parameters: ParameterSet, gguf: String) {
         let gguf = directory.file("tiny_llama.gguf")
-        try FileManager.default.copyItem(atPath: Self.gguf, toPath: gguf)
+        try FileManager.default.copyItem(atPath: fixtures + fixture, toPath: gguf)
         let converted = directory.file("backbone")
         _ = try BackboneConversion.convert(try openLlamaCheckpoint(gguf), outDir: converted, dtype: .f32, convertedBy: "test")
         let (config, parameters, _) = try Graft.make(backboneDirectory: converted, preset: try TinyModel.config(), seed: 3)
@@ -27,9 +31,9 @@ struct BackboneSourceTests {
     }
 
     /// The graft with its `backbone_source` set to its GGUF copy (as `hat export --backbone-source` sets it).
-    static func sourcedGraft(in directory: TemporaryDirectory, fetch: String? = "fetch-tiny") throws
+    static func sourcedGraft(in directory: TemporaryDirectory, fixture: String = "tiny_llama.gguf", fetch: String? = "fetch-tiny") throws
         -> (config: HATConfig, parameters: ParameterSet, gguf: String) {
-        var (config, parameters, gguf) = try graft(in: directory)
+        var (config, parameters, gguf) = try graft(in: directory, fixture: fixture)
         config.backboneSource = try ModelFiles.backboneSource(equalTo: parameters, config: config, file: gguf, fetch: fetch)
         return (config, parameters, gguf)
     }
@@ -58,6 +62,33 @@ struct BackboneSourceTests {
         let (_, asStored) = try ModelFiles.load(from: model, weights: nil)
         let up = "backbone.layers.1.mlp.up_proj.weight"
         #expect(asStored.packedMatrix(up) == nil && asStored.value(up).toArray() == parameters.value(up).toArray())
+    }
+
+    @Test func quantizedBlocksAreHeldAsTheFileStoresThem() throws {
+        let directory = try TemporaryDirectory("backbone-source")
+        let (config, parameters, _) = try Self.sourcedGraft(in: directory, fixture: "tiny_llama_q8_0_q4_1.gguf")
+        let model = directory.file("model")
+        try ModelFiles.save(config: config, parameters: parameters, to: model, dtype: .f32)
+
+        let (_, widened) = try ModelFiles.load(from: model, weights: .f32)
+        let (_, asStored) = try ModelFiles.load(from: model, weights: nil)
+        let matrices = ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+                        "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"]
+        for (layer, format) in [(0, WeightFormat.q8_0), (1, .q4_1)] {
+            for matrix in matrices {
+                let name = "backbone.layers.\(layer).\(matrix).weight"
+                let graft = parameters.value(name).toArray()
+                #expect(widened.value(name).toArray().map(\.bitPattern) == graft.map(\.bitPattern), "\(name) in float32: the graft's numbers")
+                let packed = try #require(asStored.packedMatrix(name), "\(name) held as stored")
+                #expect(packed.format == format && packed.rows * packed.cols == graft.count, "\(name): \(packed.format)")
+                // q and k rows come back in Hugging Face's order (the file permutes them for llama.cpp's RoPE)
+                var rows = [Float](repeating: .nan, count: graft.count)
+                rows.withUnsafeMutableBufferPointer { packed.widenRows(0..<packed.rows, into: $0.baseAddress!) }
+                #expect(rows.map(\.bitPattern) == graft.map(\.bitPattern), "\(name): its blocks mean the graft's numbers")
+            }
+        }
+        let norm = "backbone.layers.1.input_layernorm.weight"
+        #expect(asStored.packedMatrix(norm) == nil && asStored.value(norm).toArray() == parameters.value(norm).toArray())
     }
 
     @Test func aBackboneThatIsNotTheFilesIsRefused() throws {
