@@ -194,6 +194,20 @@ public struct Provenance: Codable, Equatable, Sendable {
         self.notes = notes
     }
 
+    /// A model about to be trained further (`hat train --init-from source`): the training it
+    /// already had moves into `notes` ("then trained from source, which had N steps, B bytes of
+    /// D"), so that the new run's checkpoints record their own data, steps and bytes — not the new
+    /// run's counts beside the earlier run's data.
+    public mutating func continueTraining(from source: String) {
+        guard trainingData != nil || trainingSteps != nil || trainingBytes != nil else { return }
+        let earlier = "then trained from \(source), which had \(trainingSteps.map(String.init) ?? "?") steps, "
+            + "\(trainingBytes.map(String.init) ?? "?") bytes of \(trainingData ?? "unrecorded data")"
+        notes = [notes, earlier].compactMap { $0 }.joined(separator: "; ")
+        trainingData = nil
+        trainingSteps = nil
+        trainingBytes = nil
+    }
+
     enum CodingKeys: String, CodingKey, CaseIterable {
         case graftedFrom = "grafted_from"
         case trainingData = "training_data"

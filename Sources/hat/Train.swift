@@ -133,7 +133,10 @@ struct Train: ParsableCommand {
                 var rng = RandomGenerator(seed: seed)
                 HierarchicalModel.initialize(parameters, rng: &rng)
             } else {
-                (modelConfig, parameters) = try ModelFiles.load(from: initFrom!)
+                var loaded: HATConfig
+                (loaded, parameters) = try ModelFiles.load(from: initFrom!)
+                loaded.provenance.continueTraining(from: initFrom!)
+                modelConfig = loaded
             }
             trainer = try preparing.whileRunning("reading and splitting the data") {
                 try Trainer(runDirectory: out!, options: options, config: modelConfig, parameters: parameters,

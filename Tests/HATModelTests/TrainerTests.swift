@@ -3,7 +3,8 @@
 // uninterrupted one (exact resume); training, evaluation and the weights are the same bits with
 // 1, 2, 3 and 8 threads; two trainers running at once each equal their solo run; a non-finite loss
 // stops with an error and leaves the last good checkpoint in place; a resume with a new total
-// continues the schedule toward it.
+// continues the schedule toward it; a run from another run's checkpoint records its own data,
+// steps and bytes, and the earlier run's in its notes.
 
 import Foundation
 import HATModel
@@ -161,6 +162,30 @@ func firstDifference(_ a: [UInt32], _ b: [UInt32]) -> String? {
         #expect(saved.steps == 12)
         let notes = try String(contentsOfFile: run + "/NOTES.txt", encoding: .utf8)
         #expect(notes.contains("resumed at step 8 with the total steps changed 8 → 12"), "\(notes)")
+    }
+
+    @Test func aRunFromAnotherRunsCheckpointRecordsItsOwnTraining() throws {
+        let scratch = try TemporaryDirectory("trainer")
+        let first = try TinyCorpus.write(into: scratch.file("first")), second = scratch.file("second")
+        try FileManager.default.createDirectory(atPath: second, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: first + "/a.txt", toPath: second + "/a.txt")
+        try FileManager.default.copyItem(atPath: first + "/b.txt", toPath: second + "/b.txt")
+        let config = try TinyModel.config(), context = ComputeContext(threads: 2)
+        try Trainer(runDirectory: scratch.file("run1"), options: tinyOptions(data: first, steps: 4), config: config,
+                    parameters: TinyModel.parameters(config), context: context).run { _ in }
+        let checkpoint = try #require(try Trainer.newestCheckpoint(in: scratch.file("run1") + "/checkpoints"))
+        var (continued, parameters) = try ModelFiles.load(from: checkpoint)
+        let earlier = continued.provenance
+        #expect(earlier.trainingData == first && earlier.trainingSteps == 4 && (earlier.trainingBytes ?? 0) > 0)
+
+        continued.provenance.continueTraining(from: checkpoint)   // what hat train --init-from does
+        try Trainer(runDirectory: scratch.file("run2"), options: tinyOptions(data: second, steps: 2), config: continued,
+                    parameters: parameters, context: context).run { _ in }
+        let last = try #require(try Trainer.newestCheckpoint(in: scratch.file("run2") + "/checkpoints"))
+        let recorded = try HATConfig.load(path: last + "/" + ModelFiles.configName).provenance
+        #expect(recorded.trainingData == second && recorded.trainingSteps == 2, "this run's data and steps: \(recorded)")
+        let notes = recorded.notes ?? ""
+        #expect(notes.contains("then trained from \(checkpoint), which had 4 steps, \(earlier.trainingBytes!) bytes of \(first)"), "\(notes)")
     }
 
     @Test func nonFiniteLossStopsAndKeepsTheLastCheckpoint() throws {
