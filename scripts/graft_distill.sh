@@ -28,6 +28,11 @@
 #                   literature training document and a fixed subset of the technical ones): (a2′)
 #                   trains on 93 % technical bytes, and held-out prose is where the grafts lose to
 #                   the default (trained on literature alone)
+#   (a3) stage2-more  from (a2″)'s final checkpoint, STAGE2_MORE_STEPS more steps on the same
+#                   half-literature set at STAGE2_MORE_LR (seed STAGE2_MORE_SEED: bytes in another
+#                   order), backbone frozen: (a2″) ended 0.047 above the default on prose with its
+#                   held-out prose still falling as its cosine rate ran out — does more of the same
+#                   close the gap?
 #
 # Local parts: by default warm-started from the shipped default model's (LOCAL_FROM, `hat graft
 # --local-from`: its encoder, decoder and head; the tensors that meet the backbone's width are
@@ -40,8 +45,9 @@
 #
 # Usage: scripts/graft_distill.sh        Knobs (environment): STEPS STAGE2_STEPS STAGE2_LONG_STEPS
 #   STAGE2_LONG_SEED STAGE2_LONG_FROM ROWS WORDS LR STAGE2_LR BACKBONE_LR WARMUP ALIGN_BLOCKS ALIGN_DISTANCE VALIDATE_EVERY
+#   STAGE2_MORE_STEPS STAGE2_MORE_LR STAGE2_MORE_SEED
 #   VALIDATION_ROWS CHECKPOINT_EVERY SEED THREADS NICE ARMS (default "distilled stage2 random plain
-#   stage2-long stage2-prose") ARCHIVE SCRATCH PYTHON HAT (a hat binary to use)
+#   stage2-long stage2-prose stage2-more") ARCHIVE SCRATCH PYTHON HAT (a hat binary to use)
 #   ROOT (the experiment's directory, default runs/graft-warm; the first, unequal 2-MB runs of
 #   2026-12-03 are in runs/distill, 108 steps of the fresh-local 5-MB recipe in runs/graft-5mb)
 #   LOCAL_FROM (a HAT model whose local parts start the graft; empty: fresh from graft-local)
@@ -55,6 +61,9 @@ STAGE2_STEPS=${STAGE2_STEPS:-100}
 STAGE2_LONG_STEPS=${STAGE2_LONG_STEPS:-600}    # ≈ 6 MB (first planned as 1,000; cut to fit one session)
 STAGE2_LONG_SEED=${STAGE2_LONG_SEED:-2}        # another order of the documents: bytes (a) did not see
 STAGE2_LONG_FROM=${STAGE2_LONG_FROM:-plain}        # (b) beat (a) on held-out text: 2.232 vs 2.430 prose
+STAGE2_MORE_STEPS=${STAGE2_MORE_STEPS:-600}    # ≈ 6 MB more, as much again as (a2″)
+STAGE2_MORE_LR=${STAGE2_MORE_LR:-1.5e-4}       # half (a2″)'s peak: it continues a trained model
+STAGE2_MORE_SEED=${STAGE2_MORE_SEED:-3}
 ROWS=${ROWS:-8}
 WORDS=${WORDS:-256}
 MAX_ROW_BYTES=${MAX_ROW_BYTES:-2048}
@@ -70,7 +79,7 @@ CHECKPOINT_EVERY=${CHECKPOINT_EVERY:-25}
 SEED=${SEED:-1}
 THREADS=${THREADS:-2}
 NICE=${NICE:-5}
-ARMS=${ARMS:-"distilled stage2 random plain stage2-long stage2-prose"}
+ARMS=${ARMS:-"distilled stage2 random plain stage2-long stage2-prose stage2-more"}
 SCRATCH=${SCRATCH:-.build-graft}
 PYTHON=${PYTHON:-python3}
 
@@ -231,13 +240,35 @@ archive() {
 evaluate teacher "$GGUF"
 evaluate default Models/default
 
+# The arm a stage-2 arm starts from, and the steps that arm must have reached.
+source_of() {
+    case $1 in
+        stage2) echo distilled ;;
+        stage2-long|stage2-prose) echo "$STAGE2_LONG_FROM" ;;
+        stage2-more) echo stage2-prose ;;
+    esac
+}
+steps_of() {
+    case $1 in
+        distilled|plain|random) echo "$STEPS" ;;
+        stage2) echo "$STAGE2_STEPS" ;;
+        stage2-long|stage2-prose) echo "$STAGE2_LONG_STEPS" ;;
+        stage2-more) echo "$STAGE2_MORE_STEPS" ;;
+    esac
+}
+
 for arm in $ARMS; do
     if [ -f "$ARCHIVE/$arm/DONE" ]; then
         # A finished arm is trained again only when a stage 2 still needs its checkpoint.
         waiting=no
-        for later in stage2 stage2-long stage2-prose; do
-            if [ "$later" = stage2 ]; then source=distilled; else source=$STAGE2_LONG_FROM; fi
-            if [ "$arm" = "$source" ] && [ ! -f "$ARCHIVE/$later/DONE" ] && [[ " $ARMS " == *" $later "* ]]; then waiting=yes; fi
+        # (directly or through the arms between: stage2-more needs stage2-prose, which needs plain).
+        for later in stage2 stage2-long stage2-prose stage2-more; do
+            [ ! -f "$ARCHIVE/$later/DONE" ] && [[ " $ARMS " == *" $later "* ]] || continue
+            source=$(source_of "$later")
+            while [ -n "$source" ]; do
+                if [ "$arm" = "$source" ]; then waiting=yes; fi
+                source=$(source_of "$source")
+            done
         done
         if [ $waiting = no ]; then
             echo "$arm: done ($(cat "$ARCHIVE/$arm/DONE"))"; continue
@@ -247,13 +278,16 @@ for arm in $ARMS; do
         distilled) train distilled "$STEPS" --data "$DATA/train" --init-from "$INIT/pretrained" --freeze backbone --learning-rate "$LR" --seed "$SEED" "${COMMON[@]}" "${TEACHER[@]}" ;;
         plain)     train plain "$STEPS" --data "$DATA/train" --init-from "$INIT/pretrained" --freeze backbone --learning-rate "$LR" --seed "$SEED" "${COMMON[@]}" ;;
         random)    train random "$STEPS" --data "$DATA/train" --init-from "$INIT/random" --freeze backbone --learning-rate "$LR" --seed "$SEED" "${COMMON[@]}" "${TEACHER[@]}" ;;
-        stage2|stage2-long|stage2-prose)
-            if [ "$arm" = stage2 ]; then source=distilled; else source=$STAGE2_LONG_FROM; fi
+        stage2|stage2-long|stage2-prose|stage2-more)
+            source=$(source_of "$arm")
             from=$(ls -d "$ROOT/$source/checkpoints"/step-* 2>/dev/null | sort | tail -n 1 || true)
-            if [ -z "$from" ] || [ "$(newest_step "$ROOT/$source")" -lt "$STEPS" ]; then
+            if [ -z "$from" ] || [ "$(newest_step "$ROOT/$source")" -lt "$(steps_of "$source")" ]; then
                 echo "$arm: waits for the $source arm to finish"; continue
             fi
-            if [ "$arm" = stage2 ]; then
+            if [ "$arm" = stage2-more ]; then
+                train stage2-more "$STAGE2_MORE_STEPS" --init-from "$from" --freeze backbone --learning-rate "$STAGE2_MORE_LR" \
+                    --seed "$STAGE2_MORE_SEED" --data "$DATA/train-half-prose" "${COMMON[@]}"
+            elif [ "$arm" = stage2 ]; then
                 train stage2 "$STAGE2_STEPS" --data "$DATA/train" --init-from "$from" --backbone-learning-rate "$BACKBONE_LR" --learning-rate "$STAGE2_LR" \
                     --seed "$SEED" "${COMMON[@]}"
             else

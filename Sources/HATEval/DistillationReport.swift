@@ -11,7 +11,7 @@ import HATModel
 public struct DistillationReport {
     /// One training run of the experiment.
     public struct Arm {
-        public var key: String           // directory name: distilled, plain, random, stage2, stage2-long
+        public var key: String           // directory name: distilled, plain, random, stage2, stage2-long, …
         public var label: String
         /// Lines of metrics.jsonl.
         public var metrics: [[String: Any]]
@@ -143,7 +143,7 @@ public struct DistillationReport {
         }
         row("distilled", "plain", target: "below (distilling helps)") { d in d[prose].map { $0.high < 0 } }
         // The stage-2 arms against the shipping targets (the later ones, when they have run, are the candidates).
-        for stage2 in ["stage2", "stage2-long", "stage2-prose"] where stage2 == "stage2" || scored.contains(where: { $0.key == stage2 }) {
+        for stage2 in ["stage2", "stage2-long", "stage2-prose", "stage2-more"] where stage2 == "stage2" || scored.contains(where: { $0.key == stage2 }) {
             row(stage2, "default", target: "< 0 on \(prose), ≤ −1.0 on \(technical)") { d in
                 guard let p = d[prose], let t = d[technical] else { return nil }
                 return p.estimate < 0 && t.estimate <= -1.0
