@@ -33,6 +33,11 @@
 #                   order), backbone frozen: (a2″) ended 0.047 above the default on prose with its
 #                   held-out prose still falling as its cosine rate ran out — does more of the same
 #                   close the gap?
+#   (a4) stage2-lit  from (a3)'s final checkpoint, STAGE2_LIT_STEPS more steps on the literature
+#                   training documents alone (DATA/train-literature: the shipped default's own
+#                   training set) at STAGE2_MORE_LR, seed STAGE2_LIT_SEED, backbone frozen: (a2″)
+#                   and (a3) trained on half literature and stayed above the default on prose —
+#                   how much of that gap is the mix?
 #
 # Local parts: by default warm-started from the shipped default model's (LOCAL_FROM, `hat graft
 # --local-from`: its encoder, decoder and head; the tensors that meet the backbone's width are
@@ -45,9 +50,9 @@
 #
 # Usage: scripts/graft_distill.sh        Knobs (environment): STEPS STAGE2_STEPS STAGE2_LONG_STEPS
 #   STAGE2_LONG_SEED STAGE2_LONG_FROM ROWS WORDS LR STAGE2_LR BACKBONE_LR WARMUP ALIGN_BLOCKS ALIGN_DISTANCE VALIDATE_EVERY
-#   STAGE2_MORE_STEPS STAGE2_MORE_LR STAGE2_MORE_SEED
+#   STAGE2_MORE_STEPS STAGE2_MORE_LR STAGE2_MORE_SEED STAGE2_LIT_STEPS STAGE2_LIT_SEED
 #   VALIDATION_ROWS CHECKPOINT_EVERY SEED THREADS NICE ARMS (default "distilled stage2 random plain
-#   stage2-long stage2-prose stage2-more") ARCHIVE SCRATCH PYTHON HAT (a hat binary to use)
+#   stage2-long stage2-prose stage2-more stage2-lit") ARCHIVE SCRATCH PYTHON HAT (a hat binary to use)
 #   ROOT (the experiment's directory, default runs/graft-warm; the first, unequal 2-MB runs of
 #   2026-12-03 are in runs/distill, 108 steps of the fresh-local 5-MB recipe in runs/graft-5mb)
 #   LOCAL_FROM (a HAT model whose local parts start the graft; empty: fresh from graft-local)
@@ -64,6 +69,8 @@ STAGE2_LONG_FROM=${STAGE2_LONG_FROM:-plain}        # (b) beat (a) on held-out te
 STAGE2_MORE_STEPS=${STAGE2_MORE_STEPS:-600}    # ≈ 6 MB more, as much again as (a2″)
 STAGE2_MORE_LR=${STAGE2_MORE_LR:-1.5e-4}       # half (a2″)'s peak: it continues a trained model
 STAGE2_MORE_SEED=${STAGE2_MORE_SEED:-3}
+STAGE2_LIT_STEPS=${STAGE2_LIT_STEPS:-600}      # ≈ 6 MB of the 16.1 MB of literature
+STAGE2_LIT_SEED=${STAGE2_LIT_SEED:-4}
 ROWS=${ROWS:-8}
 WORDS=${WORDS:-256}
 MAX_ROW_BYTES=${MAX_ROW_BYTES:-2048}
@@ -79,7 +86,7 @@ CHECKPOINT_EVERY=${CHECKPOINT_EVERY:-25}
 SEED=${SEED:-1}
 THREADS=${THREADS:-2}
 NICE=${NICE:-5}
-ARMS=${ARMS:-"distilled stage2 random plain stage2-long stage2-prose stage2-more"}
+ARMS=${ARMS:-"distilled stage2 random plain stage2-long stage2-prose stage2-more stage2-lit"}
 SCRATCH=${SCRATCH:-.build-graft}
 PYTHON=${PYTHON:-python3}
 
@@ -131,6 +138,13 @@ if [ ! -f "$DATA/HALF_PROSE_READY" ]; then
     find "$DATA/train" -maxdepth 1 -name '*.txt' ! -name 'english--*' | sort | awk 'NR % 13 == 1' |
         while read -r f; do ln -s "$(readlink "$f")" "$DATA/train-half-prose/$(basename "$f")"; done
     touch "$DATA/HALF_PROSE_READY"
+fi
+# Literature alone, for (a4): every literature training document (the shipped default's training set).
+if [ ! -f "$DATA/LITERATURE_READY" ]; then
+    rm -rf "$DATA/train-literature"
+    mkdir -p "$DATA/train-literature"
+    for f in "$DATA"/train/english--*.txt; do ln -s "$(readlink "$f")" "$DATA/train-literature/$(basename "$f")"; done
+    touch "$DATA/LITERATURE_READY"
 fi
 
 # 4. Backbone and the two starting models (identical local parts; backbone pretrained or random).
@@ -246,6 +260,7 @@ source_of() {
         stage2) echo distilled ;;
         stage2-long|stage2-prose) echo "$STAGE2_LONG_FROM" ;;
         stage2-more) echo stage2-prose ;;
+        stage2-lit) echo stage2-more ;;
     esac
 }
 steps_of() {
@@ -254,6 +269,7 @@ steps_of() {
         stage2) echo "$STAGE2_STEPS" ;;
         stage2-long|stage2-prose) echo "$STAGE2_LONG_STEPS" ;;
         stage2-more) echo "$STAGE2_MORE_STEPS" ;;
+        stage2-lit) echo "$STAGE2_LIT_STEPS" ;;
     esac
 }
 
@@ -261,8 +277,8 @@ for arm in $ARMS; do
     if [ -f "$ARCHIVE/$arm/DONE" ]; then
         # A finished arm is trained again only when a stage 2 still needs its checkpoint.
         waiting=no
-        # (directly or through the arms between: stage2-more needs stage2-prose, which needs plain).
-        for later in stage2 stage2-long stage2-prose stage2-more; do
+        # (directly or through the arms between: stage2-lit needs stage2-more, which needs stage2-prose…).
+        for later in stage2 stage2-long stage2-prose stage2-more stage2-lit; do
             [ ! -f "$ARCHIVE/$later/DONE" ] && [[ " $ARMS " == *" $later "* ]] || continue
             source=$(source_of "$later")
             while [ -n "$source" ]; do
@@ -278,7 +294,7 @@ for arm in $ARMS; do
         distilled) train distilled "$STEPS" --data "$DATA/train" --init-from "$INIT/pretrained" --freeze backbone --learning-rate "$LR" --seed "$SEED" "${COMMON[@]}" "${TEACHER[@]}" ;;
         plain)     train plain "$STEPS" --data "$DATA/train" --init-from "$INIT/pretrained" --freeze backbone --learning-rate "$LR" --seed "$SEED" "${COMMON[@]}" ;;
         random)    train random "$STEPS" --data "$DATA/train" --init-from "$INIT/random" --freeze backbone --learning-rate "$LR" --seed "$SEED" "${COMMON[@]}" "${TEACHER[@]}" ;;
-        stage2|stage2-long|stage2-prose|stage2-more)
+        stage2|stage2-long|stage2-prose|stage2-more|stage2-lit)
             source=$(source_of "$arm")
             from=$(ls -d "$ROOT/$source/checkpoints"/step-* 2>/dev/null | sort | tail -n 1 || true)
             if [ -z "$from" ] || [ "$(newest_step "$ROOT/$source")" -lt "$(steps_of "$source")" ]; then
@@ -287,6 +303,9 @@ for arm in $ARMS; do
             if [ "$arm" = stage2-more ]; then
                 train stage2-more "$STAGE2_MORE_STEPS" --init-from "$from" --freeze backbone --learning-rate "$STAGE2_MORE_LR" \
                     --seed "$STAGE2_MORE_SEED" --data "$DATA/train-half-prose" "${COMMON[@]}"
+            elif [ "$arm" = stage2-lit ]; then
+                train stage2-lit "$STAGE2_LIT_STEPS" --init-from "$from" --freeze backbone --learning-rate "$STAGE2_MORE_LR" \
+                    --seed "$STAGE2_LIT_SEED" --data "$DATA/train-literature" "${COMMON[@]}"
             elif [ "$arm" = stage2 ]; then
                 train stage2 "$STAGE2_STEPS" --data "$DATA/train" --init-from "$from" --backbone-learning-rate "$BACKBONE_LR" --learning-rate "$STAGE2_LR" \
                     --seed "$SEED" "${COMMON[@]}"

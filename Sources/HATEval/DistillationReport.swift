@@ -142,8 +142,10 @@ public struct DistillationReport {
             return p.estimate <= -0.3 && a.high < c.low
         }
         row("distilled", "plain", target: "below (distilling helps)") { d in d[prose].map { $0.high < 0 } }
-        // The stage-2 arms against the shipping targets (the later ones, when they have run, are the candidates).
-        for stage2 in ["stage2", "stage2-long", "stage2-prose", "stage2-more"] where stage2 == "stage2" || scored.contains(where: { $0.key == stage2 }) {
+        // The stage-2 arms against the shipping targets: (a2) always, the later ones ("stage2-…", the
+        // candidates for shipping) once they have been evaluated, in the order they were scored.
+        let stage2Arms = ["stage2"] + scored.map(\.key).filter { $0.hasPrefix("stage2-") }
+        for stage2 in stage2Arms {
             row(stage2, "default", target: "< 0 on \(prose), ≤ −1.0 on \(technical)") { d in
                 guard let p = d[prose], let t = d[technical] else { return nil }
                 return p.estimate < 0 && t.estimate <= -1.0

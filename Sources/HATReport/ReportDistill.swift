@@ -28,6 +28,7 @@ struct ReportDistill: ParsableCommand {
         ("stage2-long", "(a2′) stage 2 from (b), backbone frozen, other bytes"),
         ("stage2-prose", "(a2″) as (a2′), half the bytes literature"),
         ("stage2-more", "(a3) (a2″) + 600 steps at half its rate"),
+        ("stage2-lit", "(a4) (a3) + 600 steps on literature alone"),
     ]
     /// Models evaluated besides the arms.
     static let references: [(key: String, label: String)] = [

@@ -680,7 +680,7 @@ final class ScriptedModel: ByteModel {
     /// Once evaluated, the later stage-2 arms are held to the same shipping targets, on rows of their own.
     @Test func theLaterStage2ArmsAreHeldToTheShippingTargets() {
         let report = DistillationReport(arms: [], scored: [Self.scored("stage2", 2.2), Self.scored("stage2-long", 1.8),
-                                                           Self.scored("stage2-prose", 0.9),
+                                                           Self.scored("stage2-prose", 0.9), Self.scored("stage2-lit", 2.1),
                                                            Self.scored("default", 2.0), Self.scored("teacher", 1.6)],
                                         sets: ["prose", "technical"], reading: nil, command: "hat report distill X")
         let md = report.markdown(charts: [])
@@ -689,5 +689,7 @@ final class ScriptedModel: ByteModel {
         #expect(md.contains("| stage2-long − teacher | +0.200 [+0.200, +0.200]"))
         #expect(md.contains("| stage2-prose − default | -1.100 [-1.100, -1.100] | -1.100 [-1.100, -1.100] | < 0 on prose, ≤ −1.0 on technical | yes |"))
         #expect(md.contains("| stage2-prose − teacher | -0.700 [-0.700, -0.700]"))
+        #expect(md.contains("| stage2-lit − default | +0.100 [+0.100, +0.100] | +0.100 [+0.100, +0.100] | < 0 on prose, ≤ −1.0 on technical | no |"),
+                "an arm the report has no fixed place for is held to the targets too")
     }
 }
