@@ -677,6 +677,20 @@ final class ScriptedModel: ByteModel {
         #expect(charts.map(\.file).contains("graft-smollm2-oracle.svg") && charts.allSatisfy { $0.svg.hasPrefix("<svg") })
     }
 
+    /// A run resumed after its session was killed has no time.txt line for the killed part; the
+    /// trainer's clock, which runs on across resumes, is then the wall time.
+    @Test func aKilledInvocationsTimeComesFromTheTrainersClock() {
+        let metrics: [[String: Any]] = [["split": "train", "step": 600, "bytes_seen": 60_000, "elapsed_seconds": 300.0]]
+        let resumed = DistillationReport.Arm(key: "stage2-more", label: "resumed", metrics: metrics, options: nil,
+                                             wallSeconds: 100, cpuSeconds: 180, notes: nil)
+        let whole = DistillationReport.Arm(key: "plain", label: "whole", metrics: metrics, options: nil,
+                                           wallSeconds: 320, cpuSeconds: 600, notes: nil)
+        let md = DistillationReport(arms: [resumed, whole], scored: [], sets: ["prose"], reading: nil, command: "hat report distill X")
+            .markdown(charts: [])
+        #expect(md.contains("| resumed | 600 | 60,000 | 5m00s | 9m00s | 200 |"), "clock 300 s; CPU 300 × 180/100")
+        #expect(md.contains("| whole | 600 | 60,000 | 5m20s | 10m00s | 188 |"), "time.txt is kept when it is the longer (it includes loading)")
+    }
+
     /// Once evaluated, the later stage-2 arms are held to the same shipping targets, on rows of their own.
     @Test func theLaterStage2ArmsAreHeldToTheShippingTargets() {
         let report = DistillationReport(arms: [], scored: [Self.scored("stage2", 2.2), Self.scored("stage2-long", 1.8),
