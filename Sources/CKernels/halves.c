@@ -53,7 +53,10 @@ void hat_widen_rows(int format, const uint16_t *source, long sourceStride, long 
 
 // The two products of one query's attention over 16-bit rows, without a widened copy: each key
 // or value is widened in a register and used at once (decoding reads the cache once, in half
-// the bytes). Sums in float32 in a fixed order: scores 8 lanes per row, lanes added pairwise,
+// the bytes). Several heads are taken together, rows outer and heads inner, so that each row is
+// read once across them: head after head, every pass would stream all the rows for one head's
+// slice of each (a sixth of a row for six heads). Sums in float32 in a fixed order that does not
+// depend on how many heads are taken together: a score's 8 lanes per row, lanes added pairwise,
 // then the tail; the weighted sum row after row.
 
 static inline float sum8(__m256 v) {
@@ -63,71 +66,63 @@ static inline float sum8(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
+// scores[r] = scale · q · k[r] for the `rows` (1 to 4) rows from k: independent chains.
+static inline void score_rows(int format, const float *q, const uint16_t *k, long kStride, long rows, long d,
+                              float scale, float *scores) {
+    long full = d - d % 8;
+    __m256 a[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (long c = 0; c < full; c += 8) {
+        __m256 x = _mm256_loadu_ps(q + c);
+        for (long r = 0; r < rows; r++) a[r] = _mm256_fmadd_ps(x, widen8(format, k + r * kStride + c), a[r]);
+    }
+    for (long r = 0; r < rows; r++) {
+        float s = sum8(a[r]);
+        for (long c = full; c < d; c++) s += q[c] * widen1(format, k[r * kStride + c]);
+        scores[r] = s * scale;
+    }
+}
+
+void hat_half_scores_heads(int format, const float *q, const uint16_t *k, long kStride, long n, long d,
+                           long firstHead, long heads, long group, float scale, float *scores, long scoresStride) {
+    for (long j = 0; j < n; j += 4) {
+        long rows = n - j < 4 ? n - j : 4;
+        for (long i = 0; i < heads; i++) {
+            const uint16_t *kj = k + j * kStride + ((firstHead + i) / group - firstHead / group) * d;
+            score_rows(format, q + i * d, kj, kStride, rows, d, scale, scores + i * scoresStride + j);
+        }
+    }
+}
+
 void hat_half_scores(int format, const float *q, const uint16_t *k, long kStride, long n, long d, float scale,
                      float *scores) {
-    long full = d - d % 8;
-    long j = 0;
-    for (; j + 4 <= n; j += 4) {                         // four rows at a time: four independent chains
-        const uint16_t *k0 = k + j * kStride, *k1 = k0 + kStride, *k2 = k1 + kStride, *k3 = k2 + kStride;
-        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
-        for (long c = 0; c < full; c += 8) {
-            __m256 x = _mm256_loadu_ps(q + c);
-            a0 = _mm256_fmadd_ps(x, widen8(format, k0 + c), a0);
-            a1 = _mm256_fmadd_ps(x, widen8(format, k1 + c), a1);
-            a2 = _mm256_fmadd_ps(x, widen8(format, k2 + c), a2);
-            a3 = _mm256_fmadd_ps(x, widen8(format, k3 + c), a3);
+    hat_half_scores_heads(format, q, k, kStride, n, d, 0, 1, 1, scale, scores, 0);
+}
+
+void hat_half_weighted_sum_heads(int format, const float *p, long pStride, const uint16_t *v, long vStride, long n,
+                                 long d, long firstHead, long heads, long group, int accumulate, float *out) {
+    if (!accumulate) memset(out, 0, (size_t)(heads * d) * sizeof(float));
+    for (long j = 0; j < n; j += 4) {
+        long rows = n - j < 4 ? n - j : 4;
+        for (long i = 0; i < heads; i++) {
+            const float *w = p + i * pStride + j;
+            const uint16_t *vj = v + j * vStride + ((firstHead + i) / group - firstHead / group) * d;
+            float *o = out + i * d;
+            long c = 0;
+            for (; c + 8 <= d; c += 8) {
+                __m256 a = _mm256_loadu_ps(o + c);
+                for (long r = 0; r < rows; r++) a = _mm256_fmadd_ps(_mm256_set1_ps(w[r]), widen8(format, vj + r * vStride + c), a);
+                _mm256_storeu_ps(o + c, a);
+            }
+            for (; c < d; c++) {
+                float a = o[c];
+                for (long r = 0; r < rows; r++) a = fmaf(w[r], widen1(format, vj[r * vStride + c]), a);
+                o[c] = a;
+            }
         }
-        float s0 = sum8(a0), s1 = sum8(a1), s2 = sum8(a2), s3 = sum8(a3);
-        for (long c = full; c < d; c++) {
-            s0 += q[c] * widen1(format, k0[c]);
-            s1 += q[c] * widen1(format, k1[c]);
-            s2 += q[c] * widen1(format, k2[c]);
-            s3 += q[c] * widen1(format, k3[c]);
-        }
-        scores[j] = s0 * scale;
-        scores[j + 1] = s1 * scale;
-        scores[j + 2] = s2 * scale;
-        scores[j + 3] = s3 * scale;
-    }
-    for (; j < n; j++) {                                 // the same order for the last rows
-        const uint16_t *kj = k + j * kStride;
-        __m256 a = _mm256_setzero_ps();
-        for (long c = 0; c < full; c += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + c), widen8(format, kj + c), a);
-        float s = sum8(a);
-        for (long c = full; c < d; c++) s += q[c] * widen1(format, kj[c]);
-        scores[j] = s * scale;
     }
 }
 
 void hat_half_weighted_sum(int format, const float *p, const uint16_t *v, long vStride, long n, long d, int accumulate,
                            float *out) {
-    long c = 0;
-    for (; c + 32 <= d; c += 32) {                       // 32 columns in four registers
-        __m256 a0 = accumulate ? _mm256_loadu_ps(out + c) : _mm256_setzero_ps();
-        __m256 a1 = accumulate ? _mm256_loadu_ps(out + c + 8) : _mm256_setzero_ps();
-        __m256 a2 = accumulate ? _mm256_loadu_ps(out + c + 16) : _mm256_setzero_ps();
-        __m256 a3 = accumulate ? _mm256_loadu_ps(out + c + 24) : _mm256_setzero_ps();
-        for (long j = 0; j < n; j++) {
-            __m256 w = _mm256_set1_ps(p[j]);
-            const uint16_t *vj = v + j * vStride + c;
-            a0 = _mm256_fmadd_ps(w, widen8(format, vj), a0);
-            a1 = _mm256_fmadd_ps(w, widen8(format, vj + 8), a1);
-            a2 = _mm256_fmadd_ps(w, widen8(format, vj + 16), a2);
-            a3 = _mm256_fmadd_ps(w, widen8(format, vj + 24), a3);
-        }
-        _mm256_storeu_ps(out + c, a0);
-        _mm256_storeu_ps(out + c + 8, a1);
-        _mm256_storeu_ps(out + c + 16, a2);
-        _mm256_storeu_ps(out + c + 24, a3);
-    }
-    for (; c + 8 <= d; c += 8) {
-        __m256 a = accumulate ? _mm256_loadu_ps(out + c) : _mm256_setzero_ps();
-        for (long j = 0; j < n; j++) a = _mm256_fmadd_ps(_mm256_set1_ps(p[j]), widen8(format, v + j * vStride + c), a);
-        _mm256_storeu_ps(out + c, a);
-    }
-    for (; c < d; c++) {
-        float a = accumulate ? out[c] : 0;
-        for (long j = 0; j < n; j++) a = fmaf(p[j], widen1(format, v[j * vStride + c]), a);
-        out[c] = a;
-    }
+    hat_half_weighted_sum_heads(format, p, 0, v, vStride, n, d, 0, 1, 1, accumulate, out);
 }

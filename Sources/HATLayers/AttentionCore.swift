@@ -196,6 +196,10 @@ public final class AttentionCore {
             if widenedTiles.rows == 0 { fatalError("AttentionCore: 16-bit keys or values need a core built without backward (inference)") }
         }
         let bq = queryBlock, kc = keyChunk, group = h / g
+        if nq == 1, case .half(let keys) = k, case .half(let values) = v, (h + min(workers, h) - 1) / min(workers, h) <= bq {
+            decodingStep(out: out, q: q, keys: keys, values: values, ranges: ranges)
+            return
+        }
         let scale = 1 / Float(d).squareRoot()
         let blocks = (nq + bq - 1) / bq
         let lse = logSumExp, tiles = scoreTiles, stats = rowStats, widened = widenedTiles
@@ -249,6 +253,63 @@ public final class AttentionCore {
                 } else {
                     oBlock.row(r).update(repeating: 0, count: d)
                     lse[i0 + r, head] = 0
+                }
+            }
+        }
+    }
+
+    /// One query over 16-bit keys and values (a decoding step): the heads are dealt to the workers
+    /// in contiguous runs, and each worker reads every key and value row once across its heads,
+    /// chunk by chunk with the same online softmax as the loop above. Head by head, every pass
+    /// streamed all the rows for one head's slice of each; the numbers are the same, bit for bit
+    /// (the kernels sum each head in the same order; AttentionCoreTests).
+    private func decodingStep(out: Tensor, q: Tensor, keys: HalfMatrix, values: HalfMatrix, ranges: KeyRanges) {
+        let h = heads, d = headDim, group = heads / kvHeads, kc = keyChunk, bq = queryBlock
+        let scale = 1 / Float(d).squareRoot()
+        let lo = Int(ranges.lo[0]), hi = Int(ranges.hi[0])
+        let runs = min(workers, h)
+        let lse = logSumExp, tiles = scoreTiles, stats = rowStats
+        forEachItem(runs) { w, run in
+            let h0 = run * h / runs, h1 = (run + 1) * h / runs, count = h1 - h0
+            let o = out.row(0) + h0 * d                                            // [count·D]
+            if lo >= hi {
+                o.update(repeating: 0, count: count * d)
+                for head in h0..<h1 { lse[0, head] = 0 }
+                return
+            }
+            precondition(hi <= keys.rows, "AttentionCore: key range up to \(hi) but only \(keys.rows) keys")
+            let runMax = stats.row(w), runSum = runMax + bq
+            for i in 0..<count { runMax[i] = -.greatestFiniteMagnitude; runSum[i] = 0 }
+            let kvColumns = (h0 / group) * d..<((h1 - 1) / group + 1) * d
+            var c0 = lo
+            while c0 < hi {
+                let c1 = min(c0 + kc, hi), cw = c1 - c0
+                let s = tiles.rows(w * bq..<(w * bq + count)).columns(0..<cw)        // [count, cw]: one row per head
+                keys.rows(c0..<c1).columns(kvColumns).headScores(queries: q.row(0) + h0 * d, headDim: d, firstHead: h0,
+                                                                 group: group, scale: scale, into: s)
+                for i in 0..<count {
+                    let row = s.row(i)
+                    let m = max(runMax[i], VectorMath.max(row, cw))
+                    let sum = VectorMath.expShiftedInPlace(row, cw, shift: m)
+                    if c0 != lo && m != runMax[i] {
+                        let correction = VectorMath.exp(runMax[i] - m)
+                        runSum[i] *= correction
+                        VectorMath.scale(o + i * d, d, by: correction)
+                    }
+                    runSum[i] += sum
+                    runMax[i] = m
+                }
+                values.rows(c0..<c1).columns(kvColumns).headWeightedSums(s, headDim: d, firstHead: h0, group: group,
+                                                                         into: o, accumulate: c0 != lo)
+                c0 = c1
+            }
+            for i in 0..<count {
+                if runSum[i] > 0 {
+                    VectorMath.scale(o + i * d, d, by: 1 / runSum[i])
+                    lse[0, h0 + i] = runMax[i] + log(runSum[i])
+                } else {
+                    (o + i * d).update(repeating: 0, count: d)
+                    lse[0, h0 + i] = 0
                 }
             }
         }

@@ -72,6 +72,31 @@ public struct HalfMatrix {
         hat_half_scores(format.kernelFormat, query, data, rowStride, rows, cols, scale, scores)
     }
 
+    /// `scores` scores for the query heads firstHead ..< firstHead + scores.rows taken together, each
+    /// of these rows read once across them: head i's query is queries + i·headDim, it attends to the
+    /// columns of kv head (firstHead + i) / group (self's columns start at kv head firstHead / group),
+    /// and scores[i, j] is what `scores(query:scale:into:)` gives for that head's columns.
+    public func headScores(queries: UnsafePointer<Float>, headDim: Int, firstHead: Int, group: Int, scale: Float,
+                           into scores: Tensor) {
+        precondition(scores.cols >= rows && group > 0
+                     && ((firstHead + scores.rows - 1) / group - firstHead / group + 1) * headDim <= cols,
+                     "HalfMatrix.headScores: \(scores.rows) heads from \(firstHead) (group \(group), D \(headDim)) over \(shapeDescription) into \(scores.shapeDescription)")
+        hat_half_scores_heads(format.kernelFormat, queries, data, rowStride, rows, headDim, firstHead, scores.rows, group,
+                              scale, scores.data, scores.rowStride)
+    }
+
+    /// out + i·headDim = (itself if `accumulate`, else 0) + Σ_j weights[i, j] · (kv head
+    /// (firstHead + i) / group's columns of row j), heads as in `headScores`: what
+    /// `weightedSum(_:into:accumulate:)` gives for each head, every row read once across them.
+    public func headWeightedSums(_ weights: Tensor, headDim: Int, firstHead: Int, group: Int,
+                                 into out: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        precondition(weights.cols >= rows && group > 0
+                     && ((firstHead + weights.rows - 1) / group - firstHead / group + 1) * headDim <= cols,
+                     "HalfMatrix.headWeightedSums: \(weights.rows) heads from \(firstHead) (group \(group), D \(headDim)) over \(shapeDescription)")
+        hat_half_weighted_sum_heads(format.kernelFormat, weights.data, weights.rowStride, data, rowStride, rows, headDim,
+                                    firstHead, weights.rows, group, accumulate ? 1 : 0, out)
+    }
+
     /// out[c] = (out[c] if `accumulate`, else 0) + Σ_j weights[j] · self[j, c], rows in order: the
     /// weighted sum of these value rows.
     public func weightedSum(_ weights: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, accumulate: Bool) {

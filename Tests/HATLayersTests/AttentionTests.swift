@@ -135,6 +135,51 @@ extension LayerTests {
             }
         }
 
+        @Test(arguments: [HalfFormat.bf16, .f16])
+        func aDecodingStepReadsTheHeadsTogetherWithTheSameBits(_ format: HalfFormat) {
+            // One query over 16-bit keys and values takes the heads together (each row read once
+            // across a worker's heads). Against the head-by-head loop — the same query twice, which
+            // goes through it — bit for bit, for every way of dealing the heads to the workers:
+            // grouped heads (H/G = 3) whose runs start inside a group, a tail beyond 8 columns
+            // (D = 10), several key chunks with a window that starts past 0, and an empty range.
+            var rng = RandomGenerator(seed: 23)
+            let arena = Arena(name: "test")
+            let (h, g, d, nk) = (9, 3, 10, 70)
+            let q1 = randomTensor(arena, 1, h * d, &rng, bound: 2), k = randomTensor(arena, nk, g * d, &rng, bound: 2)
+            let v = randomTensor(arena, nk, g * d, &rng)
+            let q2 = arena.tensor(rows: 2, cols: h * d)
+            q2.row(0).update(from: q1.row(0), count: h * d)
+            q2.row(1).update(from: q1.row(0), count: h * d)
+            var halves = [UInt16](repeating: 0, count: 2 * nk * g * d)
+            halves.withUnsafeMutableBufferPointer { buffer in
+                let kHalf = HalfMatrix(data: buffer.baseAddress!, rows: nk, cols: g * d, format: format)
+                let vHalf = HalfMatrix(data: buffer.baseAddress! + nk * g * d, rows: nk, cols: g * d, format: format)
+                kHalf.store(k)
+                vHalf.store(v)
+                let kWide = arena.tensor(rows: nk, cols: g * d), vWide = arena.tensor(rows: nk, cols: g * d)
+                kHalf.widen(into: kWide)
+                vHalf.widen(into: vWide)
+                for (lo, hi) in [(7, 70), (0, 1), (5, 5)] as [(Int32, Int32)] {
+                    let one = TestRanges(lo: [lo], hi: [hi]), two = TestRanges(lo: [lo, lo], hi: [hi, hi])
+                    let expected = Reference.attention(q: doubles(q1), k: doubles(kWide), v: doubles(vWide), queries: 1, heads: h,
+                                                       kvHeads: g, headDim: d, lo: [lo], hi: [hi])
+                    for threads in [1, 2, 4, 16] {
+                        let core = AttentionCore(heads: h, kvHeads: g, headDim: d, maxQueries: 2, maxKeys: nk, arena: arena,
+                                                 context: ComputeContext(threads: threads), queryBlock: 16, keyChunk: 16,
+                                                 needsBackward: false)
+                        let out1 = arena.tensor(rows: 1, cols: h * d), out2 = arena.tensor(rows: 2, cols: h * d)
+                        out1.fill(7)
+                        core.forward(out: out1, q: q1, k: .half(kHalf), v: .half(vHalf), ranges: one.ranges)
+                        core.forward(out: out2, q: q2, k: .half(kHalf), v: .half(vHalf), ranges: two.ranges)
+                        let label = "\(format) keys \(lo)..<\(hi), \(threads) threads"
+                        #expect(out1.toArray() == Array(out2.toArray()[0..<(h * d)]), "\(label): heads together differ from head by head")
+                        expectClose(label, out1.toArray(), expected, absolute: 2e-6)
+                        if lo == hi { #expect(out1.toArray().allSatisfy { $0 == 0 }, "\(label): an empty range gives zeros") }
+                    }
+                }
+            }
+        }
+
         @Test func fillCausalWindowAndSegments() {
             let segments: [Int32] = [0, 0, 0, 0, 0, 5, 5, 5, 5, 5, 5]
             let r = TestRanges.causal(11, window: 3, segmentStarts: segments)

@@ -40,6 +40,19 @@ void hat_half_scores(int format, const float *q, const uint16_t *k, long kStride
 void hat_half_weighted_sum(int format, const float *p, const uint16_t *v, long vStride, long n, long d, int accumulate,
                            float *out);
 
+/// The same for `heads` query heads firstHead, firstHead + 1, …, taken together (each row read
+/// once across them): query head firstHead + i is q + i·d and attends to kv head
+/// (firstHead + i) / group, whose columns start at k + ((firstHead + i) / group − firstHead / group)·d;
+/// its scores go to scores + i·scoresStride. Each score is the number hat_half_scores gives.
+void hat_half_scores_heads(int format, const float *q, const uint16_t *k, long kStride, long n, long d,
+                           long firstHead, long heads, long group, float scale, float *scores, long scoresStride);
+
+/// The same for `heads` query heads taken together, heads and columns as in hat_half_scores_heads:
+/// head i's weights are p + i·pStride, its output out + i·d. Each output is the number
+/// hat_half_weighted_sum gives.
+void hat_half_weighted_sum_heads(int format, const float *p, long pStride, const uint16_t *v, long vStride, long n,
+                                 long d, long firstHead, long heads, long group, int accumulate, float *out);
+
 /// ggml block formats, by the numbers used here (not ggml's type ids).
 enum { HAT_Q8_0 = 1, HAT_Q4_1 = 2, HAT_Q4_K = 3 };
 
