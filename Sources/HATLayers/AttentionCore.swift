@@ -232,28 +232,15 @@ public final class AttentionCore {
                     row.update(repeating: 0, count: a)
                     (row + b).update(repeating: 0, count: cw - b)
                     if a == b { continue }
-                    let m = max(runMax[r], VectorMath.max(row + a, b - a))
-                    let sum = VectorMath.expShiftedInPlace(row + a, b - a, shift: m)
-                    if c0 != kLo && m != runMax[r] {
-                        let correction = VectorMath.exp(runMax[r] - m)
-                        runSum[r] *= correction
-                        VectorMath.scale(oBlock.row(r), d, by: correction)
-                    }
-                    runSum[r] += sum
-                    runMax[r] = m
+                    AttentionCore.absorb(scores: row + a, count: b - a, firstChunk: c0 == kLo,
+                                         runMax: &runMax[r], runSum: &runSum[r], output: oBlock.row(r), width: d)
                 }
                 v.weightedSum(s, rows: c0..<c1, columns: headColumns, into: oBlock, accumulate: c0 != kLo,   // O += P V
                               scratch: widened.rows((2 * w + 1) * kc..<(2 * w + 2) * kc))
                 c0 = c1
             }
             for r in 0..<rows {
-                if runSum[r] > 0 {
-                    VectorMath.scale(oBlock.row(r), d, by: 1 / runSum[r])
-                    lse[i0 + r, head] = runMax[r] + log(runSum[r])
-                } else {
-                    oBlock.row(r).update(repeating: 0, count: d)
-                    lse[i0 + r, head] = 0
-                }
+                lse[i0 + r, head] = AttentionCore.finish(output: oBlock.row(r), width: d, runMax: runMax[r], runSum: runSum[r])
             }
         }
     }
@@ -288,31 +275,47 @@ public final class AttentionCore {
                 keys.rows(c0..<c1).columns(kvColumns).headScores(queries: q.row(0) + h0 * d, headDim: d, firstHead: h0,
                                                                  group: group, scale: scale, into: s)
                 for i in 0..<count {
-                    let row = s.row(i)
-                    let m = max(runMax[i], VectorMath.max(row, cw))
-                    let sum = VectorMath.expShiftedInPlace(row, cw, shift: m)
-                    if c0 != lo && m != runMax[i] {
-                        let correction = VectorMath.exp(runMax[i] - m)
-                        runSum[i] *= correction
-                        VectorMath.scale(o + i * d, d, by: correction)
-                    }
-                    runSum[i] += sum
-                    runMax[i] = m
+                    AttentionCore.absorb(scores: s.row(i), count: cw, firstChunk: c0 == lo,
+                                         runMax: &runMax[i], runSum: &runSum[i], output: o + i * d, width: d)
                 }
                 values.rows(c0..<c1).columns(kvColumns).headWeightedSums(s, headDim: d, firstHead: h0, group: group,
                                                                          into: o, accumulate: c0 != lo)
                 c0 = c1
             }
             for i in 0..<count {
-                if runSum[i] > 0 {
-                    VectorMath.scale(o + i * d, d, by: 1 / runSum[i])
-                    lse[0, h0 + i] = runMax[i] + log(runSum[i])
-                } else {
-                    (o + i * d).update(repeating: 0, count: d)
-                    lse[0, h0 + i] = 0
-                }
+                lse[0, h0 + i] = AttentionCore.finish(output: o + i * d, width: d, runMax: runMax[i], runSum: runSum[i])
             }
         }
+    }
+
+    /// One query row's share of a key chunk in the online softmax: the row's scores [count] are
+    /// exponentiated in place against the new running maximum, and when the maximum grew after the
+    /// first chunk, the running sum and the output [width] accumulated so far are rescaled to it.
+    /// The caller then adds the chunk's probabilities times values to the output.
+    @inline(__always)
+    private static func absorb(scores row: UnsafeMutablePointer<Float>, count: Int, firstChunk: Bool,
+                               runMax: inout Float, runSum: inout Float, output: UnsafeMutablePointer<Float>, width: Int) {
+        let m = max(runMax, VectorMath.max(row, count))
+        let sum = VectorMath.expShiftedInPlace(row, count, shift: m)
+        if !firstChunk && m != runMax {
+            let correction = VectorMath.exp(runMax - m)
+            runSum *= correction
+            VectorMath.scale(output, width, by: correction)
+        }
+        runSum += sum
+        runMax = m
+    }
+
+    /// The end of a query row's online softmax: the output [width] divided by the running sum, and
+    /// the row's log-sum-exp returned; a row that saw no key gets zeros and a log-sum-exp of 0.
+    @inline(__always)
+    private static func finish(output: UnsafeMutablePointer<Float>, width: Int, runMax: Float, runSum: Float) -> Float {
+        guard runSum > 0 else {
+            output.update(repeating: 0, count: width)
+            return 0
+        }
+        VectorMath.scale(output, width, by: 1 / runSum)
+        return runMax + log(runSum)
     }
 
     // MARK: backward
