@@ -285,9 +285,10 @@ struct BenchGenerate: ParsableCommand {
         }
     }
 
-    /// Models/default if present, else the newest checkpoint of runs/default.
+    /// Models/default (the from-scratch model Reports/performance.md measures; not the REPL's
+    /// default) if present, else the newest checkpoint of runs/default.
     func defaultModel() throws -> String {
-        if let shipped = try? Locations.defaultModel() { return shipped }
+        if let shipped = try? Locations.shippedModel("default") { return shipped }
         if let newest = try Trainer.newestCheckpoint(in: "runs/default/checkpoints") { return newest }
         throw CommandError("no model: Models/default and runs/default/checkpoints/step-* not found; pass --model DIR")
     }

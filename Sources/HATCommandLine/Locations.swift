@@ -1,7 +1,8 @@
 // Locations: where the command line finds presets (Models/configs/NAME.json) and the shipped
-// default model (Models/default): in the current directory or one of its parents, then in the
-// repository the running binary sits in (…/.build/release/hat → the repository), found from
-// /proc/self/exe whatever path the binary was started by (`./.build/release/hat`, a symlink, $PATH).
+// models (Models/NAME; the default is Models/smollm2-hat): in the current directory or one of
+// its parents, then in the repository the running binary sits in (…/.build/release/hat → the
+// repository), found from /proc/self/exe whatever path the binary was started by
+// (`./.build/release/hat`, a symlink, $PATH).
 // An installed binary outside a checkout (e.g. /usr/local/bin/hat) finds them only when run from
 // inside a checkout; otherwise pass a config file's path (--config FILE) and --model DIR.
 
@@ -54,12 +55,25 @@ public enum Locations {
                            + "repository the current directory or the hat binary is in; or pass a config file's path)")
     }
 
-    /// The shipped default model directory.
-    public static func defaultModel() throws -> String {
+    /// The model a command opens when given none (the REPL's): SmolLM2-135M's frozen blocks with
+    /// byte-level parts trained around them. It reads those blocks from the GGUF `scripts/setup`
+    /// fetches (python3 scripts/fetch_data.py smollm2).
+    public static let defaultModelName = "smollm2-hat"
+
+    /// The shipped default model directory, Models/\(defaultModelName).
+    public static func defaultModel() throws -> String { try shippedModel(defaultModelName) }
+
+    /// A shipped model directory, Models/NAME (e.g. "default", the first round's model trained
+    /// from scratch on literature, which the benchmarks measure).
+    public static func shippedModel(_ name: String) throws -> String {
         for root in roots {
-            let candidate = "\(root)/Models/default"
+            let candidate = "\(root)/Models/\(name)"
             if FileManager.default.fileExists(atPath: candidate + "/config.json") { return candidate }
         }
-        throw CommandError("the default model (Models/default) was not found; pass --model DIR")
+        throw CommandError("the shipped model Models/\(name) was not found; pass --model DIR")
     }
+
+    /// The help of every command's model option: what it may be, and the default.
+    public static let modelHelp = "HAT model directory, GGUF file or Hugging Face Llama directory "
+        + "(default: Models/\(defaultModelName))."
 }

@@ -43,7 +43,7 @@ extension WeightFormat: ExpressibleByArgument {
         How the model's matrices are held: f32; bf16 (2 bytes a weight); q8_0, q4_1 or q4_k (ggml blocks, \
         1.06, 0.63 or 0.56 bytes a weight; q4_k holds a matrix whose rows are not a multiple of 256 in q4_1). \
         Decoding reads the packed weights; everything else uses the same numbers. Default: as stored (a HAT \
-        model in bf16 when its file stores every matrix so, as Models/default does; a GGUF token model in its \
+        model in bf16 when its file stores every matrix so, as both shipped models do; a GGUF token model in its \
         own Q8_0/Q4_1/Q4_K blocks).
         """
 }

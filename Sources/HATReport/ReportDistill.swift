@@ -33,7 +33,7 @@ struct ReportDistill: ParsableCommand {
     /// Models evaluated besides the arms.
     static let references: [(key: String, label: String)] = [
         ("teacher", "SmolLM2-135M (teacher, tokens)"),
-        ("default", "shipped default (Models/default)"),
+        ("default", "Models/default (from scratch; the default until (a4))"),
     ]
 
     @Argument(help: "The experiment's root directory (runs/distill).") var root: String

@@ -16,7 +16,7 @@ struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Bits per byte and bytes per backbone position on text files (HAT or token model).")
 
-    @Option(help: "HAT model directory, GGUF file or Hugging Face Llama directory. Default: Models/default.")
+    @Option(help: ArgumentHelp(Locations.modelHelp))
     var model: String?
     @Option(parsing: .upToNextOption, help: "Text files or directories of *.txt (each file one document).")
     var data: [String]

@@ -14,7 +14,7 @@ struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Continue a prompt, streaming bytes to stdout (temperature 0 = greedy).")
 
-    @Option(help: "HAT model directory, GGUF file or Hugging Face Llama directory (default: Models/default).") var model: String?
+    @Option(help: ArgumentHelp(Locations.modelHelp)) var model: String?
     @Option(parsing: .unconditional, help: "Prompt text.") var prompt: String?
     @Option(help: "File whose bytes are the prompt.") var promptFile: String?
     @Option(parsing: .unconditional, help: "Most bytes to generate.") var maxBytes = 256

@@ -14,7 +14,7 @@ import HATTokenizer
 struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show a model's config, parameters per part and provenance.")
 
-    @Argument(help: "HAT model directory, GGUF file or Hugging Face Llama directory (default: Models/default).") var model: String?
+    @Argument(help: ArgumentHelp(Locations.modelHelp)) var model: String?
 
     func run() throws {
         let directory = try model ?? Locations.defaultModel()

@@ -19,7 +19,7 @@ struct ReplCommand: ParsableCommand {
         commandName: "repl",
         abstract: "Interactive generation: type text, the model continues it byte by byte (default command).")
 
-    @Option(help: "HAT model directory, GGUF file or Hugging Face Llama directory (default: Models/default).") var model: String?
+    @Option(help: ArgumentHelp(Locations.modelHelp)) var model: String?
     @Option(parsing: .unconditional, help: "Temperature (0 = greedy).") var temperature: Float = 0.7
     @Option(parsing: .unconditional, help: "Top-p (1 = off).") var topP: Float = 0.95
     @Option(parsing: .unconditional, help: "Most bytes per answer.") var maxBytes = 300

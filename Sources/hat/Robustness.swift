@@ -32,7 +32,7 @@ struct Robustness: ParsableCommand {
             --folio data/shakespeare/aligned
             """)
 
-    @Option(help: "HAT model directory, GGUF file or Hugging Face Llama directory (default: Models/default).") var model: String?
+    @Option(help: ArgumentHelp(Locations.modelHelp)) var model: String?
     @Option(parsing: .upToNextOption, help: "Other models (either kind) scored on the same samples and compared with --model.")
     var compare: [String] = []
     @Option(name: .customLong("names"),

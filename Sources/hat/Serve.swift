@@ -20,7 +20,7 @@ struct Serve: ParsableCommand {
             and let running streams finish.
             """)
 
-    @Option(help: "A model to serve: HAT directory, GGUF file or Hugging Face Llama directory (repeatable; default: Models/default). Clients name it by its last path component.")
+    @Option(help: "A model to serve: HAT directory, GGUF file or Hugging Face Llama directory (repeatable; default: Models/\(Locations.defaultModelName)). Clients name it by its last path component.")
     var model: [String] = []
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(parsing: .unconditional, help: "Port to listen on (0 = any free port).") var port = 8080

@@ -109,7 +109,7 @@ func withFIFO(_ path: String, _ text: String, _ arguments: [String]) throws -> R
         try process.run()
         let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        #expect(process.terminationStatus == 0 && text.contains("Models/default"), "status \(process.terminationStatus): \(text)")
+        #expect(process.terminationStatus == 0 && text.contains("Models/smollm2-hat"), "status \(process.terminationStatus): \(text)")
     }
 
     @Test func presetsAreFoundFromAnyDirectory() throws {
