@@ -38,6 +38,11 @@
 #                   training set) at STAGE2_MORE_LR, seed STAGE2_LIT_SEED, backbone frozen: (a2″)
 #                   and (a3) trained on half literature and stayed above the default on prose —
 #                   how much of that gap is the mix?
+#   (a2″ᵈ) stage2-prose-distilled, (a3ᵈ) stage2-more-distilled, (a4ᵈ) stage2-lit-distilled
+#                   the same three stage-2 arms, same steps, rates, seeds and data, starting from
+#                   (a) instead of (b): (a4) met the stage-2 target from plain stage 1, which beat
+#                   distilled stage 1 held out (2.232 vs 2.430 prose) — does the teacher's head
+#                   start show after the whole stage 2, at equal bytes?
 #
 # Local parts: by default warm-started from the shipped default model's (LOCAL_FROM, `hat graft
 # --local-from`: its encoder, decoder and head; the tensors that meet the backbone's width are
@@ -52,7 +57,8 @@
 #   STAGE2_LONG_SEED STAGE2_LONG_FROM ROWS WORDS LR STAGE2_LR BACKBONE_LR WARMUP ALIGN_BLOCKS ALIGN_DISTANCE VALIDATE_EVERY
 #   STAGE2_MORE_STEPS STAGE2_MORE_LR STAGE2_MORE_SEED STAGE2_LIT_STEPS STAGE2_LIT_SEED
 #   VALIDATION_ROWS CHECKPOINT_EVERY SEED THREADS NICE ARMS (default "distilled stage2 random plain
-#   stage2-long stage2-prose stage2-more stage2-lit") ARCHIVE SCRATCH PYTHON HAT (a hat binary to use)
+#   stage2-long stage2-prose stage2-more stage2-lit stage2-prose-distilled stage2-more-distilled
+#   stage2-lit-distilled") ARCHIVE SCRATCH PYTHON HAT (a hat binary to use)
 #   ROOT (the experiment's directory, default runs/graft-warm; the first, unequal 2-MB runs of
 #   2026-12-03 are in runs/distill, 108 steps of the fresh-local 5-MB recipe in runs/graft-5mb)
 #   LOCAL_FROM (a HAT model whose local parts start the graft; empty: fresh from graft-local)
@@ -86,7 +92,7 @@ CHECKPOINT_EVERY=${CHECKPOINT_EVERY:-25}
 SEED=${SEED:-1}
 THREADS=${THREADS:-2}
 NICE=${NICE:-5}
-ARMS=${ARMS:-"distilled stage2 random plain stage2-long stage2-prose stage2-more stage2-lit"}
+ARMS=${ARMS:-"distilled stage2 random plain stage2-long stage2-prose stage2-more stage2-lit stage2-prose-distilled stage2-more-distilled stage2-lit-distilled"}
 SCRATCH=${SCRATCH:-.build-graft}
 PYTHON=${PYTHON:-python3}
 
@@ -254,17 +260,21 @@ archive() {
 evaluate teacher "$GGUF"
 evaluate default Models/default
 
-# The arm a stage-2 arm starts from, and the steps that arm must have reached.
+# The arm a stage-2 arm starts from, and the steps that arm must have reached. An arm named
+# RECIPE-distilled is the stage-2 arm RECIPE on the chain that starts from (a), distilled.
 source_of() {
     case $1 in
         stage2) echo distilled ;;
         stage2-long|stage2-prose) echo "$STAGE2_LONG_FROM" ;;
         stage2-more) echo stage2-prose ;;
         stage2-lit) echo stage2-more ;;
+        stage2-prose-distilled) echo distilled ;;
+        stage2-more-distilled) echo stage2-prose-distilled ;;
+        stage2-lit-distilled) echo stage2-more-distilled ;;
     esac
 }
 steps_of() {
-    case $1 in
+    case ${1%-distilled} in
         distilled|plain|random) echo "$STEPS" ;;
         stage2) echo "$STAGE2_STEPS" ;;
         stage2-long|stage2-prose) echo "$STAGE2_LONG_STEPS" ;;
@@ -278,7 +288,8 @@ for arm in $ARMS; do
         # A finished arm is trained again only when a stage 2 still needs its checkpoint.
         waiting=no
         # (directly or through the arms between: stage2-lit needs stage2-more, which needs stage2-prose…).
-        for later in stage2 stage2-long stage2-prose stage2-more stage2-lit; do
+        for later in stage2 stage2-long stage2-prose stage2-more stage2-lit stage2-prose-distilled \
+                     stage2-more-distilled stage2-lit-distilled; do
             [ ! -f "$ARCHIVE/$later/DONE" ] && [[ " $ARMS " == *" $later "* ]] || continue
             source=$(source_of "$later")
             while [ -n "$source" ]; do
@@ -294,24 +305,24 @@ for arm in $ARMS; do
         distilled) train distilled "$STEPS" --data "$DATA/train" --init-from "$INIT/pretrained" --freeze backbone --learning-rate "$LR" --seed "$SEED" "${COMMON[@]}" "${TEACHER[@]}" ;;
         plain)     train plain "$STEPS" --data "$DATA/train" --init-from "$INIT/pretrained" --freeze backbone --learning-rate "$LR" --seed "$SEED" "${COMMON[@]}" ;;
         random)    train random "$STEPS" --data "$DATA/train" --init-from "$INIT/random" --freeze backbone --learning-rate "$LR" --seed "$SEED" "${COMMON[@]}" "${TEACHER[@]}" ;;
-        stage2|stage2-long|stage2-prose|stage2-more|stage2-lit)
-            source=$(source_of "$arm")
+        stage2|stage2-long|stage2-prose|stage2-more|stage2-lit|stage2-prose-distilled|stage2-more-distilled|stage2-lit-distilled)
+            source=$(source_of "$arm") recipe=${arm%-distilled}
             from=$(ls -d "$ROOT/$source/checkpoints"/step-* 2>/dev/null | sort | tail -n 1 || true)
             if [ -z "$from" ] || [ "$(newest_step "$ROOT/$source")" -lt "$(steps_of "$source")" ]; then
                 echo "$arm: waits for the $source arm to finish"; continue
             fi
-            if [ "$arm" = stage2-more ]; then
-                train stage2-more "$STAGE2_MORE_STEPS" --init-from "$from" --freeze backbone --learning-rate "$STAGE2_MORE_LR" \
+            if [ "$recipe" = stage2-more ]; then
+                train "$arm" "$STAGE2_MORE_STEPS" --init-from "$from" --freeze backbone --learning-rate "$STAGE2_MORE_LR" \
                     --seed "$STAGE2_MORE_SEED" --data "$DATA/train-half-prose" "${COMMON[@]}"
-            elif [ "$arm" = stage2-lit ]; then
-                train stage2-lit "$STAGE2_LIT_STEPS" --init-from "$from" --freeze backbone --learning-rate "$STAGE2_MORE_LR" \
+            elif [ "$recipe" = stage2-lit ]; then
+                train "$arm" "$STAGE2_LIT_STEPS" --init-from "$from" --freeze backbone --learning-rate "$STAGE2_MORE_LR" \
                     --seed "$STAGE2_LIT_SEED" --data "$DATA/train-literature" "${COMMON[@]}"
             elif [ "$arm" = stage2 ]; then
                 train stage2 "$STAGE2_STEPS" --data "$DATA/train" --init-from "$from" --backbone-learning-rate "$BACKBONE_LR" --learning-rate "$STAGE2_LR" \
                     --seed "$SEED" "${COMMON[@]}"
             else
                 data=$DATA/train
-                [ "$arm" = stage2-prose ] && data=$DATA/train-half-prose
+                [ "$recipe" = stage2-prose ] && data=$DATA/train-half-prose
                 train "$arm" "$STAGE2_LONG_STEPS" --init-from "$from" --freeze backbone --learning-rate "$STAGE2_LR" \
                     --seed "$STAGE2_LONG_SEED" --data "$data" "${COMMON[@]}"
             fi ;;

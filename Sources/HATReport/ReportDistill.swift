@@ -29,6 +29,9 @@ struct ReportDistill: ParsableCommand {
         ("stage2-prose", "(a2″) as (a2′), half the bytes literature"),
         ("stage2-more", "(a3) (a2″) + 600 steps at half its rate"),
         ("stage2-lit", "(a4) (a3) + 600 steps on literature alone"),
+        ("stage2-prose-distilled", "(a2″ᵈ) as (a2″), from (a)"),
+        ("stage2-more-distilled", "(a3ᵈ) as (a3), from (a2″ᵈ)"),
+        ("stage2-lit-distilled", "(a4ᵈ) as (a4), from (a3ᵈ)"),
     ]
     /// Models evaluated besides the arms.
     static let references: [(key: String, label: String)] = [
