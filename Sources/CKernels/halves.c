@@ -98,16 +98,37 @@ void hat_half_scores(int format, const float *q, const uint16_t *k, long kStride
     hat_half_scores_heads(format, q, k, kStride, n, d, 0, 1, 1, scale, scores, 0);
 }
 
+// Rows in blocks of SUM_BLOCK_ROWS: within a block, each head's output is held in registers 32
+// columns at a time across the block's rows, which are re-read from L1 for the next columns and
+// heads, not from memory; across blocks the output goes through memory once per block.
+enum { SUM_BLOCK_ROWS = 64 };
+
 void hat_half_weighted_sum_heads(int format, const float *p, long pStride, const uint16_t *v, long vStride, long n,
                                  long d, long firstHead, long heads, long group, int accumulate, float *out) {
     if (!accumulate) memset(out, 0, (size_t)(heads * d) * sizeof(float));
-    for (long j = 0; j < n; j += 4) {
-        long rows = n - j < 4 ? n - j : 4;
+    for (long j = 0; j < n; j += SUM_BLOCK_ROWS) {
+        long rows = n - j < SUM_BLOCK_ROWS ? n - j : SUM_BLOCK_ROWS;
         for (long i = 0; i < heads; i++) {
             const float *w = p + i * pStride + j;
             const uint16_t *vj = v + j * vStride + ((firstHead + i) / group - firstHead / group) * d;
             float *o = out + i * d;
             long c = 0;
+            for (; c + 32 <= d; c += 32) {
+                __m256 a0 = _mm256_loadu_ps(o + c), a1 = _mm256_loadu_ps(o + c + 8);
+                __m256 a2 = _mm256_loadu_ps(o + c + 16), a3 = _mm256_loadu_ps(o + c + 24);
+                for (long r = 0; r < rows; r++) {
+                    __m256 x = _mm256_set1_ps(w[r]);
+                    const uint16_t *row = vj + r * vStride + c;
+                    a0 = _mm256_fmadd_ps(x, widen8(format, row), a0);
+                    a1 = _mm256_fmadd_ps(x, widen8(format, row + 8), a1);
+                    a2 = _mm256_fmadd_ps(x, widen8(format, row + 16), a2);
+                    a3 = _mm256_fmadd_ps(x, widen8(format, row + 24), a3);
+                }
+                _mm256_storeu_ps(o + c, a0);
+                _mm256_storeu_ps(o + c + 8, a1);
+                _mm256_storeu_ps(o + c + 16, a2);
+                _mm256_storeu_ps(o + c + 24, a3);
+            }
             for (; c + 8 <= d; c += 8) {
                 __m256 a = _mm256_loadu_ps(o + c);
                 for (long r = 0; r < rows; r++) a = _mm256_fmadd_ps(_mm256_set1_ps(w[r]), widen8(format, vj + r * vStride + c), a);
