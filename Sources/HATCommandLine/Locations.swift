@@ -60,7 +60,7 @@ public enum Locations {
     /// fetches (python3 scripts/fetch_data.py smollm2).
     public static let defaultModelName = "smollm2-hat"
 
-    /// The shipped default model directory, Models/\(defaultModelName).
+    /// The shipped default model directory (Models/ + defaultModelName).
     public static func defaultModel() throws -> String { try shippedModel(defaultModelName) }
 
     /// A shipped model directory, Models/NAME (e.g. "default", the first round's model trained
