@@ -288,9 +288,8 @@ for arm in $ARMS; do
         # A finished arm is trained again only when a stage 2 still needs its checkpoint.
         waiting=no
         # (directly or through the arms between: stage2-lit needs stage2-more, which needs stage2-prose…).
-        for later in stage2 stage2-long stage2-prose stage2-more stage2-lit stage2-prose-distilled \
-                     stage2-more-distilled stage2-lit-distilled; do
-            [ ! -f "$ARCHIVE/$later/DONE" ] && [[ " $ARMS " == *" $later "* ]] || continue
+        for later in $ARMS; do
+            [ ! -f "$ARCHIVE/$later/DONE" ] || continue
             source=$(source_of "$later")
             while [ -n "$source" ]; do
                 if [ "$arm" = "$source" ]; then waiting=yes; fi
