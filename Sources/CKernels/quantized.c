@@ -14,6 +14,7 @@
 //         hold sub-block 2g in their low nibbles and 2g + 1 in their high ones)
 
 #include "ckernels.h"
+#include "prefetch.h"
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
@@ -246,9 +247,64 @@ static void rows4(int format, const uint8_t *w, long width, long first, long end
     }
 }
 
+// a += x[0 … k) · the block's weights, in the order rows4 sums one row (x at the block's first
+// weight).
+static inline __m256 block_multiply_add(int format, const uint8_t *block, const float *x, __m256 a) {
+    if (format == HAT_Q8_0) {
+        __m256 d = _mm256_set1_ps(half_to_float(block));
+        for (int i = 0; i < 4; i++) a = _mm256_fmadd_ps(_mm256_loadu_ps(x + 8 * i), widen_q8_0(block, i, d), a);
+    } else if (format == HAT_Q4_1) {
+        __m256 d = _mm256_set1_ps(half_to_float(block)), m = _mm256_set1_ps(half_to_float(block + 2));
+        for (int i = 0; i < 4; i++) a = _mm256_fmadd_ps(_mm256_loadu_ps(x + 8 * i), widen_q4_1(block, i, d, m), a);
+    } else {
+        float d = half_to_float(block), dmin = half_to_float(block + 2);
+        for (int s = 0; s < 8; s++) {
+            int sc, m;
+            scale_min_q4_k(block + 4, s, &sc, &m);
+            __m256 ds = _mm256_set1_ps(d * (float)sc), dm = _mm256_set1_ps(dmin * (float)m);
+            for (int i = 0; i < 4; i++)
+                a = _mm256_fmadd_ps(_mm256_loadu_ps(x + 32 * s + 8 * i), widen_q4_k(block, s, i, ds, dm), a);
+        }
+    }
+    return a;
+}
+
+// One row against outputs [first, end), four outputs at a time: one output's sum is a chain of
+// dependent multiply-adds, so a single row summed output by output waits on their latency;
+// four independent chains keep the multiply-add units busy. Each output is summed exactly as
+// rows4 sums it, so the bits are the same. The four weight rows are read side by side, which the
+// hardware prefetcher does not follow; the loop prefetches HAT_PREFETCH_AHEAD bytes ahead of
+// where it reads (a step reads one block of each row, 4 · bytes).
+static void one_row(int format, const uint8_t *w, long width, long first, long end, const float *x, float *y,
+                    int accumulate) {
+    long k = hat_quantized_block_weights(format), bytes = hat_quantized_block_bytes(format);
+    long blocks = width / k, rowBytes = blocks * bytes;
+    long o = first;
+    for (; o + 4 <= end; o += 4) {
+        const uint8_t *w0 = w + o * rowBytes, *w1 = w0 + rowBytes, *w2 = w1 + rowBytes, *w3 = w2 + rowBytes;
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+        for (long b = 0; b < blocks; b++) {
+            const float *xb = x + b * k;
+            const char *ahead = (const char *)w0 + 4 * bytes * b + HAT_PREFETCH_AHEAD;
+            for (long p = 0; p < 4 * bytes; p += 64) _mm_prefetch(ahead + p, _MM_HINT_T0);
+            a0 = block_multiply_add(format, w0 + b * bytes, xb, a0);
+            a1 = block_multiply_add(format, w1 + b * bytes, xb, a1);
+            a2 = block_multiply_add(format, w2 + b * bytes, xb, a2);
+            a3 = block_multiply_add(format, w3 + b * bytes, xb, a3);
+        }
+        float sums[4] = {sum8(a0), sum8(a1), sum8(a2), sum8(a3)};
+        for (int j = 0; j < 4; j++) y[o + j] = accumulate ? y[o + j] + sums[j] : sums[j];
+    }
+    if (o < end) rows4(format, w, width, o, end, x, 0, 1, y, 0, accumulate);
+}
+
 void hat_quantized_rows_times_transposed(int format, const uint8_t *w, long width, long first, long end,
                                          const float *x, long xStride, long rows,
                                          float *y, long yStride, int accumulate) {
+    if (rows == 1) {
+        one_row(format, w, width, first, end, x, y, accumulate);
+        return;
+    }
     for (long r = 0; r < rows; r += 4) {
         int group = rows - r < 4 ? (int)(rows - r) : 4;
         rows4(format, w, width, first, end, x + r * xStride, xStride, group, y + r * yStride, yStride, accumulate);

@@ -3,7 +3,8 @@
 // the float32 weights, with the formats' fallbacks; every packed product against a Double loop
 // over the numbers the packed weights mean, for row counts that use every kernel path (1–4 rows,
 // two groups, a bf16 tail of widths not a multiple of 8, more rows than the in-place kernels
-// take, a matrix widened in several slices), with the same bits for any thread count;
+// take, a matrix widened in several slices), with the same bits for any thread count, and for a
+// row alone (summed four outputs at a time) as in a group of rows;
 // ParameterSet packs matrices only and releases their float32 values, also matrix by matrix as a
 // loader fills them. (That the blocks are laid out as ggml's, and widen to exactly its numbers,
 // is checked against the GGUF reader in HATIOTests/QuantizedBlocksTests.)
@@ -135,6 +136,39 @@ struct PackedWeightsTests {
             if !accumulate { results.append(Array(UnsafeBufferPointer(start: y.data, count: rows * outputs))) }
         }
         #expect(results.allSatisfy { $0 == results[0] }, "the same bits for 1, 2 and 3 threads")
+    }
+
+    /// A single row (decoding) is summed four outputs at a time; each output must still be summed
+    /// in the order a group of rows sums it, so a row's products have the same bits alone as in
+    /// a group of four. Output counts leave tails of 1–3 and the threads cut the outputs
+    /// unevenly; bf16 widths leave a tail that is not a multiple of 8 (or 16).
+    static let oneRowCases: [(WeightFormat, Int, Int)] =
+        [(.bf16, 37, 23), (.bf16, 576, 70), (.q8_0, 256, 23), (.q4_1, 576, 70), (.q4_k, 512, 9)]
+
+    @Test(arguments: PackedKernel.allCases.filter(\.runsHere).flatMap { kernel in oneRowCases.map { (kernel, $0) } })
+    func aRowAloneHasTheBitsItHasInAGroup(kernel: PackedKernel, shape: (WeightFormat, Int, Int)) {
+        let (format, width, outputs) = shape
+        let parameters = ParameterSet([ParameterSpec("w", [outputs, width])])
+        var rng = RandomGenerator(seed: UInt64(width + outputs))
+        for i in 0..<parameters.count { parameters.values[i] = rng.nextNormal() }
+        parameters.packMatrices(format)
+        let w = parameters.packedMatrix("w")!
+        let arena = Arena(name: "one-row test")
+        let x = arena.tensor(rows: 4, cols: width), group = arena.tensor(rows: 4, cols: outputs)
+        for i in 0..<(4 * width) { x.data[i] = rng.nextNormal() }
+        ComputeContext(threads: 1, packedKernel: kernel).packedProduct(x, w, into: group, accumulate: false)
+        for threads in [1, 3] {
+            for r in 0..<4 {
+                let alone = arena.tensor(rows: 1, cols: outputs)
+                for o in 0..<outputs { alone.data[o] = Float(o) }
+                ComputeContext(threads: threads, packedKernel: kernel).packedProduct(
+                    x.rows(r..<(r + 1)), w, into: alone, accumulate: true)
+                for o in 0..<outputs {
+                    #expect(alone.data[o] == Float(o) + group.data[r * outputs + o],
+                            "\(format.rawValue), \(kernel), \(threads) threads: row \(r), output \(o)")
+                }
+            }
+        }
     }
 
     /// Each weight is within half a quantization step of its float32 value (the step of its block

@@ -13,7 +13,8 @@ void hat_bf16_from_f32(const float *source, uint16_t *target, long count);
 
 /// y[r, o] = (or += with `accumulate`) Σ_i x[r, i] · w[o, i] for rows r < rows and outputs
 /// o in [first, end): w [outputs, width] in bfloat16, row-major; x and y row-major with the given
-/// row strides (in floats). Rows are taken four at a time, each weight row read once per four.
+/// row strides (in floats). Rows are taken four at a time, each weight row read once per four;
+/// a single row (decoding) is summed four outputs at a time, each output in the same order.
 void hat_bf16_rows_times_transposed(const uint16_t *w, long width, long first, long end,
                                     const float *x, long xStride, long rows,
                                     float *y, long yStride, int accumulate);
