@@ -66,31 +66,69 @@ static inline float sum8(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
+// Both kernels are written once for a format known at compile time (ALWAYS_INLINE, called with a
+// constant): with the format a variable, the compiler kept its test in the inner loops and the
+// score accumulators on the stack.
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+// The cache rows are read far ahead of their use: at 2,000 words a backbone layer's keys and
+// values are 1.5 MB each, read once per generated word, and waiting on memory took most of both
+// kernels' time. SCORE_PREFETCH_ROWS rows ahead for the scores, one block of rows ahead for the
+// weighted sum (each line prefetched by the pass that reads the same line of the block before).
+enum { SCORE_PREFETCH_ROWS = 16 };
+
 // scores[r] = scale · q · k[r] for the `rows` (1 to 4) rows from k: independent chains.
-static inline void score_rows(int format, const float *q, const uint16_t *k, long kStride, long rows, long d,
+ALWAYS_INLINE void score_rows(const int format, const float *q, const uint16_t *k, long kStride, long rows, long d,
                               float scale, float *scores) {
     long full = d - d % 8;
-    __m256 a[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-    for (long c = 0; c < full; c += 8) {
-        __m256 x = _mm256_loadu_ps(q + c);
-        for (long r = 0; r < rows; r++) a[r] = _mm256_fmadd_ps(x, widen8(format, k + r * kStride + c), a[r]);
+    float s[4];
+    if (rows == 4) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+        for (long c = 0; c < full; c += 8) {
+            __m256 x = _mm256_loadu_ps(q + c);
+            a0 = _mm256_fmadd_ps(x, widen8(format, k + c), a0);
+            a1 = _mm256_fmadd_ps(x, widen8(format, k + kStride + c), a1);
+            a2 = _mm256_fmadd_ps(x, widen8(format, k + 2 * kStride + c), a2);
+            a3 = _mm256_fmadd_ps(x, widen8(format, k + 3 * kStride + c), a3);
+        }
+        s[0] = sum8(a0), s[1] = sum8(a1), s[2] = sum8(a2), s[3] = sum8(a3);
+    } else {
+        for (long r = 0; r < rows; r++) {
+            __m256 a = _mm256_setzero_ps();
+            for (long c = 0; c < full; c += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + c), widen8(format, k + r * kStride + c), a);
+            s[r] = sum8(a);
+        }
     }
     for (long r = 0; r < rows; r++) {
-        float s = sum8(a[r]);
-        for (long c = full; c < d; c++) s += q[c] * widen1(format, k[r * kStride + c]);
-        scores[r] = s * scale;
+        for (long c = full; c < d; c++) s[r] += q[c] * widen1(format, k[r * kStride + c]);
+        scores[r] = s[r] * scale;
     }
 }
 
-void hat_half_scores_heads(int format, const float *q, const uint16_t *k, long kStride, long n, long d,
-                           long firstHead, long heads, long group, float scale, float *scores, long scoresStride) {
+ALWAYS_INLINE void scores_heads(const int format, const float *q, const uint16_t *k, long kStride, long n, long d,
+                                long firstHead, long heads, long group, float scale, float *scores,
+                                long scoresStride) {
+    // The columns these heads read in each row: their kv heads' d numbers, side by side.
+    long spanBytes = ((firstHead + heads - 1) / group - firstHead / group + 1) * d * 2;
     for (long j = 0; j < n; j += 4) {
         long rows = n - j < 4 ? n - j : 4;
+        for (long r = 0; r < rows && j + SCORE_PREFETCH_ROWS + r < n; r++) {
+            const char *ahead = (const char *)(k + (j + SCORE_PREFETCH_ROWS + r) * kStride);
+            for (long b = 0; b < spanBytes; b += 64) _mm_prefetch(ahead + b, _MM_HINT_T0);
+        }
         for (long i = 0; i < heads; i++) {
             const uint16_t *kj = k + j * kStride + ((firstHead + i) / group - firstHead / group) * d;
             score_rows(format, q + i * d, kj, kStride, rows, d, scale, scores + i * scoresStride + j);
         }
     }
+}
+
+void hat_half_scores_heads(int format, const float *q, const uint16_t *k, long kStride, long n, long d,
+                           long firstHead, long heads, long group, float scale, float *scores, long scoresStride) {
+    if (format == HAT_HALF_F16)
+        scores_heads(HAT_HALF_F16, q, k, kStride, n, d, firstHead, heads, group, scale, scores, scoresStride);
+    else
+        scores_heads(HAT_HALF_BF16, q, k, kStride, n, d, firstHead, heads, group, scale, scores, scoresStride);
 }
 
 void hat_half_scores(int format, const float *q, const uint16_t *k, long kStride, long n, long d, float scale,
@@ -103,8 +141,9 @@ void hat_half_scores(int format, const float *q, const uint16_t *k, long kStride
 // heads, not from memory; across blocks the output goes through memory once per block.
 enum { SUM_BLOCK_ROWS = 64 };
 
-void hat_half_weighted_sum_heads(int format, const float *p, long pStride, const uint16_t *v, long vStride, long n,
-                                 long d, long firstHead, long heads, long group, int accumulate, float *out) {
+ALWAYS_INLINE void weighted_sum_heads(const int format, const float *p, long pStride, const uint16_t *v, long vStride,
+                                      long n, long d, long firstHead, long heads, long group, int accumulate,
+                                      float *out) {
     if (!accumulate) memset(out, 0, (size_t)(heads * d) * sizeof(float));
     for (long j = 0; j < n; j += SUM_BLOCK_ROWS) {
         long rows = n - j < SUM_BLOCK_ROWS ? n - j : SUM_BLOCK_ROWS;
@@ -119,6 +158,7 @@ void hat_half_weighted_sum_heads(int format, const float *p, long pStride, const
                 for (long r = 0; r < rows; r++) {
                     __m256 x = _mm256_set1_ps(w[r]);
                     const uint16_t *row = vj + r * vStride + c;
+                    if (j + SUM_BLOCK_ROWS + r < n) _mm_prefetch((const char *)(row + SUM_BLOCK_ROWS * vStride), _MM_HINT_T0);
                     a0 = _mm256_fmadd_ps(x, widen8(format, row), a0);
                     a1 = _mm256_fmadd_ps(x, widen8(format, row + 8), a1);
                     a2 = _mm256_fmadd_ps(x, widen8(format, row + 16), a2);
@@ -141,6 +181,14 @@ void hat_half_weighted_sum_heads(int format, const float *p, long pStride, const
             }
         }
     }
+}
+
+void hat_half_weighted_sum_heads(int format, const float *p, long pStride, const uint16_t *v, long vStride, long n,
+                                 long d, long firstHead, long heads, long group, int accumulate, float *out) {
+    if (format == HAT_HALF_F16)
+        weighted_sum_heads(HAT_HALF_F16, p, pStride, v, vStride, n, d, firstHead, heads, group, accumulate, out);
+    else
+        weighted_sum_heads(HAT_HALF_BF16, p, pStride, v, vStride, n, d, firstHead, heads, group, accumulate, out);
 }
 
 void hat_half_weighted_sum(int format, const float *p, const uint16_t *v, long vStride, long n, long d, int accumulate,

@@ -275,8 +275,10 @@ static inline __m256 block_multiply_add(int format, const uint8_t *block, const 
 // rows4 sums it, so the bits are the same. The four weight rows are read side by side, which the
 // hardware prefetcher does not follow; the loop prefetches HAT_PREFETCH_AHEAD bytes ahead of
 // where it reads (a step reads one block of each row, 4 · bytes).
-static void one_row(int format, const uint8_t *w, long width, long first, long end, const float *x, float *y,
-                    int accumulate) {
+// Written once for a format known at compile time (always inlined, called with a constant): with
+// the format a variable the compiler tested it in every block and spilled the accumulators.
+static inline __attribute__((always_inline)) void one_row(const int format, const uint8_t *w, long width, long first,
+                                                          long end, const float *x, float *y, int accumulate) {
     long k = hat_quantized_block_weights(format), bytes = hat_quantized_block_bytes(format);
     long blocks = width / k, rowBytes = blocks * bytes;
     long o = first;
@@ -302,7 +304,11 @@ void hat_quantized_rows_times_transposed(int format, const uint8_t *w, long widt
                                          const float *x, long xStride, long rows,
                                          float *y, long yStride, int accumulate) {
     if (rows == 1) {
-        one_row(format, w, width, first, end, x, y, accumulate);
+        switch (format) {
+        case HAT_Q8_0: one_row(HAT_Q8_0, w, width, first, end, x, y, accumulate); break;
+        case HAT_Q4_1: one_row(HAT_Q4_1, w, width, first, end, x, y, accumulate); break;
+        default: one_row(HAT_Q4_K, w, width, first, end, x, y, accumulate); break;
+        }
         return;
     }
     for (long r = 0; r < rows; r += 4) {

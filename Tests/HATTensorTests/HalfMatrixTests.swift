@@ -2,7 +2,8 @@
 // independent rounding (bf16: ties to even on the bits; f16: Swift's Float16 conversion), f16
 // saturation at ±65504 with NaN kept, exact widening, strided views whose width is not a
 // multiple of the kernels' 8 lanes (the columns around a view stay untouched), and attention's two
-// products read in place (scores, weighted sums) against Double loops over the widened numbers.
+// products read in place (scores, weighted sums) against Double loops over the widened numbers
+// and bit for bit against the order of sums halves.c documents.
 
 import HATTensor
 import Testing
@@ -117,6 +118,16 @@ import Testing
         for j in 0..<n {
             let expected = 0.125 * (0..<d).reduce(0.0) { $0 + Double(q[$1]) * Double(floats[j * stride + 3 + $1]) }
             #expect(abs(Double(scores[j]) - expected) <= 1e-5, "score \(j): \(scores[j]), expected \(expected)")
+            // The documented order, bit for bit: eight lanes of fused multiply-adds over the
+            // columns that fill whole vectors, lanes added pairwise (l + 4, then + 2, then + 1),
+            // the tail multiplied and added column by column, then the scale.
+            let full = d - d % 8
+            var lanes = [Float](repeating: 0, count: 8)
+            for c in 0..<full { lanes[c % 8] = lanes[c % 8].addingProduct(q[c], floats[j * stride + 3 + c]) }
+            let halves = (0..<4).map { lanes[$0] + lanes[$0 + 4] }
+            var score = (halves[0] + halves[2]) + (halves[1] + halves[3])
+            for c in full..<d { score += q[c] * floats[j * stride + 3 + c] }
+            #expect(scores[j] == score * 0.125, "score \(j): \(scores[j]), the documented order gives \(score * 0.125)")
         }
         for accumulate in [false, true] {
             var out = (0..<d).map { Float($0) * 0.01 }
