@@ -119,10 +119,20 @@ struct BenchGenerate: ParsableCommand {
         let directory = NSTemporaryDirectory() + "hat-bench-generate-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        for name in [ModelFiles.configName, ModelFiles.weightsName] {
-            try FileManager.default.copyItem(atPath: (source as NSString).appendingPathComponent(name),
-                                             toPath: (directory as NSString).appendingPathComponent(name))
+        try FileManager.default.copyItem(atPath: (source as NSString).appendingPathComponent(ModelFiles.weightsName),
+                                         toPath: (directory as NSString).appendingPathComponent(ModelFiles.weightsName))
+        // A backbone taken from its source file (backbone_source) is named relative to the model's
+        // directory: the copy names it by its absolute path.
+        var copiedConfig = try HATConfig.load(path: (source as NSString).appendingPathComponent(ModelFiles.configName))
+        if let backbone = copiedConfig.backboneSource {
+            if !noTorch {
+                throw CommandError("\(source) takes its backbone from \(backbone.path) (backbone_source), which the PyTorch "
+                                   + "comparison does not read: add --no-torch")
+            }
+            let here = FileManager.default.currentDirectoryPath
+            copiedConfig.backboneSource?.path = ModelFiles.absolutePath(backbone.path, in: ModelFiles.absolutePath(source, in: here))
         }
+        try AtomicFile.write(Array(try copiedConfig.encoded()), to: (directory as NSString).appendingPathComponent(ModelFiles.configName))
         let (config, parameters) = try ModelFiles.load(from: directory)
         report.parameters = parameters.scalarCount
 

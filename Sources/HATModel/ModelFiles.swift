@@ -203,7 +203,7 @@ public enum ModelFiles {
     }
 
     /// `path` made absolute against `base` (an absolute directory), with `.` and `..` resolved.
-    static func absolutePath(_ path: String, in base: String) -> String {
+    public static func absolutePath(_ path: String, in base: String) -> String {
         let joined = path.hasPrefix("/") ? path : (base as NSString).appendingPathComponent(path)
         return (joined as NSString).standardizingPath
     }
