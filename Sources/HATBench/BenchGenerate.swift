@@ -51,7 +51,7 @@ struct BenchGenerate: ParsableCommand {
     var sliceBytes = 16
     @Option(parsing: .unconditional, help: "Also run both with this many threads (the per-byte steps are tiny; 0 = skip).")
     var alsoThreads = 1
-    @Option(parsing: .unconditional, help: "Also time hat with the matrices packed in these formats (--weights: bf16, q8_0, q4_1, q4_k; comma-separated), each right after ours at --threads every round; FORMAT/KV also holds the key/value caches in KV (--kv-cache: bf16, f16), e.g. bf16/bf16 or f32/bf16.")
+    @Option(parsing: .unconditional, help: "Also time hat with the matrices packed in these formats (--weights: bf16, q8_0, q4_1, q4_k, or stored: as the model's files hold them, as hat generate does by default; comma-separated), each right after ours at --threads every round; FORMAT/KV also holds the key/value caches in KV (--kv-cache: bf16, f16), e.g. bf16/bf16, f32/bf16 or stored/f16.")
     var alsoWeights = ""
     @Option(help: "Python with torch, safetensors and hat-splitter (default: $HAT_PYTHON, else python3).")
     var python: String?
@@ -84,9 +84,13 @@ struct BenchGenerate: ParsableCommand {
 
     /// One --also-weights entry: how the matrices and the key/value caches are held.
     struct Variant {
-        var weights: WeightFormat
+        /// nil: as the model's files store them (ModelFiles.load's `weights: nil`).
+        var weights: WeightFormat?
         var kvCache: KVCacheFormat
-        var label: String { "\(weights.rawValue) weights" + (kvCache == .f32 ? "" : ", \(kvCache.rawValue) kv cache") }
+        var weightsName: String { weights?.rawValue ?? "stored" }
+        var label: String {
+            "\(weightsName) weights" + (kvCache == .f32 ? "" : ", \(kvCache.rawValue) kv cache")
+        }
     }
 
     /// --also-weights as variants (f32 weights with f32 caches is the main line, so it is not repeated).
@@ -94,11 +98,12 @@ struct BenchGenerate: ParsableCommand {
         get throws {
             try alsoWeights.split(separator: ",").map { entry in
                 let parts = entry.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-                guard parts.count <= 2, let weights = WeightFormat(rawValue: parts[0]),
+                let weights: WeightFormat?? = parts[0] == "stored" ? .some(nil) : WeightFormat(rawValue: parts[0]).map { .some($0) }
+                guard parts.count <= 2, let weights,
                       let kvCache = parts.count == 2 ? KVCacheFormat(rawValue: parts[1]) : .f32,
                       weights != .f32 || kvCache != .f32 else {
-                    throw ValidationError("--also-weights takes bf16, q8_0, q4_1 or q4_k, each optionally /bf16 or /f16 (the "
-                                          + "key/value caches; also f32/bf16), comma-separated; found \"\(entry)\"")
+                    throw ValidationError("--also-weights takes bf16, q8_0, q4_1, q4_k or stored, each optionally /bf16 or /f16 "
+                                          + "(the key/value caches; also f32/bf16), comma-separated; found \"\(entry)\"")
                 }
                 return Variant(weights: weights, kvCache: kvCache)
             }
@@ -158,15 +163,15 @@ struct BenchGenerate: ParsableCommand {
         report.byteWindows = [config.encoderConfig.slidingWindow ?? limits.bytes, config.decoderConfig.slidingWindow ?? limits.bytes]
         report.parameterBytes = parameters.count * 4
         var packedSessions: [(variant: Variant, sessions: [GenerationSession])] = []
-        var packedParameters: [WeightFormat: ParameterSet] = [.f32: parameters]
+        var packedParameters: [String: ParameterSet] = [WeightFormat.f32.rawValue: parameters]
         for variant in try variants {
             let packed: ParameterSet
-            if let loaded = packedParameters[variant.weights] {
+            if let loaded = packedParameters[variant.weightsName] {
                 packed = loaded
             } else {
                 packed = try ModelFiles.load(from: directory, weights: variant.weights).parameters
-                packedParameters[variant.weights] = packed
-                report.packedBytes.append(PackedBytes(format: variant.weights.rawValue, matrices: packed.packedBytes,
+                packedParameters[variant.weightsName] = packed
+                report.packedBytes.append(PackedBytes(format: variant.weightsName, matrices: packed.packedBytes,
                                                       float32: packed.float32Bytes))
             }
             let context = ComputeContext(threads: threadOptions.threads)

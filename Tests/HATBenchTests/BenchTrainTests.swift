@@ -1,6 +1,7 @@
 // hat bench train's FLOP count and product shapes against an independent count over the
 // model's parameter list (each matrix times the rows it multiplies) and brute-force attention
-// pairs; and hat bench generate's fastest-round and growth figures and its token-model line.
+// pairs; and hat bench generate's fastest-round and growth figures, its token-model line and its
+// --also-weights variants.
 
 import Foundation
 import HATCommandLine
@@ -74,6 +75,22 @@ import Testing
         #expect(abs(productFLOPs - 3 * linear) <= 1e-6 * productFLOPs)
         for p in work.products {
             #expect(p.transposeB == p.label.hasSuffix("forward") && p.transposeA == p.label.hasSuffix("d weight"))
+        }
+    }
+
+    /// --also-weights: a format, "stored" (ModelFiles.load's weights: nil, what hat generate runs
+    /// by default), each optionally with a cache format; float32 alone and unknown names refused.
+    @Test func generateVariantsNameWeightsAndCaches() throws {
+        let variants = try BenchGenerate.parse(["--also-weights", "stored/f16,bf16,q4_1/bf16,f32/f16"]).variants
+        #expect(variants.map(\.weights) == [nil, .bf16, .q4_1, .f32])
+        #expect(variants.map(\.kvCache) == [.f16, .f32, .bf16, .f16])
+        #expect(variants.map(\.label) == ["stored weights, f16 kv cache", "bf16 weights", "q4_1 weights, bf16 kv cache",
+                                           "f32 weights, f16 kv cache"])
+        for bad in ["f32", "stored/f8", "q5_0", "bf16/f16/f16"] {
+            let error = #expect(throws: (any Error).self, "--also-weights \(bad)") {
+                _ = try BenchGenerate.parse(["--also-weights", bad]).variants
+            }
+            #expect("\(error.map { "\($0)" } ?? "")".contains("found \"\(bad)\""), "the message names the entry: \(String(describing: error))")
         }
     }
 
