@@ -171,26 +171,36 @@ static inline __m256 widen_q4_k(const uint8_t *block, int s, int i, __m256 ds, _
     return _mm256_sub_ps(_mm256_mul_ps(ds, q), dm);
 }
 
+// USE(w, i) for every eight weights of a block, in order: w their widened values, i the offset of
+// the first in the block. The one walk through a block's layout, for dequantizing and for the
+// products.
+#define FOR_EACH_EIGHT(format, block, USE)                                                              \
+    do {                                                                                                \
+        if ((format) == HAT_Q8_0) {                                                                     \
+            __m256 d_ = _mm256_set1_ps(half_to_float(block));                                           \
+            for (int i_ = 0; i_ < 4; i_++) USE(widen_q8_0(block, i_, d_), 8 * i_);                      \
+        } else if ((format) == HAT_Q4_1) {                                                              \
+            __m256 d_ = _mm256_set1_ps(half_to_float(block)), m_ = _mm256_set1_ps(half_to_float(block + 2)); \
+            for (int i_ = 0; i_ < 4; i_++) USE(widen_q4_1(block, i_, d_, m_), 8 * i_);                  \
+        } else {                                                                                        \
+            float d_ = half_to_float(block), dmin_ = half_to_float(block + 2);                          \
+            for (int s_ = 0; s_ < 8; s_++) {                                                            \
+                int sc_, m_;                                                                            \
+                scale_min_q4_k(block + 4, s_, &sc_, &m_);                                               \
+                __m256 ds_ = _mm256_set1_ps(d_ * (float)sc_), dm_ = _mm256_set1_ps(dmin_ * (float)m_);  \
+                for (int i_ = 0; i_ < 4; i_++) USE(widen_q4_k(block, s_, i_, ds_, dm_), 32 * s_ + 8 * i_); \
+            }                                                                                           \
+        }                                                                                               \
+    } while (0)
+
 void hat_dequantize(int format, const uint8_t *source, float *target, long count) {
     long k = hat_quantized_block_weights(format), bytes = hat_quantized_block_bytes(format);
     for (long b = 0; b < count / k; b++) {
         const uint8_t *block = source + b * bytes;
         float *y = target + b * k;
-        if (format == HAT_Q8_0) {
-            __m256 d = _mm256_set1_ps(half_to_float(block));
-            for (int i = 0; i < 4; i++) _mm256_storeu_ps(y + 8 * i, widen_q8_0(block, i, d));
-        } else if (format == HAT_Q4_1) {
-            __m256 d = _mm256_set1_ps(half_to_float(block)), m = _mm256_set1_ps(half_to_float(block + 2));
-            for (int i = 0; i < 4; i++) _mm256_storeu_ps(y + 8 * i, widen_q4_1(block, i, d, m));
-        } else if (format == HAT_Q4_K) {
-            float d = half_to_float(block), dmin = half_to_float(block + 2);
-            for (int s = 0; s < 8; s++) {
-                int sc, m;
-                scale_min_q4_k(block + 4, s, &sc, &m);
-                __m256 ds = _mm256_set1_ps(d * (float)sc), dm = _mm256_set1_ps(dmin * (float)m);
-                for (int i = 0; i < 4; i++) _mm256_storeu_ps(y + 32 * s + 8 * i, widen_q4_k(block, s, i, ds, dm));
-            }
-        }
+#define STORE(w, i) _mm256_storeu_ps(y + (i), w)
+        FOR_EACH_EIGHT(format, block, STORE);
+#undef STORE
     }
 }
 
@@ -224,21 +234,9 @@ static void rows4(int format, const uint8_t *w, long width, long first, long end
         for (long b = 0; b < blocks; b++) {
             const uint8_t *block = wo + b * bytes;
             long base = b * k;
-            if (format == HAT_Q8_0) {
-                __m256 d = _mm256_set1_ps(half_to_float(block));
-                for (int i = 0; i < 4; i++) MULTIPLY_ADD(widen_q8_0(block, i, d), base + 8 * i);
-            } else if (format == HAT_Q4_1) {
-                __m256 d = _mm256_set1_ps(half_to_float(block)), m = _mm256_set1_ps(half_to_float(block + 2));
-                for (int i = 0; i < 4; i++) MULTIPLY_ADD(widen_q4_1(block, i, d, m), base + 8 * i);
-            } else {
-                float d = half_to_float(block), dmin = half_to_float(block + 2);
-                for (int s = 0; s < 8; s++) {
-                    int sc, m;
-                    scale_min_q4_k(block + 4, s, &sc, &m);
-                    __m256 ds = _mm256_set1_ps(d * (float)sc), dm = _mm256_set1_ps(dmin * (float)m);
-                    for (int i = 0; i < 4; i++) MULTIPLY_ADD(widen_q4_k(block, s, i, ds, dm), base + 32 * s + 8 * i);
-                }
-            }
+#define ROWS_MULTIPLY_ADD(w, i) MULTIPLY_ADD(w, base + (i))
+            FOR_EACH_EIGHT(format, block, ROWS_MULTIPLY_ADD);
+#undef ROWS_MULTIPLY_ADD
         }
         float sums[4] = {sum8(a0), sum8(a1), sum8(a2), sum8(a3)};
         for (int r = 0; r < rows; r++) {
@@ -251,22 +249,9 @@ static void rows4(int format, const uint8_t *w, long width, long first, long end
 // a += x[0 … k) · the block's weights, in the order rows4 sums one row (x at the block's first
 // weight).
 static inline __m256 block_multiply_add(int format, const uint8_t *block, const float *x, __m256 a) {
-    if (format == HAT_Q8_0) {
-        __m256 d = _mm256_set1_ps(half_to_float(block));
-        for (int i = 0; i < 4; i++) a = _mm256_fmadd_ps(_mm256_loadu_ps(x + 8 * i), widen_q8_0(block, i, d), a);
-    } else if (format == HAT_Q4_1) {
-        __m256 d = _mm256_set1_ps(half_to_float(block)), m = _mm256_set1_ps(half_to_float(block + 2));
-        for (int i = 0; i < 4; i++) a = _mm256_fmadd_ps(_mm256_loadu_ps(x + 8 * i), widen_q4_1(block, i, d, m), a);
-    } else {
-        float d = half_to_float(block), dmin = half_to_float(block + 2);
-        for (int s = 0; s < 8; s++) {
-            int sc, m;
-            scale_min_q4_k(block + 4, s, &sc, &m);
-            __m256 ds = _mm256_set1_ps(d * (float)sc), dm = _mm256_set1_ps(dmin * (float)m);
-            for (int i = 0; i < 4; i++)
-                a = _mm256_fmadd_ps(_mm256_loadu_ps(x + 32 * s + 8 * i), widen_q4_k(block, s, i, ds, dm), a);
-        }
-    }
+#define ONE_MULTIPLY_ADD(w, i) a = _mm256_fmadd_ps(_mm256_loadu_ps(x + (i)), w, a)
+    FOR_EACH_EIGHT(format, block, ONE_MULTIPLY_ADD);
+#undef ONE_MULTIPLY_ADD
     return a;
 }
 
