@@ -706,4 +706,17 @@ final class ScriptedModel: ByteModel {
         #expect(md.contains("| stage2-lit − default | +0.100 [+0.100, +0.100] | +0.100 [+0.100, +0.100] | < 0 on prose, ≤ −1.0 on technical | no |"),
                 "an arm the report has no fixed place for is held to the targets too")
     }
+
+    /// A stage-2 arm repeated from distilled stage 1 is also set against its twin from plain stage 1
+    /// (the same name without "-distilled"), once both are evaluated.
+    @Test func aDistilledStage2ArmFacesItsPlainTwin() {
+        let report = DistillationReport(arms: [], scored: [Self.scored("stage2-prose", 2.0), Self.scored("stage2-prose-distilled", 1.9),
+                                                           Self.scored("stage2-more-distilled", 1.8),
+                                                           Self.scored("default", 2.0), Self.scored("teacher", 1.6)],
+                                        sets: ["prose", "technical"], reading: nil, command: "hat report distill X")
+        let md = report.markdown(charts: [])
+        #expect(md.contains("| stage2-prose-distilled − stage2-prose | -0.100 [-0.100, -0.100] | -0.100 [-0.100, -0.100] | below (the distilled start still helps) | yes |"))
+        #expect(!md.contains("stage2-more-distilled − stage2-more"), "no row while the twin is not evaluated")
+        #expect(!md.contains("| stage2-prose − stage2"), "a plain arm has no twin row")
+    }
 }
