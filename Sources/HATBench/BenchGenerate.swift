@@ -98,8 +98,9 @@ struct BenchGenerate: ParsableCommand {
         get throws {
             try alsoWeights.split(separator: ",").map { entry in
                 let parts = entry.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-                let weights: WeightFormat?? = parts[0] == "stored" ? .some(nil) : WeightFormat(rawValue: parts[0]).map { .some($0) }
-                guard parts.count <= 2, let weights,
+                let weights = WeightFormat(rawValue: parts[0])   // nil for "stored"
+                let known = weights != nil || parts[0] == "stored"
+                guard parts.count <= 2, known,
                       let kvCache = parts.count == 2 ? KVCacheFormat(rawValue: parts[1]) : .f32,
                       weights != .f32 || kvCache != .f32 else {
                     throw ValidationError("--also-weights takes bf16, q8_0, q4_1, q4_k or stored, each optionally /bf16 or /f16 "
@@ -163,14 +164,14 @@ struct BenchGenerate: ParsableCommand {
         report.byteWindows = [config.encoderConfig.slidingWindow ?? limits.bytes, config.decoderConfig.slidingWindow ?? limits.bytes]
         report.parameterBytes = parameters.count * 4
         var packedSessions: [(variant: Variant, sessions: [GenerationSession])] = []
-        var packedParameters: [String: ParameterSet] = [WeightFormat.f32.rawValue: parameters]
+        var packedParameters: [WeightFormat?: ParameterSet] = [.f32: parameters]
         for variant in try variants {
             let packed: ParameterSet
-            if let loaded = packedParameters[variant.weightsName] {
+            if let loaded = packedParameters[variant.weights] {
                 packed = loaded
             } else {
                 packed = try ModelFiles.load(from: directory, weights: variant.weights).parameters
-                packedParameters[variant.weightsName] = packed
+                packedParameters[variant.weights] = packed
                 report.packedBytes.append(PackedBytes(format: variant.weightsName, matrices: packed.packedBytes,
                                                       float32: packed.float32Bytes))
             }

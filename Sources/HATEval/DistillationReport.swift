@@ -165,9 +165,12 @@ public struct DistillationReport {
                 return p.estimate <= 0.25 && bpp >= 4.5
             }
             // A stage-2 arm repeated from distilled stage 1 against the same recipe from plain stage 1.
-            let twin = String(stage2.dropLast("-distilled".count))
-            if stage2.hasSuffix("-distilled"), scored.contains(where: { $0.key == twin }) {
-                row(stage2, twin, target: "below (the distilled start still helps)") { d in d[prose].map { $0.high < 0 } }
+            let suffix = "-distilled"
+            if stage2.hasSuffix(suffix) {
+                let twin = String(stage2.dropLast(suffix.count))
+                if scored.contains(where: { $0.key == twin }) {
+                    row(stage2, twin, target: "below (the distilled start still helps)") { d in d[prose].map { $0.high < 0 } }
+                }
             }
         }
         md += "\n"
