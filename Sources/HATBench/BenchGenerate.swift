@@ -292,13 +292,7 @@ struct BenchGenerate: ParsableCommand {
             }
         }
         report.machine.loadAverageEnd = Machine.loadAverage()
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
-        } else {
-            print(report.text)
-        }
+        try printFigures(report, json: json) { report.text }
     }
 
     /// Models/default (the from-scratch model Reports/performance.md measures; not the REPL's

@@ -68,13 +68,7 @@ struct BenchKernels: ParsableCommand {
             }
         }
         report.machine.loadAverageEnd = Machine.loadAverage()
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
-        } else {
-            print(report.text)
-        }
+        try printFigures(report, json: json) { report.text }
     }
 
     // MARK: one block configuration
@@ -243,19 +237,9 @@ struct BenchKernels: ParsableCommand {
             budget: budget, steadyState: steady, torch: nil)
     }
 
-    /// Median wall time of `repeats` runs of `body` after one warm-up run; `setup` runs untimed before each.
+    /// Median wall time of --repeats runs of `body` after one warm-up run; `setup` runs untimed before each.
     func medianSeconds(setup: () -> Void = {}, _ body: () -> Void) -> Double {
-        setup()
-        body()
-        var times: [Double] = []
-        for _ in 0..<repeats {
-            setup()
-            let start = DispatchTime.now().uptimeNanoseconds
-            body()
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-        }
-        times.sort()
-        return times[times.count / 2]
+        HATBench.medianSeconds(repeats: repeats, setup: setup, body)
     }
 
     // MARK: PyTorch

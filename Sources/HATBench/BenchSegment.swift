@@ -90,13 +90,7 @@ struct BenchSegment: ParsableCommand {
                                         repeats: repeats, referenceRepeats: referenceRepeats, cliChecks: checks,
                                  copies: copies, cap: cap, ours: ours, oursDictionary: oursDictionary,
                                  reference: reference, languages: perLanguage)
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-            print(String(decoding: try encoder.encode(result), as: UTF8.self))
-        } else {
-            print(result.summary())
-        }
+        try printFigures(result, json: json) { result.summary() }
         if let report {
             try result.writeReport(to: report)
             if !json { print("wrote \(report) and \(SegmentBenchResult.chartPath(besides: report))") }

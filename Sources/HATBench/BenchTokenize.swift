@@ -63,13 +63,7 @@ struct BenchTokenize: ParsableCommand {
         }
         let result = TokenizeBenchResult(machine: SegmentBenchMachine.current(), textBytes: text.count, sources: sources,
                                          unit: unit.rawValue, repeats: repeats, referenceRepeats: referenceRepeats, rows: rows)
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-            print(String(decoding: try encoder.encode(result), as: UTF8.self))
-        } else {
-            print(result.summary())
-        }
+        try printFigures(result, json: json) { result.summary() }
     }
 
     func tokenizerPaths() throws -> [String] {

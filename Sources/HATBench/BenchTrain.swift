@@ -197,13 +197,7 @@ struct BenchTrain: ParsableCommand {
         }
         report.torch = torch
         report.machine.loadAverageEnd = Machine.loadAverage()
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
-        } else {
-            print(report.text)
-        }
+        try printFigures(report, json: json) { report.text }
     }
 
     /// The batch's rows as bytes and word ends (relative to the row), for the PyTorch script.

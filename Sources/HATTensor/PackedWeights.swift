@@ -95,6 +95,22 @@ public struct PackedMatrix: @unchecked Sendable {
     /// Bytes one row takes (rows split into whole blocks).
     public var rowBytes: Int { format.bytes(rows: 1, cols: cols) }
 
+    /// Packs `values` [rows, cols] (row-major float32) in `format` — bf16 rounded to nearest, a
+    /// block format each block scaled to its own range — into `data`, which must hold
+    /// `format.bytes(rows:cols:)` bytes; `format` must split the rows (WeightFormat.format(forRowsOf:)).
+    public static func pack(_ values: UnsafePointer<Float>, rows: Int, cols: Int, format: WeightFormat,
+                            into data: UnsafeMutableRawPointer) -> PackedMatrix {
+        precondition(format != .f32 && format.format(forRowsOf: cols) == format,
+                     "PackedMatrix.pack: rows of \(cols) do not split into \(format.rawValue) blocks")
+        let count = rows * cols
+        if let block = format.blockFormat {
+            hat_quantize(block, values, data.bindMemory(to: UInt8.self, capacity: format.bytes(rows: rows, cols: cols)), count)
+        } else {
+            hat_bf16_from_f32(values, data.bindMemory(to: UInt16.self, capacity: count), count)
+        }
+        return PackedMatrix(format: format, data: data, rows: rows, cols: cols)
+    }
+
     /// target[r − rows.lowerBound, c] = the float32 number packed weight [r, c] means, for r in
     /// `rows` (row-major, `cols` floats a row).
     public func widenRows(_ rows: Range<Int>, into target: UnsafeMutablePointer<Float>) {

@@ -6,7 +6,6 @@
 // (`packMatrices`) gives its float32 pages back.
 // Entries are named by their checkpoint keys (ARCHITECTURE.md §3) and keep their logical shape.
 
-import CKernels
 #if canImport(Glibc)
 import Glibc
 #else
@@ -122,16 +121,10 @@ public final class ParameterSet {
             let cols = entry.shape.last!, rows = entry.count / cols
             precondition(held.format(forRowsOf: cols) == held, "\(entry.name): rows of \(cols) do not split into \(held.rawValue) blocks")
             let data = memory + offset
-            let values = self.values + entry.offset
             let stored = try storedBytes?(entry, data, size) ?? false
-            if !stored {
-                if let block = held.blockFormat {
-                    hat_quantize(block, values, data.bindMemory(to: UInt8.self, capacity: size), entry.count)
-                } else {
-                    hat_bf16_from_f32(values, data.bindMemory(to: UInt16.self, capacity: entry.count), entry.count)
-                }
-            }
-            packedMatrices[entry.name] = PackedMatrix(format: held, data: data, rows: rows, cols: cols)
+            packedMatrices[entry.name] = stored
+                ? PackedMatrix(format: held, data: data, rows: rows, cols: cols)
+                : PackedMatrix.pack(values + entry.offset, rows: rows, cols: cols, format: held, into: data)
             releaseValues(entry)
             offset += (size + alignment - 1) / alignment * alignment
         }
