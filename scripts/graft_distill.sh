@@ -7,7 +7,8 @@
 # options, times, notes, provenance and held-out evaluations — is copied to ARCHIVE
 # (Reports/graft-smollm2-runs, in git) as soon as the arm is evaluated, so an arm finished on one
 # machine is not trained again on a fresh one. Stage 2 starts from (a)'s final checkpoint, so it
-# runs right after (a); on a machine without that checkpoint (a) is trained again first.
+# runs right after (a); on a machine without that checkpoint (a) is trained again first, and an arm
+# trained again is compared with its archived metrics (ROOT/ARM/reproduction.txt).
 #
 #   (a) distilled   SmolLM2-135M's blocks frozen; stage-1 losses against SmolLM2 as the teacher
 #                   (alignment after ALIGN_BLOCKS blocks, oracle decoder inputs, word distillation)
@@ -257,6 +258,32 @@ archive() {
     echo "$(basename "$final"), archived from checkout $(git rev-parse --short HEAD) at $(date -u +%Y-%m-%dT%H:%MZ)" > "$ARCHIVE/$arm/DONE"
 }
 
+# compare_with_archive ARM: an archived arm trained again (a later stage 2 needs its checkpoint), its
+# metrics compared record by record with the archived ones — the same recipe, data and seed should
+# give the same numbers; the verdict goes to the log and to ROOT/ARM/reproduction.txt.
+compare_with_archive() {
+    local arm=$1 verdict
+    verdict=$("$PYTHON" - "$ARCHIVE/$arm/metrics.jsonl" "$ROOT/$arm/metrics.jsonl" <<'PY'
+import json, sys
+def records(path):
+    return {(r["split"], r["step"]): r for r in map(json.loads, open(path))}
+archived, again = records(sys.argv[1]), records(sys.argv[2])
+fields = ("loss", "bits_per_byte", "bytes_seen")
+shared = sorted(set(archived) & set(again), key=lambda k: (k[1], k[0]))
+differing = [k for k in shared if any(archived[k].get(f) != again[k].get(f) for f in fields)]
+if differing:
+    split, step = differing[0]
+    print(f"differs from the archived run first at step {step} ({split}); "
+          f"{len(shared) - len(differing)} of {len(shared)} shared records the same")
+else:
+    print(f"the same loss, bits per byte and bytes as the archived run in all {len(shared)} shared records "
+          f"(through step {shared[-1][1] if shared else 0})")
+PY
+)
+    echo "$arm trained again: $verdict"
+    echo "$(date -u +%Y-%m-%dT%H:%MZ) $HAT: $verdict" > "$ROOT/$arm/reproduction.txt"
+}
+
 evaluate teacher "$GGUF"
 evaluate default Models/default
 
@@ -327,7 +354,7 @@ for arm in $ARMS; do
             fi ;;
         *) echo "unknown arm $arm" >&2; exit 2 ;;
     esac
-    [ -f "$ARCHIVE/$arm/DONE" ] || archive "$arm"
+    if [ -f "$ARCHIVE/$arm/DONE" ]; then compare_with_archive "$arm"; else archive "$arm"; fi
 done
 
 # 6. The report.
