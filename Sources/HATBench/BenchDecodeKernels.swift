@@ -91,13 +91,16 @@ struct BenchDecodeKernels: ParsableCommand {
             try Limits.requireMemory(max(megabytes << 20, matrixBytes) + 2 * matrixBytes,
                                      for: "products with [\(shape.outputs), \(shape.width)] matrices")
         }
+        // Keys and values in float32 and in one 16-bit format at a time: 12 bytes per number.
+        try Limits.requireMemory(checkedProduct([12, layers, positions, kvHeads * headDim]),
+                                 for: "\(layers) layers of \(positions) cached positions")
         var report = DecodeKernelReport(machine: Machine.current(threads: threadOptions.threads),
                                         packedKernels: PackedKernel.allCases.filter(\.runsHere).map(\.rawValue),
                                         megabytes: megabytes, repeats: repeats)
         for shape in weightShapes {
             report.products += benchProducts(outputs: shape.outputs, width: shape.width)
         }
-        if positions > 0 { report.attention = try benchAttention() }
+        if positions > 0 { report.attention = benchAttention() }
         report.machine.loadAverageEnd = Machine.loadAverage()
         return report
     }
@@ -178,12 +181,9 @@ struct BenchDecodeKernels: ParsableCommand {
 
     /// One query's attention over `layers` caches of `positions` rows, as a cached backbone step runs
     /// it, with float32, f16 and bf16 keys and values (copies of one random layer).
-    func benchAttention() throws -> AttentionFigure {
+    func benchAttention() -> AttentionFigure {
         let kvWidth = kvHeads * headDim, width = heads * headDim
         let layerFloats = positions * kvWidth
-        // Keys and values in float32 and in one 16-bit format at a time: 12 bytes per number.
-        try Limits.requireMemory(checkedProduct([12, layers, positions, kvWidth]),
-                                 for: "\(layers) layers of \(positions) cached positions")
         let arena = Arena(name: "bench-attention")
         let context = threadOptions.makeContext()
         let core = AttentionCore(heads: heads, kvHeads: kvHeads, headDim: headDim, maxQueries: 1, maxKeys: positions,
