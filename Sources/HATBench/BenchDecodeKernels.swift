@@ -1,10 +1,11 @@
-// hat bench decode-kernels: the kernels a decoding step spends its time in, alone — one-row (and
-// few-row) products over float32 and packed weights (ComputeContext.gemm / packedProduct, each
-// packed kernel this CPU runs), and one query's attention over float32 and 16-bit key/value caches
-// (AttentionCore.forward, as a cached backbone step runs it). Each set of weights or caches is
-// copied until it takes --megabytes, so every pass reads it from memory, not from a cache, as
-// decoding a large model does. Every figure is the median pass; each packed or 16-bit result is
-// also compared with float32 over the numbers it holds, so a fast wrong kernel shows.
+// hat bench decode-kernels: the kernels a decoding step spends its time in, alone — products of a
+// few rows over float32 and packed weights (ComputeContext.fewRowProduct / packedProduct, each
+// packed kernel this CPU runs; float32 also through OpenBLAS's sgemm), and one query's attention
+// over float32 and 16-bit key/value caches (AttentionCore.forward, as a cached backbone step runs
+// it). Each set of weights or caches is copied until it takes --megabytes, so every pass reads it
+// from memory, not from a cache, as decoding a large model does. Every figure is the median pass;
+// each result is also compared with sgemm (float32 attention) over the numbers it holds, so a fast
+// wrong kernel shows.
 //
 // Shapes: products x [R, I] · W [O, I]ᵀ → y [R, O]; attention L layers × N positions of keys
 // and values [N, G·D] against one query [1, H·D].
@@ -23,8 +24,8 @@ struct BenchDecodeKernels: ParsableCommand {
         discussion: """
             Defaults are SmolLM2-135M's backbone: its two MLP matrix shapes and 30 layers of 3 key/value heads × 64 \
             against 9 query heads. Products: every --formats entry with every packed kernel this CPU runs (avx2; avx512 \
-            where the CPU has AVX-512), float32 through sgemm as the float32 path runs it. Build in release: \
-            swift build -c release.
+            where the CPU has AVX-512); f32 with the AVX2 kernel decoding runs and through OpenBLAS's sgemm. Build in \
+            release: swift build -c release.
             """)
 
     @OptionGroup var threadOptions: ThreadOptions
@@ -141,33 +142,38 @@ struct BenchDecodeKernels: ParsableCommand {
             for c in 1..<copies { (memory + c * stride).copyMemory(from: memory, byteCount: matrixBytes) }
             // The numbers every copy means, in float32: the reference's weights.
             if let first { first.widenRows(0..<outputs, into: widened) } else { widened.update(from: values, count: matrixFloats) }
-            let kernels: [PackedKernel?] = format == .f32 ? [nil] : PackedKernel.allCases.filter(\.runsHere)
+            // float32: the AVX2 kernel decoding runs (Linear's few-row product), then OpenBLAS's sgemm.
+            let kernels: [String] = format == .f32 ? ["avx2", "blas"] : PackedKernel.allCases.filter(\.runsHere).map(\.rawValue)
             for kernel in kernels {
-                let context = ComputeContext(threads: threadOptions.threads, packedKernel: kernel ?? .best)
+                let context = ComputeContext(threads: threadOptions.threads, packedKernel: PackedKernel(rawValue: kernel) ?? .best)
                 for r in rowCounts {
                     let xs = Tensor(data: x, rows: r, cols: width), ys = Tensor(data: y, rows: r, cols: outputs)
                     func product(_ c: Int) {
                         let at = memory + c * stride
                         if format == .f32 {
-                            context.gemm(xs, Tensor(data: at.assumingMemoryBound(to: Float.self), rows: outputs, cols: width),
-                                         transposeB: true, into: ys)
+                            let weights = Tensor(data: at.assumingMemoryBound(to: Float.self), rows: outputs, cols: width)
+                            if kernel == "blas" {
+                                context.gemm(xs, weights, transposeB: true, into: ys)
+                            } else {
+                                context.fewRowProduct(xs, weights, into: ys, accumulate: false)
+                            }
                         } else {
                             context.packedProduct(xs, PackedMatrix(format: format, data: at, rows: outputs, cols: width),
                                                   into: ys, accumulate: false)
                         }
                     }
                     let seconds = medianSeconds { for c in 0..<copies { product(c) } } / Double(copies)
-                    // The last copy's result against float32 over the same numbers (float32 is its own reference).
+                    // The last copy's result against sgemm over the same numbers (sgemm is its own reference).
                     var largest: Float? = nil
-                    if format != .f32 {
+                    if kernel != "blas" {
                         context.gemm(xs, Tensor(data: widened, rows: outputs, cols: width), transposeB: true,
                                      into: Tensor(data: reference, rows: r, cols: outputs))
                         largest = (0..<(r * outputs)).reduce(Float(0)) { max($0, abs(y[$1] - reference[$1])) }
                     }
-                    if format == .f32 { float32Seconds[r] = seconds }
+                    if format == .f32 && float32Seconds[r] == nil { float32Seconds[r] = seconds }
                     figures.append(ProductFigure(
                         shape: [outputs, width], format: requested.rawValue, heldAs: format.rawValue,
-                        kernel: kernel?.rawValue ?? "blas", rows: r, copies: copies, matrixBytes: matrixBytes,
+                        kernel: kernel, rows: r, copies: copies, matrixBytes: matrixBytes,
                         microseconds: seconds * 1e6, gigabytesPerSecond: Double(matrixBytes) / seconds / 1e9,
                         gigaMultiplyAddsPerSecond: Double(r * matrixFloats) / seconds / 1e9,
                         float32Ratio: float32Seconds[r].map { $0 / seconds }, largestDifference: largest.map(Double.init)))
@@ -258,7 +264,7 @@ struct ProductFigure: Encodable {
     /// rows do not split into super-blocks).
     var format: String
     var heldAs: String
-    /// "blas" (float32 sgemm), "avx2" or "avx512".
+    /// "avx2" or "avx512" (our kernels), or "blas" (float32 through OpenBLAS's sgemm).
     var kernel: String
     var rows: Int
     var copies: Int
@@ -267,10 +273,11 @@ struct ProductFigure: Encodable {
     var microseconds: Double
     var gigabytesPerSecond: Double
     var gigaMultiplyAddsPerSecond: Double
-    /// float32's time over this one's at the same shape and rows (nil without an f32 entry before it).
+    /// The float32 path's time (the first f32 entry: what decoding a float32 model runs) over this
+    /// one's at the same shape and rows (nil without an f32 entry before it).
     var float32Ratio: Double?
-    /// Largest |y − y_float32| with y_float32 computed in float32 from the numbers the format holds
-    /// (nil for float32 itself).
+    /// Largest |y − y_sgemm| with y_sgemm computed by sgemm from the numbers the format holds
+    /// (nil for sgemm itself).
     var largestDifference: Double?
 }
 
@@ -313,7 +320,7 @@ struct DecodeKernelReport: Encodable {
                      "each set of weights or caches copied to at least \(megabytes) MB (read from memory); median of \(repeats) passes", ""]
         if !products.isEmpty {
             lines += ["Products x [R, I] · W [O, I]ᵀ (per matrix)", "",
-                      "| W [O, I] | format | kernel | R | bytes | µs | GB/s read | G multiply-adds/s | × float32 | max abs diff vs float32 on the same numbers |",
+                      "| W [O, I] | format | kernel | R | bytes | µs | GB/s read | G multiply-adds/s | × float32 path | max abs diff vs sgemm on the same numbers |",
                       "|---|---|---|---|---|---|---|---|---|---|"]
             for p in products {
                 let format = p.format == p.heldAs ? p.format : "\(p.format) (held as \(p.heldAs))"

@@ -1,6 +1,7 @@
 // Linear: y = x Wᵀ with weight [out, in] and no bias (torch nn.Linear(bias=False)).
 // Both products run on the layer's context (ComputeContext.gemm: cut by shape, any thread count
-// gives the same bits). When the parameters hold their matrices packed (`--weights bf16`, `q8_0`,
+// gives the same bits); a forward of at most four rows (a decoding step) reads a float32 weight in
+// place (ComputeContext.fewRowProduct) instead of through sgemm, which packs it first. When the parameters hold their matrices packed (`--weights bf16`, `q8_0`,
 // …) the weight exists only packed and every forward reads it so (ComputeContext.packedProduct);
 // such a layer is for inference and has no backward.
 //
@@ -35,6 +36,8 @@ public final class Linear {
     /// y = x Wᵀ, or y += x Wᵀ with `accumulate` (a residual add for free).
     public func forward(out y: Tensor /*[N, O]*/, input x: Tensor /*[N, I]*/, accumulate: Bool = false) {
         switch weight {
+        case .float32(let weight) where x.rows <= PackedMatrix.maxRows && weight.rowStride == weight.cols:
+            context.fewRowProduct(x, weight, into: y, accumulate: accumulate)
         case .float32(let weight): context.gemm(x, weight, transposeB: true, into: y, beta: accumulate ? 1 : 0)
         case .packed(let packed): context.packedProduct(x, packed, into: y, accumulate: accumulate)
         }

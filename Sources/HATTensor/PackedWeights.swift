@@ -152,15 +152,12 @@ extension ComputeContext {
             }
             return
         }
-        let work = x.rows * w.rows * w.cols
-        let pieces = max(1, min(ComputeContext.maxPieces, work / PackedMatrix.pieceMultiplyAdds))
-        let chunk = (w.rows + pieces - 1) / pieces
         let accumulateFlag: Int32 = accumulate ? 1 : 0
         let wide = packedKernel == .avx512
         if let block = w.format.blockFormat {
             let bytes = w.data.assumingMemoryBound(to: UInt8.self)
             let kernel = wide ? hat_quantized_rows_times_transposed_avx512 : hat_quantized_rows_times_transposed
-            parallelChunks(w.rows, chunk: chunk) { outputs in
+            forEachOutputChunk(rows: x.rows, outputs: w.rows, width: w.cols) { outputs in
                 kernel(block, bytes, w.cols, outputs.lowerBound, outputs.upperBound,
                        x.data, x.rowStride, x.rows, y.data, y.rowStride, accumulateFlag)
             }
@@ -168,10 +165,36 @@ extension ComputeContext {
             precondition(w.format == .bf16, "packedProduct: a float32 matrix is not packed")
             let bits = w.data.assumingMemoryBound(to: UInt16.self)
             let kernel = wide ? hat_bf16_rows_times_transposed_avx512 : hat_bf16_rows_times_transposed
-            parallelChunks(w.rows, chunk: chunk) { outputs in
+            forEachOutputChunk(rows: x.rows, outputs: w.rows, width: w.cols) { outputs in
                 kernel(bits, w.cols, outputs.lowerBound, outputs.upperBound,
                        x.data, x.rowStride, x.rows, y.data, y.rowStride, accumulateFlag)
             }
         }
+    }
+
+    /// y = x Wᵀ (or y += x Wᵀ with `accumulate`) with W [O, I] float32 and x [R, I] of at most
+    /// PackedMatrix.maxRows rows: decoding's products with a float32 model. OpenBLAS's sgemm packs
+    /// the weights before it multiplies, which for one row costs as much as the product (1.7–2.2 G
+    /// multiply-adds/s on Zen 3, Reports/performance.md); this reads them in place with the AVX2
+    /// kernel of the bf16 weights (each output summed in a fixed order, outputs cut by shape, so
+    /// any thread count gives the same bits). W's rows must be contiguous (rowStride == cols).
+    public func fewRowProduct(_ x: Tensor, _ w: Tensor, into y: Tensor, accumulate: Bool) {
+        precondition(x.cols == w.cols && y.rows == x.rows && y.cols == w.rows && x.rows <= PackedMatrix.maxRows
+                     && w.rowStride == w.cols,
+                     "fewRowProduct: x \(x.shapeDescription) · W \(w.shapeDescription)ᵀ into y \(y.shapeDescription)")
+        let accumulateFlag: Int32 = accumulate ? 1 : 0
+        forEachOutputChunk(rows: x.rows, outputs: w.rows, width: w.cols) { outputs in
+            hat_f32_rows_times_transposed(w.data, w.cols, outputs.lowerBound, outputs.upperBound,
+                                          x.data, x.rowStride, x.rows, y.data, y.rowStride, accumulateFlag)
+        }
+    }
+
+    /// Runs `body` on chunks of the outputs 0 ..< outputs of a few-row product, on this context's
+    /// threads: a cut that depends on the shape only (pieces of at least
+    /// PackedMatrix.pieceMultiplyAdds multiply-adds).
+    private func forEachOutputChunk(rows: Int, outputs: Int, width: Int, _ body: (Range<Int>) -> Void) {
+        let work = rows * outputs * width
+        let pieces = max(1, min(ComputeContext.maxPieces, work / PackedMatrix.pieceMultiplyAdds))
+        parallelChunks(outputs, chunk: (outputs + pieces - 1) / pieces, body)
     }
 }

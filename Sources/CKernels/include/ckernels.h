@@ -1,4 +1,4 @@
-// CKernels: products over packed weights for decoding (`--weights bf16|q8_0|q4_1|q4_k`,
+// CKernels: products of a few rows for decoding over float32 or packed weights (`--weights bf16|q8_0|q4_1|q4_k`,
 // ARCHITECTURE.md §5): bfloat16 (the upper 16 bits of an IEEE float32) and ggml's quantized
 // blocks. AVX2 + FMA + F16C, the baseline of every build (Package.swift compiles for Haswell);
 // the sums run in float32 in a fixed order, so a result does not depend on how outputs are
@@ -19,6 +19,12 @@ void hat_bf16_rows_times_transposed(const uint16_t *w, long width, long first, l
                                     const float *x, long xStride, long rows,
                                     float *y, long yStride, int accumulate);
 
+/// The same with float32 weights w [outputs, width] (each output summed in the same order as the
+/// bfloat16 kernel sums it): decoding's products with a float32 model, which OpenBLAS's sgemm
+/// runs at a fraction of the rate for one row (it packs the weights first).
+void hat_f32_rows_times_transposed(const float *w, long width, long first, long end,
+                                   const float *x, long xStride, long rows,
+                                   float *y, long yStride, int accumulate);
 /// Rounds `count` floats to IEEE half (binary16), to nearest with ties to even; magnitudes beyond
 /// the largest half (65504) saturate to it instead of becoming infinite; a NaN stays a NaN.
 void hat_f16_from_f32(const float *source, uint16_t *target, long count);
