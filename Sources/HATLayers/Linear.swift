@@ -1,9 +1,10 @@
 // Linear: y = x Wᵀ with weight [out, in] and no bias (torch nn.Linear(bias=False)).
 // Both products run on the layer's context (ComputeContext.gemm: cut by shape, any thread count
 // gives the same bits); a forward of at most four rows (a decoding step) reads a float32 weight in
-// place (ComputeContext.fewRowProduct) instead of through sgemm, which packs it first. When the parameters hold their matrices packed (`--weights bf16`, `q8_0`,
-// …) the weight exists only packed and every forward reads it so (ComputeContext.packedProduct);
-// such a layer is for inference and has no backward.
+// place (ComputeContext.fewRowProduct) instead of through sgemm, which packs it first. When the
+// parameters hold their matrices packed (`--weights bf16`, `q8_0`, …) the weight exists only
+// packed and every forward reads it so (ComputeContext.packedProduct); such a layer is for
+// inference and has no backward.
 //
 // Shapes: N rows, I input width, O output width.
 

@@ -6,7 +6,8 @@
 // float32 values): products of many rows (prefill, evaluation) widen it, a slice of rows at a
 // time, into float32 scratch for sgemm, and an embedding widens the rows it looks up. So every
 // path computes with the numbers the packed weights mean, and `hat eval --weights F` measures
-// exactly the weights decoding with F uses.
+// exactly the weights decoding with F uses. A float32 matrix's product of a few rows goes through
+// the bf16 kernel compiled for float32 (ComputeContext.fewRowProduct), not through sgemm.
 //
 // Shapes: R rows of x [R, I], weights [O, I], y [R, O].
 
