@@ -162,7 +162,7 @@ struct BenchDecodeKernels: ParsableCommand {
                                                   into: ys, accumulate: false)
                         }
                     }
-                    let seconds = medianSeconds { for c in 0..<copies { product(c) } } / Double(copies)
+                    let seconds = medianSeconds(repeats: repeats) { for c in 0..<copies { product(c) } } / Double(copies)
                     // The last copy's result against sgemm over the same numbers (sgemm is its own reference).
                     var largest: Float? = nil
                     if kernel != "blas" {
@@ -211,7 +211,7 @@ struct BenchDecodeKernels: ParsableCommand {
             values.row(l * positions).update(from: values.data, count: layerFloats)
         }
         func layer(_ t: Tensor, _ l: Int) -> Tensor { t.rows(l * positions..<(l + 1) * positions) }
-        let floatSeconds = medianSeconds {
+        let floatSeconds = medianSeconds(repeats: repeats) {
             for l in 0..<layers { core.forward(out: out, q: q, k: layer(keys, l), v: layer(values, l), ranges: ranges) }
         }
         var figure = AttentionFigure(layers: layers, positions: positions, heads: heads, kvHeads: kvHeads, headDim: headDim,
@@ -231,7 +231,7 @@ struct BenchDecodeKernels: ParsableCommand {
                 half(0, l).data.update(from: half(0, 0).data, count: layerFloats)
                 half(1, l).data.update(from: half(1, 0).data, count: layerFloats)
             }
-            let seconds = medianSeconds {
+            let seconds = medianSeconds(repeats: repeats) {
                 for l in 0..<layers {
                     core.forward(out: out, q: q, k: .half(half(0, l)), v: .half(half(1, l)), ranges: ranges)
                 }
@@ -249,10 +249,6 @@ struct BenchDecodeKernels: ParsableCommand {
         return figure
     }
 
-    /// Median wall time of --repeats runs of `body` after one warm-up run; `setup` runs untimed before each.
-    func medianSeconds(setup: () -> Void = {}, _ body: () -> Void) -> Double {
-        HATBench.medianSeconds(repeats: repeats, setup: setup, body)
-    }
 }
 
 // MARK: - Report
