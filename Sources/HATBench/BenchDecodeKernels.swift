@@ -4,7 +4,8 @@
 // over float32 and 16-bit key/value caches (AttentionCore.forward, as a cached backbone step runs
 // it). Each set of weights or caches is copied until it takes --megabytes, so every pass reads it
 // from memory, not from a cache, as decoding a large model does. Every figure is the median pass;
-// each result is also compared with sgemm (float32 attention) over the numbers it holds, so a fast
+// each result is also compared with sgemm (attention: the blocked float32 loop, gemm over each
+// key chunk, which a training core runs and is timed beside) over the numbers it holds, so a fast
 // wrong kernel shows.
 //
 // Shapes: products x [R, I] · W [O, I]ᵀ → y [R, O]; attention L layers × N positions of keys
@@ -20,7 +21,7 @@ import HATTensor
 struct BenchDecodeKernels: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "decode-kernels",
-        abstract: "One-row products over packed weights and one query's attention over 16-bit caches, alone.",
+        abstract: "One-row products over packed weights and one query's attention over float32 and 16-bit caches, alone.",
         discussion: """
             Defaults are SmolLM2-135M's backbone: its two MLP matrix shapes and 30 layers of 3 key/value heads × 64 \
             against 9 query heads. Products: every --formats entry with every packed kernel this CPU runs (avx2; avx512 \
@@ -92,8 +93,10 @@ struct BenchDecodeKernels: ParsableCommand {
             try Limits.requireMemory(max(megabytes << 20, matrixBytes) + 2 * matrixBytes,
                                      for: "products with [\(shape.outputs), \(shape.width)] matrices")
         }
-        // Keys and values in float32 and in one 16-bit format at a time: 12 bytes per number.
-        try Limits.requireMemory(checkedProduct([12, layers, positions, kvHeads * headDim]),
+        // Keys and values in float32 and in one 16-bit format at a time: 12 bytes per number; the
+        // blocked loop's core holds two [N, (H − G)·D] float32 gradient buffers besides.
+        try Limits.requireMemory(checkedSum([checkedProduct([12, layers, positions, kvHeads * headDim]),
+                                             checkedProduct([8, positions, heads * headDim])]),
                                  for: "\(layers) layers of \(positions) cached positions")
         var report = DecodeKernelReport(machine: Machine.current(threads: threadOptions.threads),
                                         packedKernels: PackedKernel.allCases.filter(\.runsHere).map(\.rawValue),
@@ -194,6 +197,10 @@ struct BenchDecodeKernels: ParsableCommand {
         let context = threadOptions.makeContext()
         let core = AttentionCore(heads: heads, kvHeads: kvHeads, headDim: headDim, maxQueries: 1, maxKeys: positions,
                                  arena: arena, context: context, needsBackward: false)
+        // A core built for training runs one query through the blocked loop (gemm over each key
+        // chunk): the reference every cache is compared with, timed beside the decoding step.
+        let blockedCore = AttentionCore(heads: heads, kvHeads: kvHeads, headDim: headDim, maxQueries: 1, maxKeys: positions,
+                                        arena: arena, context: context)
         let ranges = KeyRanges(capacity: 1, arena: arena)
         ranges.lo[0] = 0
         ranges.hi[0] = Int32(positions)
@@ -211,13 +218,24 @@ struct BenchDecodeKernels: ParsableCommand {
             values.row(l * positions).update(from: values.data, count: layerFloats)
         }
         func layer(_ t: Tensor, _ l: Int) -> Tensor { t.rows(l * positions..<(l + 1) * positions) }
+        func largestDifference() -> Double {
+            var largest: Float = 0
+            for c in 0..<width { largest = max(largest, abs(out[0, c] - reference[0, c])) }
+            return Double(largest)
+        }
         let floatSeconds = medianSeconds(repeats: repeats) {
             for l in 0..<layers { core.forward(out: out, q: q, k: layer(keys, l), v: layer(values, l), ranges: ranges) }
+        }
+        let blockedSeconds = medianSeconds(repeats: repeats) {
+            for l in 0..<layers { blockedCore.forward(out: reference, q: q, k: layer(keys, l), v: layer(values, l), ranges: ranges) }
         }
         var figure = AttentionFigure(layers: layers, positions: positions, heads: heads, kvHeads: kvHeads, headDim: headDim,
                                      caches: [CacheFigure(cache: "f32", microseconds: floatSeconds * 1e6,
                                                           gigabytesPerSecond: Double(8 * layers * layerFloats) / floatSeconds / 1e9,
-                                                          float32Ratio: 1, largestDifference: nil)])
+                                                          float32Ratio: 1, largestDifference: largestDifference()),
+                                              CacheFigure(cache: "f32 (blocked loop, gemm)", microseconds: blockedSeconds * 1e6,
+                                                          gigabytesPerSecond: Double(8 * layers * layerFloats) / blockedSeconds / 1e9,
+                                                          float32Ratio: floatSeconds / blockedSeconds, largestDifference: nil)])
         let widenedKeys = arena.tensor(rows: positions, cols: kvWidth), widenedValues = arena.tensor(rows: positions, cols: kvWidth)
         for format in HalfFormat.allCases {
             let bits = UnsafeMutablePointer<UInt16>.allocate(capacity: 2 * layers * layerFloats)
@@ -236,15 +254,13 @@ struct BenchDecodeKernels: ParsableCommand {
                     core.forward(out: out, q: q, k: .half(half(0, l)), v: .half(half(1, l)), ranges: ranges)
                 }
             }
-            // The last layer's output against float32 attention over the same (widened) numbers.
+            // The last layer's output against the blocked float32 loop over the same (widened) numbers.
             half(0, 0).widen(into: widenedKeys)
             half(1, 0).widen(into: widenedValues)
-            core.forward(out: reference, q: q, k: widenedKeys, v: widenedValues, ranges: ranges)
-            var largest: Float = 0
-            for c in 0..<width { largest = max(largest, abs(out[0, c] - reference[0, c])) }
+            blockedCore.forward(out: reference, q: q, k: widenedKeys, v: widenedValues, ranges: ranges)
             figure.caches.append(CacheFigure(cache: format.rawValue, microseconds: seconds * 1e6,
                                              gigabytesPerSecond: Double(4 * layers * layerFloats) / seconds / 1e9,
-                                             float32Ratio: floatSeconds / seconds, largestDifference: Double(largest)))
+                                             float32Ratio: floatSeconds / seconds, largestDifference: largestDifference()))
         }
         return figure
     }
@@ -284,8 +300,8 @@ struct CacheFigure: Encodable {
     /// Keys and values read per second.
     var gigabytesPerSecond: Double
     var float32Ratio: Double
-    /// Largest |out − out_float32| with out_float32 the float32 attention over the numbers the cache
-    /// holds (nil for float32 itself).
+    /// Largest |out − out_blocked| with out_blocked the float32 attention through the blocked loop
+    /// (gemm, as a training core runs it) over the numbers the cache holds (nil for that loop itself).
     var largestDifference: Double?
 }
 
@@ -329,7 +345,7 @@ struct DecodeKernelReport: Encodable {
         if let a = attention {
             lines += ["One query's attention over \(a.layers) layers × \(a.positions) cached positions, \(a.heads) heads "
                       + "(\(a.kvHeads) key/value heads) × \(a.headDim) (per step: every layer)", "",
-                      "| keys and values | µs | GB/s read | × float32 | max abs diff vs float32 on the same numbers |",
+                      "| keys and values | µs | GB/s read | × float32 | max abs diff vs the blocked loop on the same numbers |",
                       "|---|---|---|---|---|"]
             for c in a.caches {
                 lines.append("| \(c.cache) | \(fixed(c.microseconds, 1)) | \(fixed(c.gigabytesPerSecond, 1)) | "

@@ -14,7 +14,10 @@
 // most 4 queries (a decoding step) reads them in place, widening each number in a register
 // (HalfMatrix.scores/weightedSum: float32 sums in a fixed order); a larger block widens each chunk
 // exactly into the worker's scratch and runs the same gemms as float32 — the same bits as the
-// float32 forward over the widened numbers.
+// float32 forward over the widened numbers. One query on a core built for inference (a decoding
+// step) takes the heads together over its keys and values, 16-bit or float32, with the same
+// kernels (a float32 cache no longer goes through gemm for one row, which packs before it
+// multiplies); a core built for training always runs the blocked loop.
 //
 // Shapes: Nq queries, Nk keys, H heads, G kv heads (head h uses kv head h / (H/G)), D head size,
 // Bq query block, Kc key chunk, P workers (the context's threads).
@@ -83,6 +86,31 @@ public enum AttentionOperand {
             return
         }
         gemm(queries, floats(rows: rows, columns: cols, scratch: scratch), transposeB: true, into: s, alpha: scale)
+    }
+
+    /// HalfMatrix.headScores / Tensor.headScores over these rows (a decoding step's heads together).
+    func headScores(queries: UnsafePointer<Float>, headDim: Int, firstHead: Int, group: Int, scale: Float, into s: Tensor) {
+        switch self {
+        case .float(let t): t.headScores(queries: queries, headDim: headDim, firstHead: firstHead, group: group, scale: scale, into: s)
+        case .half(let h): h.headScores(queries: queries, headDim: headDim, firstHead: firstHead, group: group, scale: scale, into: s)
+        }
+    }
+
+    /// HalfMatrix.headWeightedSums / Tensor.headWeightedSums over these rows.
+    func headWeightedSums(_ p: Tensor, headDim: Int, firstHead: Int, group: Int, into out: UnsafeMutablePointer<Float>,
+                          accumulate: Bool) {
+        switch self {
+        case .float(let t): t.headWeightedSums(p, headDim: headDim, firstHead: firstHead, group: group, into: out, accumulate: accumulate)
+        case .half(let h): h.headWeightedSums(p, headDim: headDim, firstHead: firstHead, group: group, into: out, accumulate: accumulate)
+        }
+    }
+
+    /// The view of columns `range` (no copy).
+    func columns(_ range: Range<Int>) -> AttentionOperand {
+        switch self {
+        case .float(let t): .float(t.columns(range))
+        case .half(let h): .half(h.columns(range))
+        }
     }
 
     /// out = (out if `accumulate`, else 0) + p · (rows `rows`, columns `cols` of these values).
@@ -196,8 +224,9 @@ public final class AttentionCore {
             if widenedTiles.rows == 0 { fatalError("AttentionCore: 16-bit keys or values need a core built without backward (inference)") }
         }
         let bq = queryBlock, kc = keyChunk, group = h / g
-        if nq == 1, case .half(let keys) = k, case .half(let values) = v, (h + min(workers, h) - 1) / min(workers, h) <= bq {
-            decodingStep(out: out, q: q, keys: keys, values: values, ranges: ranges)
+        let forInference = widenedTiles.rows > 0
+        if nq == 1, forInference, (h + min(workers, h) - 1) / min(workers, h) <= bq {
+            decodingStep(out: out, q: q, keys: k, values: v, ranges: ranges)
             return
         }
         let scale = 1 / Float(d).squareRoot()
@@ -245,12 +274,12 @@ public final class AttentionCore {
         }
     }
 
-    /// One query over 16-bit keys and values (a decoding step): the heads are dealt to the workers
-    /// in contiguous runs, and each worker reads every key and value row once across its heads,
-    /// chunk by chunk with the same online softmax as the loop above. Head by head, every pass
-    /// streamed all the rows for one head's slice of each; the numbers are the same, bit for bit
-    /// (the kernels sum each head in the same order; AttentionCoreTests).
-    private func decodingStep(out: Tensor, q: Tensor, keys: HalfMatrix, values: HalfMatrix, ranges: KeyRanges) {
+    /// One query over 16-bit or float32 keys and values (a decoding step): the heads are dealt to
+    /// the workers in contiguous runs, and each worker reads every key and value row once across
+    /// its heads, chunk by chunk with the same online softmax as the loop above. Head by head, every
+    /// pass streamed all the rows for one head's slice of each; over 16-bit rows the numbers are
+    /// the same, bit for bit (the kernels sum each head in the same order; AttentionTests).
+    private func decodingStep(out: Tensor, q: Tensor, keys: AttentionOperand, values: AttentionOperand, ranges: KeyRanges) {
         let h = heads, d = headDim, group = heads / kvHeads, kc = keyChunk, bq = queryBlock
         let scale = 1 / Float(d).squareRoot()
         let lo = Int(ranges.lo[0]), hi = Int(ranges.hi[0])

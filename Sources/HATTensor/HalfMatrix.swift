@@ -2,7 +2,9 @@
 // storage of key/value caches held in half the bytes (`--kv-cache bf16|f16`, ARCHITECTURE.md §5).
 // Like Tensor it is a view (strided rows, no ownership). Values enter rounded to nearest (f16
 // saturating at ±65504) and leave widened to float32 exactly — copied out, or used in place by
-// the two products of a decoding query's attention (scores, weightedSum).
+// the two products of a decoding query's attention (scores, weightedSum). The heads-together
+// products also run over float32 rows (a float32 cache, the Tensor extension at the end), summed
+// in the same order.
 
 import CKernels
 
@@ -78,8 +80,8 @@ public struct HalfMatrix {
     /// and scores[i, j] is what `scores(query:scale:into:)` gives for that head's columns.
     public func headScores(queries: UnsafePointer<Float>, headDim: Int, firstHead: Int, group: Int, scale: Float,
                            into scores: Tensor) {
-        precondition(scores.cols >= rows && group > 0
-                     && ((firstHead + scores.rows - 1) / group - firstHead / group + 1) * headDim <= cols,
+        precondition(headsFit(heads: scores.rows, firstHead: firstHead, group: group, headDim: headDim, cols: cols)
+                     && scores.cols >= rows,
                      "HalfMatrix.headScores: \(scores.rows) heads from \(firstHead) (group \(group), D \(headDim)) over \(shapeDescription) into \(scores.shapeDescription)")
         hat_half_scores_heads(format.kernelFormat, queries, data, rowStride, rows, headDim, firstHead, scores.rows, group,
                               scale, scores.data, scores.rowStride)
@@ -90,8 +92,8 @@ public struct HalfMatrix {
     /// `weightedSum(_:into:accumulate:)` gives for each head, every row read once across them.
     public func headWeightedSums(_ weights: Tensor, headDim: Int, firstHead: Int, group: Int,
                                  into out: UnsafeMutablePointer<Float>, accumulate: Bool) {
-        precondition(weights.cols >= rows && group > 0
-                     && ((firstHead + weights.rows - 1) / group - firstHead / group + 1) * headDim <= cols,
+        precondition(headsFit(heads: weights.rows, firstHead: firstHead, group: group, headDim: headDim, cols: cols)
+                     && weights.cols >= rows,
                      "HalfMatrix.headWeightedSums: \(weights.rows) heads from \(firstHead) (group \(group), D \(headDim)) over \(shapeDescription)")
         hat_half_weighted_sum_heads(format.kernelFormat, weights.data, weights.rowStride, data, rowStride, rows, headDim,
                                     firstHead, weights.rows, group, accumulate ? 1 : 0, out)
@@ -101,5 +103,33 @@ public struct HalfMatrix {
     /// weighted sum of these value rows.
     public func weightedSum(_ weights: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, accumulate: Bool) {
         hat_half_weighted_sum(format.kernelFormat, weights, data, rowStride, rows, cols, accumulate ? 1 : 0, out)
+    }
+}
+
+/// Whether `heads` query heads from `firstHead`, `group` query heads per kv head, find their kv
+/// heads' columns in rows of `cols` numbers (whose columns start at kv head firstHead / group).
+private func headsFit(heads: Int, firstHead: Int, group: Int, headDim: Int, cols: Int) -> Bool {
+    group > 0 && heads > 0 && ((firstHead + heads - 1) / group - firstHead / group + 1) * headDim <= cols
+}
+
+extension Tensor {
+    /// HalfMatrix.headScores over float32 key rows (a float32 cache), summed in the same order.
+    public func headScores(queries: UnsafePointer<Float>, headDim: Int, firstHead: Int, group: Int, scale: Float,
+                           into scores: Tensor) {
+        precondition(headsFit(heads: scores.rows, firstHead: firstHead, group: group, headDim: headDim, cols: cols)
+                     && scores.cols >= rows,
+                     "Tensor.headScores: \(scores.rows) heads from \(firstHead) (group \(group), D \(headDim)) over \(shapeDescription) into \(scores.shapeDescription)")
+        hat_f32_scores_heads(queries, data, rowStride, rows, headDim, firstHead, scores.rows, group, scale, scores.data,
+                             scores.rowStride)
+    }
+
+    /// HalfMatrix.headWeightedSums over float32 value rows (a float32 cache), summed in the same order.
+    public func headWeightedSums(_ weights: Tensor, headDim: Int, firstHead: Int, group: Int,
+                                 into out: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        precondition(headsFit(heads: weights.rows, firstHead: firstHead, group: group, headDim: headDim, cols: cols)
+                     && weights.cols >= rows,
+                     "Tensor.headWeightedSums: \(weights.rows) heads from \(firstHead) (group \(group), D \(headDim)) over \(shapeDescription)")
+        hat_f32_weighted_sum_heads(weights.data, weights.rowStride, data, rowStride, rows, headDim, firstHead, weights.rows,
+                                   group, accumulate ? 1 : 0, out)
     }
 }

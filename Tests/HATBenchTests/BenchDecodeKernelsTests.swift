@@ -30,8 +30,8 @@ import Testing
             }
         }
         let attention = try #require(report.attention)
-        #expect(attention.caches.map(\.cache) == ["f32", "bf16", "f16"])
-        for cache in attention.caches.dropFirst() {
+        #expect(attention.caches.map(\.cache) == ["f32", "f32 (blocked loop, gemm)", "bf16", "f16"])
+        for cache in attention.caches where cache.cache != "f32 (blocked loop, gemm)" {
             let difference = try #require(cache.largestDifference)
             #expect(difference < 1e-4, "\(cache.cache): \(difference)")
         }

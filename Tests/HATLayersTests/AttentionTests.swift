@@ -4,7 +4,8 @@
 // (online softmax) paths. Gradients against central finite differences (ε = 1e-2); tolerances
 // as in BasicLayerTests: forward 2e-6 absolute, gradients 1e-3 × max + 5e-5. Keys and values in
 // bfloat16/half (KV caches): read in place by blocks of ≤ 4 queries (against the reference over
-// their widened values), widened into scratch by larger blocks (the float32 forward's bits).
+// their widened values), widened into scratch by larger blocks (the float32 forward's bits); one
+// query over float32 keys and values on an inference core, read in place by the same kernels.
 
 import HATLayers
 import HATTensor
@@ -94,6 +95,23 @@ extension LayerTests {
             }
         }
 
+        /// Runs body with k and v rounded into 16-bit matrices of `format`, and those matrices widened
+        /// back to float32 (the numbers the rounded cache holds).
+        static func withRounded(_ k: Tensor, _ v: Tensor, format: HalfFormat, arena: Arena,
+                                _ body: (_ kHalf: HalfMatrix, _ vHalf: HalfMatrix, _ kWide: Tensor, _ vWide: Tensor) -> Void) {
+            var halves = [UInt16](repeating: 0, count: k.rows * k.cols + v.rows * v.cols)
+            halves.withUnsafeMutableBufferPointer { buffer in
+                let kHalf = HalfMatrix(data: buffer.baseAddress!, rows: k.rows, cols: k.cols, format: format)
+                let vHalf = HalfMatrix(data: buffer.baseAddress! + k.rows * k.cols, rows: v.rows, cols: v.cols, format: format)
+                kHalf.store(k)
+                vHalf.store(v)
+                let kWide = arena.tensor(rows: k.rows, cols: k.cols), vWide = arena.tensor(rows: v.rows, cols: v.cols)
+                kHalf.widen(into: kWide)
+                vHalf.widen(into: vWide)
+                body(kHalf, vHalf, kWide, vWide)
+            }
+        }
+
         @Test(arguments: [HalfFormat.bf16, .f16], cases)
         func halfKeysAndValuesAreTheirWidenedFloats(_ format: HalfFormat, _ c: Case) {
             // 16-bit keys and values (a half-precision KV cache). Blocks of ≤ 4 queries read them in
@@ -106,15 +124,7 @@ extension LayerTests {
             let ranges = TestRanges(lo: c.lo, hi: c.hi)
             let q = randomTensor(arena, c.nq, h * d, &rng, bound: 2), k = randomTensor(arena, c.nk, g * d, &rng, bound: 2)
             let v = randomTensor(arena, c.nk, g * d, &rng)
-            var halves = [UInt16](repeating: 0, count: 2 * c.nk * g * d)
-            halves.withUnsafeMutableBufferPointer { buffer in
-                let kHalf = HalfMatrix(data: buffer.baseAddress!, rows: c.nk, cols: g * d, format: format)
-                let vHalf = HalfMatrix(data: buffer.baseAddress! + c.nk * g * d, rows: c.nk, cols: g * d, format: format)
-                kHalf.store(k)
-                vHalf.store(v)
-                let kWide = arena.tensor(rows: c.nk, cols: g * d), vWide = arena.tensor(rows: c.nk, cols: g * d)
-                kHalf.widen(into: kWide)
-                vHalf.widen(into: vWide)
+            Self.withRounded(k, v, format: format, arena: arena) { kHalf, vHalf, kWide, vWide in
                 #expect(kWide.toArray() != k.toArray(), "rounding to \(format) changed nothing: the check would be empty")
                 let out = arena.tensor(rows: c.nq, cols: h * d)
                 for queryBlock in [c.queryBlock, c.nq] {
@@ -150,15 +160,7 @@ extension LayerTests {
             let q2 = arena.tensor(rows: 2, cols: h * d)
             q2.row(0).update(from: q1.row(0), count: h * d)
             q2.row(1).update(from: q1.row(0), count: h * d)
-            var halves = [UInt16](repeating: 0, count: 2 * nk * g * d)
-            halves.withUnsafeMutableBufferPointer { buffer in
-                let kHalf = HalfMatrix(data: buffer.baseAddress!, rows: nk, cols: g * d, format: format)
-                let vHalf = HalfMatrix(data: buffer.baseAddress! + nk * g * d, rows: nk, cols: g * d, format: format)
-                kHalf.store(k)
-                vHalf.store(v)
-                let kWide = arena.tensor(rows: nk, cols: g * d), vWide = arena.tensor(rows: nk, cols: g * d)
-                kHalf.widen(into: kWide)
-                vHalf.widen(into: vWide)
+            Self.withRounded(k, v, format: format, arena: arena) { kHalf, vHalf, kWide, vWide in
                 for (lo, hi) in [(7, 70), (0, 1), (5, 5)] as [(Int32, Int32)] {
                     let one = TestRanges(lo: [lo], hi: [hi]), two = TestRanges(lo: [lo, lo], hi: [hi, hi])
                     let expected = Reference.attention(q: doubles(q1), k: doubles(kWide), v: doubles(vWide), queries: 1, heads: h,
@@ -175,6 +177,46 @@ extension LayerTests {
                         #expect(out1.toArray() == Array(out2.toArray()[0..<(h * d)]), "\(label): heads together differ from head by head")
                         expectClose(label, out1.toArray(), expected, absolute: 2e-6)
                         if lo == hi { #expect(out1.toArray().allSatisfy { $0 == 0 }, "\(label): an empty range gives zeros") }
+                    }
+                }
+            }
+        }
+
+        @Test func aFloatDecodingStepSumsAsTheHalfKernelsDo() {
+            // One query over float32 keys and values on a core built for inference (a float32 KV
+            // cache) reads them in place, heads together, with the 16-bit kernels' sums: against the
+            // Double reference, the same bits for any number of workers, and on numbers that f16
+            // holds exactly the bits of an f16 cache. The shapes of the test above: grouped heads
+            // (H/G = 3), D = 10 (a tail past 8 columns), several key chunks, an empty range.
+            var rng = RandomGenerator(seed: 29)
+            let arena = Arena(name: "test")
+            let (h, g, d, nk) = (9, 3, 10, 70)
+            let q = randomTensor(arena, 1, h * d, &rng, bound: 2), k = randomTensor(arena, nk, g * d, &rng, bound: 2)
+            let v = randomTensor(arena, nk, g * d, &rng)
+            Self.withRounded(k, v, format: .f16, arena: arena) { kHalf, vHalf, kExact, vExact in
+                for (lo, hi) in [(7, 70), (0, 1), (5, 5)] as [(Int32, Int32)] {
+                    let one = TestRanges(lo: [lo], hi: [hi])
+                    let expected = Reference.attention(q: doubles(q), k: doubles(k), v: doubles(v), queries: 1, heads: h,
+                                                       kvHeads: g, headDim: d, lo: [lo], hi: [hi])
+                    var firstRun: [Float]?
+                    for threads in [1, 2, 4, 16] {
+                        let core = AttentionCore(heads: h, kvHeads: g, headDim: d, maxQueries: 1, maxKeys: nk, arena: arena,
+                                                 context: ComputeContext(threads: threads), queryBlock: 16, keyChunk: 16,
+                                                 needsBackward: false)
+                        let label = "float32 keys \(lo)..<\(hi), \(threads) threads"
+                        let out = arena.tensor(rows: 1, cols: h * d)
+                        out.fill(7)
+                        core.forward(out: out, q: q, k: k, v: v, ranges: one.ranges)
+                        expectClose(label, out.toArray(), expected, absolute: 2e-6)
+                        if let firstRun { #expect(out.toArray() == firstRun, "\(label): differs from 1 thread") }
+                        firstRun = out.toArray()
+                        if lo == hi { #expect(out.toArray().allSatisfy { $0 == 0 }, "\(label): an empty range gives zeros") }
+
+                        core.forward(out: out, q: q, k: kExact, v: vExact, ranges: one.ranges)
+                        let floats = out.toArray()
+                        out.fill(7)
+                        core.forward(out: out, q: q, k: .half(kHalf), v: .half(vHalf), ranges: one.ranges)
+                        #expect(out.toArray() == floats, "\(label): f16-exact float32 rows differ from the f16 cache")
                     }
                 }
             }

@@ -60,6 +60,14 @@ void hat_half_scores_heads(int format, const float *q, const uint16_t *k, long k
 void hat_half_weighted_sum_heads(int format, const float *p, long pStride, const uint16_t *v, long vStride, long n,
                                  long d, long firstHead, long heads, long group, int accumulate, float *out);
 
+/// hat_half_scores_heads and hat_half_weighted_sum_heads over float32 rows (a float32 KV cache):
+/// the same sums in the same order, so rows of numbers a 16-bit format holds exactly give the
+/// bits that format's kernel gives.
+void hat_f32_scores_heads(const float *q, const float *k, long kStride, long n, long d, long firstHead, long heads,
+                          long group, float scale, float *scores, long scoresStride);
+void hat_f32_weighted_sum_heads(const float *p, long pStride, const float *v, long vStride, long n, long d,
+                                long firstHead, long heads, long group, int accumulate, float *out);
+
 /// ggml block formats, by the numbers used here (not ggml's type ids).
 enum { HAT_Q8_0 = 1, HAT_Q4_1 = 2, HAT_Q4_K = 3 };
 
