@@ -143,6 +143,8 @@ public final class AttentionCore {
     let headKeyGrads: Tensor         // [maxKeys, (H−G)·D] dK of the heads after the first of each group
     let headValueGrads: Tensor       // [maxKeys, (H−G)·D] dV of the same heads
     let widenedTiles: Tensor         // [P·2·Kc, D] a worker's widened key and value chunk (inference only)
+    /// Built without backward: may read 16-bit keys and values, and runs one query as a decoding step.
+    let forInference: Bool
 
     public init(heads: Int, kvHeads: Int, headDim: Int, maxQueries: Int, maxKeys: Int, arena: Arena,
                 context: ComputeContext, queryBlock: Int = 64, keyChunk: Int = 1024, needsBackward: Bool = true) {
@@ -167,6 +169,7 @@ public final class AttentionCore {
         headKeyGrads = arena.tensor(rows: extraHeadRows, cols: (heads - kvHeads) * headDim)
         headValueGrads = arena.tensor(rows: extraHeadRows, cols: (heads - kvHeads) * headDim)
         widenedTiles = arena.tensor(rows: needsBackward ? 0 : p * 2 * keyChunk, cols: headDim)
+        forInference = !needsBackward
     }
 
     /// The float counts `init` takes from its arena (checked; nil on overflow).
@@ -221,10 +224,9 @@ public final class AttentionCore {
         switch (k, v) {
         case (.float, .float): break
         default:
-            if widenedTiles.rows == 0 { fatalError("AttentionCore: 16-bit keys or values need a core built without backward (inference)") }
+            if !forInference { fatalError("AttentionCore: 16-bit keys or values need a core built without backward (inference)") }
         }
         let bq = queryBlock, kc = keyChunk, group = h / g
-        let forInference = widenedTiles.rows > 0
         if nq == 1, forInference, (h + min(workers, h) - 1) / min(workers, h) <= bq {
             decodingStep(out: out, q: q, keys: k, values: v, ranges: ranges)
             return
