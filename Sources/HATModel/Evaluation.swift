@@ -226,10 +226,12 @@ public enum Evaluator {
         return result
     }
 
-    /// The teacher's diagnostics on `rows` (batches packed as `evaluate` packs them).
+    /// The teacher's diagnostics on `rows` (batches packed as `evaluate` packs them);
+    /// `progress(done, total)` is called after every batch.
     public static func teacherDiagnostics(model: HierarchicalModel, teacher: Teacher, signals: TeacherSignals,
                                           settings: DistillationSettings, stream: WordStream, rows: [Range<Int>],
-                                          batch: Batch, endOfSequence: UInt8) -> TeacherDiagnostics {
+                                          batch: Batch, endOfSequence: UInt8,
+                                          progress: (Int, Int) -> Void = { _, _ in }) -> TeacherDiagnostics {
         var oracle = settings
         oracle.oracle = true
         var crossEntropy = 0.0, predicted = 0, align = 0.0, aligned = 0, cosine = 0.0, words = 0
@@ -252,6 +254,7 @@ public enum Evaluator {
             words += batch.wordCount
             teacherLoss += teacher.lastStats.lossNats
             teacherBytes += teacher.lastStats.predictedBytes
+            progress(next, rows.count)
         }
         return TeacherDiagnostics(
             oracleBitsPerByte: predicted > 0 ? crossEntropy / Double(predicted) / log(2) : .nan,

@@ -4,6 +4,9 @@
 // a token model (GGUF file or Hugging Face Llama directory) opens it with its document-start
 // token, counted as one byte, and cuts rows of whole tokens under the same limits
 // (TokenEvaluator). Both print the same fields and JSON keys; positions are words or tokens.
+// With --teacher (HAT models), the source token model's view of the same rows is added, as
+// training validation reports it (Evaluator.teacherDiagnostics): the oracle decoder's bits per
+// byte, the teacher's own, and the alignment of the word vectors with its states.
 
 import ArgumentParser
 import Foundation
@@ -31,6 +34,12 @@ struct Eval: ParsableCommand {
     @Option(name: .customLong("weights"), help: WeightFormat.help)
     var weightFormat: WeightFormat?
     @Flag(help: "Print one JSON object instead of text.") var json = false
+    @Option(parsing: .unconditional, help: ArgumentHelp("A token model (GGUF file or Hugging Face directory) whose view of the same rows is added (HAT models only): the oracle decoder's bits per byte (the decoder fed the teacher's final states, the ceiling of the local decoder), the teacher's own bits per byte on the bytes of the tokens it predicts, and how close the word vectors are to its states.", valueName: "SOURCE"))
+    var teacher: String?
+    @Option(parsing: .unconditional, help: "With --teacher: compare the word vectors after this many backbone blocks with the teacher's states after as many (0: the pooled vectors with its embeddings; default 4, or all of a shallower backbone). Run once per depth for a profile.")
+    var alignBlocks: Int?
+    @Option(parsing: .unconditional, help: "With --teacher: alignment distance, l2 (‖h − t‖/√d, default) or relative (‖h − t‖/‖t‖).")
+    var alignDistance: AlignDistance?
 
     func validate() throws {
         if data.isEmpty { throw ValidationError("--data needs at least one file") }
@@ -40,6 +49,17 @@ struct Eval: ParsableCommand {
         try checkFlagProduct("--rows-per-batch × --max-row-bytes", rowsPerBatch, maxRowBytes, atMost: Limits.batchBytes, "bytes per batch")
         try checkFlagProduct("--rows-per-batch × --words-per-row", rowsPerBatch, wordsPerRow, atMost: Limits.batchWords, "words per batch")
         if let scoreBlocks { try checkFlag("score-blocks", scoreBlocks, 1...Limits.rowBytes * Limits.rowsPerBatch) }
+        if teacher == nil, alignBlocks != nil || alignDistance != nil {
+            throw ValidationError("--align-blocks and --align-distance need --teacher")
+        }
+        if let alignBlocks { try checkFlag("align-blocks", alignBlocks, 0...Limits.layers) }
+    }
+
+    /// The stage-1 settings the teacher's diagnostics are measured with on a model of `config`
+    /// (the oracle on; alignment after 4 blocks unless the backbone has fewer or --align-blocks says).
+    func distillation(for config: HATConfig) -> DistillationSettings {
+        DistillationSettings(alignBlocks: alignBlocks ?? min(4, config.backboneConfig.numHiddenLayers), oracle: true,
+                             alignDistance: alignDistance ?? .l2)
     }
 
     var splitByDocument: Bool { documents || scoreBlocks != nil }
@@ -57,6 +77,12 @@ struct Eval: ParsableCommand {
             let (config, parameters) = try ModelFiles.load(from: path, weights: weightFormat)
             weights = .hat(config, parameters)
         }
+        let teacherModel = try teacher.map { source in
+            guard case .hat(let config, _) = weights else {
+                throw CommandError("--teacher needs a HAT model, but \(path) is a token model")
+            }
+            return try progress.whileRunning("reading the teacher \(source)") { try openTeacher(source, for: config, context: context) }
+        }
         let documents = try Corpus.documents(paths: data).sorted { $0.name < $1.name }
         guard documents.contains(where: { !$0.bytes.isEmpty }) else {
             throw CommandError("nothing to evaluate: \(documents.map(\.name).joined(separator: ", ")) \(documents.count == 1 ? "is" : "are") empty")
@@ -64,14 +90,16 @@ struct Eval: ParsableCommand {
         let result: EvaluationResult
         switch weights {
         case .hat(let config, let parameters):
-            result = try evaluateHATModel(config, parameters, documents: documents, progress: progress, context: context)
+            result = try evaluateHATModel(config, parameters, teacher: teacherModel, documents: documents, progress: progress,
+                                          context: context)
         case .token(let bundle):
             result = try evaluateTokenModel(bundle, documents: documents, progress: progress, context: context)
         }
         progress.finish()
         let kind = isTokenModel ? "token" : "hat"
         if json {
-            print(try Eval.json(result, model: path, kind: kind, documents: documents.map(\.name)))
+            print(try Eval.json(result, model: path, kind: kind, documents: documents.map(\.name),
+                                alignDistance: alignDistance ?? .l2))
         } else {
             print("model:               \(path) (\(isTokenModel ? "token model" : "HAT model"))")
             print("documents:           \(documents.count) (\(documents.map(\.name).joined(separator: ", ")))")
@@ -80,6 +108,12 @@ struct Eval: ParsableCommand {
             print("bytes:               \(result.bytes) (\(result.predictedBytes) predicted)")
             print("positions:           \(result.words) (\(isTokenModel ? "tokens" : "words"))")
             print(String(format: "seconds:             %.1f", result.seconds))
+            if let t = result.teacher {
+                print(String(format: "oracle decoder:      %.4f bits per byte (the decoder fed the teacher's final states)", t.oracleBitsPerByte))
+                print(String(format: "teacher:             %.4f bits per byte (on the bytes of the tokens it predicts)", t.teacherBitsPerByte))
+                print(String(format: "alignment:           %.4f %@, cosine %.4f after %d blocks (%d of %d words aligned)", t.align,
+                             (alignDistance ?? .l2).rawValue, t.alignCosine, t.alignBlocks, t.alignedWords, t.words))
+            }
             for unit in result.documents ?? [] {
                 print(String(format: "  %@  %d bytes  %.4f bits per byte  %d positions", unit.name, unit.predictedBytes,
                              unit.bitsPerByte, unit.positions))
@@ -88,11 +122,21 @@ struct Eval: ParsableCommand {
     }
 
     /// The JSON object of a result: the same keys for both kinds ("positions" are words or
-    /// tokens; "words" is kept as its older name), "per_document" scores (or per block) when asked.
-    static func json(_ result: EvaluationResult, model: String, kind: String, documents: [String]) throws -> String {
+    /// tokens; "words" is kept as its older name), "per_document" scores (or per block) when asked,
+    /// "teacher" with --teacher (a value without words to measure it on is null).
+    static func json(_ result: EvaluationResult, model: String, kind: String, documents: [String],
+                     alignDistance: AlignDistance) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        var object = try JSONSerialization.jsonObject(with: encoder.encode(result)) as! [String: Any]
+        var plain = result
+        plain.teacher = nil
+        var object = try JSONSerialization.jsonObject(with: encoder.encode(plain)) as! [String: Any]
+        if let t = result.teacher {
+            func number(_ value: Double) -> Any { value.isFinite ? value : NSNull() }
+            object["teacher"] = ["oracle_bits_per_byte": number(t.oracleBitsPerByte), "teacher_bits_per_byte": number(t.teacherBitsPerByte),
+                                 "align": number(t.align), "align_cosine": number(t.alignCosine), "align_distance": alignDistance.rawValue,
+                                 "align_blocks": t.alignBlocks, "aligned_words": t.alignedWords, "words": t.words]
+        }
         object["model"] = model
         object["kind"] = kind
         object["positions"] = result.words
@@ -112,8 +156,22 @@ struct Eval: ParsableCommand {
         case token(TokenModelBundle)
     }
 
-    func evaluateHATModel(_ config: HATConfig, _ parameters: ParameterSet, documents: [Document], progress: ProgressLine,
-                          context: ComputeContext) throws -> EvaluationResult {
+    /// The teacher at `source`, checked against the model it is to judge: the same width, and
+    /// alignment at a depth both have.
+    func openTeacher(_ source: String, for config: HATConfig, context: ComputeContext) throws -> Teacher {
+        let settings = distillation(for: config)
+        guard settings.alignBlocks <= config.backboneConfig.numHiddenLayers else {
+            throw ValidationError("--align-blocks \(settings.alignBlocks) is more than the model's \(config.backboneConfig.numHiddenLayers) backbone blocks")
+        }
+        let teacher = try Teacher(source: source, maxRowBytes: maxRowBytes, alignBlocks: settings.alignBlocks, context: context)
+        guard teacher.model.config.blocks.hiddenSize == config.backboneConfig.hiddenSize else {
+            throw CommandError("the teacher \(source) has width \(teacher.model.config.blocks.hiddenSize), the model's backbone \(config.backboneConfig.hiddenSize)")
+        }
+        return teacher
+    }
+
+    func evaluateHATModel(_ config: HATConfig, _ parameters: ParameterSet, teacher: Teacher?, documents: [Document],
+                          progress: ProgressLine, context: ComputeContext) throws -> EvaluationResult {
         guard maxRowBytes >= config.maxWordSize else {
             throw ValidationError("--max-row-bytes must be ≥ the model's max_word_size (\(config.maxWordSize))")
         }
@@ -131,10 +189,19 @@ struct Eval: ParsableCommand {
         let batch = Batch(maxBytes: maxBytes, maxWords: maxWords, config: config)
         let network = HierarchicalModel(config: config, parameters: parameters, maxBytes: maxBytes, maxWords: maxWords,
                                         context: context, needsBackward: false)
-        return Evaluator.evaluate(model: network, stream: stream, rows: rows, batch: batch,
-                                  documentNames: splitByDocument ? documents.map(\.name) : nil, blockBytes: scoreBlocks) { done, total in
+        var result = Evaluator.evaluate(model: network, stream: stream, rows: rows, batch: batch,
+                                        documentNames: splitByDocument ? documents.map(\.name) : nil, blockBytes: scoreBlocks) { done, total in
             progress.update("evaluating: \(done)/\(total) rows")
         }
+        if let teacher {
+            let signals = TeacherSignals(maxWords: maxWords, width: config.backboneConfig.hiddenSize)
+            result.teacher = Evaluator.teacherDiagnostics(model: network, teacher: teacher, signals: signals, settings: distillation(for: config),
+                                                          stream: stream, rows: rows, batch: batch,
+                                                          endOfSequence: UInt8(config.eosTokenId)) { done, total in
+                progress.update("the teacher's view: \(done)/\(total) rows")
+            }
+        }
+        return result
     }
 
     func evaluateTokenModel(_ bundle: TokenModelBundle, documents: [Document], progress: ProgressLine,
