@@ -77,11 +77,8 @@ struct Eval: ParsableCommand {
             let (config, parameters) = try ModelFiles.load(from: path, weights: weightFormat)
             weights = .hat(config, parameters)
         }
-        let teacherModel = try teacher.map { source in
-            guard case .hat(let config, _) = weights else {
-                throw CommandError("--teacher needs a HAT model, but \(path) is a token model")
-            }
-            return try progress.whileRunning("reading the teacher \(source)") { try openTeacher(source, for: config, context: context) }
+        if teacher != nil, isTokenModel {
+            throw CommandError("--teacher needs a HAT model, but \(path) is a token model")
         }
         let documents = try Corpus.documents(paths: data).sorted { $0.name < $1.name }
         guard documents.contains(where: { !$0.bytes.isEmpty }) else {
@@ -90,8 +87,7 @@ struct Eval: ParsableCommand {
         let result: EvaluationResult
         switch weights {
         case .hat(let config, let parameters):
-            result = try evaluateHATModel(config, parameters, teacher: teacherModel, documents: documents, progress: progress,
-                                          context: context)
+            result = try evaluateHATModel(config, parameters, documents: documents, progress: progress, context: context)
         case .token(let bundle):
             result = try evaluateTokenModel(bundle, documents: documents, progress: progress, context: context)
         }
@@ -156,9 +152,9 @@ struct Eval: ParsableCommand {
         case token(TokenModelBundle)
     }
 
-    /// The teacher at `source`, checked against the model it is to judge: the same width, and
-    /// alignment at a depth both have.
-    func openTeacher(_ source: String, for config: HATConfig, context: ComputeContext) throws -> Teacher {
+    /// The teacher at `source` with room for rows of `maxRowBytes`, checked against the model it is
+    /// to judge: the same width, and alignment at a depth both have.
+    func openTeacher(_ source: String, for config: HATConfig, maxRowBytes: Int, context: ComputeContext) throws -> Teacher {
         let settings = distillation(for: config)
         guard settings.alignBlocks <= config.backboneConfig.numHiddenLayers else {
             throw ValidationError("--align-blocks \(settings.alignBlocks) is more than the model's \(config.backboneConfig.numHiddenLayers) backbone blocks")
@@ -170,8 +166,8 @@ struct Eval: ParsableCommand {
         return teacher
     }
 
-    func evaluateHATModel(_ config: HATConfig, _ parameters: ParameterSet, teacher: Teacher?, documents: [Document],
-                          progress: ProgressLine, context: ComputeContext) throws -> EvaluationResult {
+    func evaluateHATModel(_ config: HATConfig, _ parameters: ParameterSet, documents: [Document], progress: ProgressLine,
+                          context: ComputeContext) throws -> EvaluationResult {
         guard maxRowBytes >= config.maxWordSize else {
             throw ValidationError("--max-row-bytes must be ≥ the model's max_word_size (\(config.maxWordSize))")
         }
@@ -186,6 +182,12 @@ struct Eval: ParsableCommand {
         let maxWords = min(rowsPerBatch * wordsPerRow, rows.reduce(0) { $0 + $1.count })
         try MemoryPlan.requireBatch(config, maxBytes: maxBytes, maxWords: maxWords,
                                     threads: context.threads, training: false, what: "evaluation")
+        // The teacher reads one row at a time: room for the longest row the text has.
+        let teacherModel = try teacher.map { source in
+            try progress.whileRunning("reading the teacher \(source)") {
+                try openTeacher(source, for: config, maxRowBytes: rows.map { stream.byteCount(of: $0) }.max() ?? 1, context: context)
+            }
+        }
         let batch = Batch(maxBytes: maxBytes, maxWords: maxWords, config: config)
         let network = HierarchicalModel(config: config, parameters: parameters, maxBytes: maxBytes, maxWords: maxWords,
                                         context: context, needsBackward: false)
@@ -193,7 +195,7 @@ struct Eval: ParsableCommand {
                                         documentNames: splitByDocument ? documents.map(\.name) : nil, blockBytes: scoreBlocks) { done, total in
             progress.update("evaluating: \(done)/\(total) rows")
         }
-        if let teacher {
+        if let teacher = teacherModel {
             let signals = TeacherSignals(maxWords: maxWords, width: config.backboneConfig.hiddenSize)
             result.teacher = Evaluator.teacherDiagnostics(model: network, teacher: teacher, signals: signals, settings: distillation(for: config),
                                                           stream: stream, rows: rows, batch: batch,
