@@ -171,6 +171,32 @@ public struct TeacherDiagnostics: Codable, Equatable, Sendable {
     }
 }
 
+// In an extension, so that the memberwise initializer stays.
+extension TeacherDiagnostics {
+    /// A value without words or tokens to measure it on is NaN here and null in JSON (which has no NaN).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        oracleBitsPerByte = try c.decodeIfPresent(Double.self, forKey: .oracleBitsPerByte) ?? .nan
+        teacherBitsPerByte = try c.decodeIfPresent(Double.self, forKey: .teacherBitsPerByte) ?? .nan
+        align = try c.decodeIfPresent(Double.self, forKey: .align) ?? .nan
+        alignCosine = try c.decodeIfPresent(Double.self, forKey: .alignCosine) ?? .nan
+        alignBlocks = try c.decode(Int.self, forKey: .alignBlocks)
+        alignedWords = try c.decode(Int.self, forKey: .alignedWords)
+        words = try c.decode(Int.self, forKey: .words)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        for (key, value) in [(CodingKeys.oracleBitsPerByte, oracleBitsPerByte), (.teacherBitsPerByte, teacherBitsPerByte),
+                             (.align, align), (.alignCosine, alignCosine)] {
+            if value.isFinite { try c.encode(value, forKey: key) } else { try c.encodeNil(forKey: key) }
+        }
+        try c.encode(alignBlocks, forKey: .alignBlocks)
+        try c.encode(alignedWords, forKey: .alignedWords)
+        try c.encode(words, forKey: .words)
+    }
+}
+
 public enum Evaluator {
     /// Evaluates `rows` of `stream`, packing as many rows into each batch as fit. With
     /// `documentNames` (one per document of the stream, in order) the result also splits the loss

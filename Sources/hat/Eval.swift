@@ -124,14 +124,10 @@ struct Eval: ParsableCommand {
                      alignDistance: AlignDistance) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        var plain = result
-        plain.teacher = nil
-        var object = try JSONSerialization.jsonObject(with: encoder.encode(plain)) as! [String: Any]
-        if let t = result.teacher {
-            func number(_ value: Double) -> Any { value.isFinite ? value : NSNull() }
-            object["teacher"] = ["oracle_bits_per_byte": number(t.oracleBitsPerByte), "teacher_bits_per_byte": number(t.teacherBitsPerByte),
-                                 "align": number(t.align), "align_cosine": number(t.alignCosine), "align_distance": alignDistance.rawValue,
-                                 "align_blocks": t.alignBlocks, "aligned_words": t.alignedWords, "words": t.words]
+        var object = try JSONSerialization.jsonObject(with: encoder.encode(result)) as! [String: Any]
+        if var teacher = object["teacher"] as? [String: Any] {
+            teacher["align_distance"] = alignDistance.rawValue
+            object["teacher"] = teacher
         }
         object["model"] = model
         object["kind"] = kind
